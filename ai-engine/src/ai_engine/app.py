@@ -1,0 +1,110 @@
+"""The engine: every long-lived part in one task group.
+
+  ARI supervisor  → events → CallManager (one task group per call)
+  AudioSocket server → connections bound to calls by UUID
+  HTTP API (health, metrics, calls), media sweeper
+"""
+
+from __future__ import annotations
+
+import signal
+
+import anyio
+import anyio.abc
+
+from .api.http import HttpServer
+from .calls.deps import CallDeps
+from .calls.manager import CallManager
+from .calls.registry import CallRegistry
+from .config import Settings
+from .observability.logs import get_logger
+from .playback.media_store import MediaStore, run_sweeper
+from .providers.base import Provider
+from .providers.realtime import RealtimeProvider
+from .transports.ari.rest import AriRest
+from .transports.ari.supervisor import AriSupervisor
+from .transports.audiosocket.server import AudioSocketServer
+
+log = get_logger(__name__)
+
+
+class Engine:
+    def __init__(self, settings: Settings):
+        settings.check_ready_to_run()
+        self.settings = settings
+        self.registry = CallRegistry()
+        self.rest = AriRest(settings.ari.request_timeout_s)
+        self.store = MediaStore(settings.playback.media_dir, settings.playback.sound_prefix)
+        self._providers: dict[str, Provider] = {
+            name: RealtimeProvider(name, p) for name, p in settings.providers.items()
+        }
+        self.audiosocket = AudioSocketServer(
+            settings.audiosocket,
+            self.registry.bind_connection,
+            max_connections=settings.calls.max_concurrent_calls * 3 + 16,
+        )
+        self.deps = CallDeps(settings, self.rest, self.registry, self.store, self._providers, settings.audiosocket.port)
+        self.manager = CallManager(self.deps)
+        self.ari = AriSupervisor(settings.ari, self.rest, self.manager.on_event, self.manager.on_ari_connected)
+        self.http: HttpServer | None = None
+        self.started = anyio.Event()
+        self._tg: anyio.abc.TaskGroup | None = None
+
+    # EngineView for the HTTP API
+    @property
+    def ari_connected(self) -> bool:
+        return self.ari.connected
+
+    @property
+    def audiosocket_listening(self) -> bool:
+        return self.audiosocket.listening
+
+    @property
+    def providers(self) -> dict[str, Provider]:
+        return self._providers
+
+    def active_calls(self) -> list[dict]:
+        return [
+            {"id": c.id, "caller": c.caller_number, "persona": c.persona_name, "channel_id": c.caller_id}
+            for c in self.registry.calls.values()
+        ]
+
+    @property
+    def http_port(self) -> int | None:
+        return self.http.port if self.http is not None else None
+
+    async def run(self) -> None:
+        s = self.settings
+        log.info("engine.starting", ari_url=s.ari.url, app=s.ari.app, downstream_mode=s.playback.downstream_mode)
+        async with anyio.create_task_group() as tg:
+            self._tg = tg
+            self.deps.audiosocket_port = await tg.start(self.audiosocket.serve)
+            await tg.start(self.manager.run)
+            tg.start_soon(self.ari.run)
+            tg.start_soon(run_sweeper, self.store, s.playback.max_file_age_s, s.playback.sweep_interval_s)
+            self.http = HttpServer(self, s.http)
+            tg.start_soon(self.http.serve)
+            log.info("engine.started", http_port=self.http_port, audiosocket_port=self.deps.audiosocket_port)
+            self.started.set()
+
+    def stop(self) -> None:
+        if self._tg is not None:
+            self._tg.cancel_scope.cancel()
+
+
+async def serve(settings: Settings) -> None:
+    """Run until SIGINT/SIGTERM."""
+    engine = Engine(settings)
+    async with anyio.create_task_group() as tg:
+
+        async def _signals() -> None:
+            with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+                async for signum in signals:
+                    log.info("engine.signal", signal=signal.Signals(signum).name)
+                    engine.stop()
+                    tg.cancel_scope.cancel()
+                    return
+
+        tg.start_soon(_signals)
+        await engine.run()
+        tg.cancel_scope.cancel()

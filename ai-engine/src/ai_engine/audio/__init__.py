@@ -1,0 +1,1 @@
+"""Audio formats: WAV files for Asterisk, resampling, frame sizes."""

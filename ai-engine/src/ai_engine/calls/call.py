@@ -1,0 +1,79 @@
+"""A call's state: the ids of everything the engine created for it, its legs and its event queue."""
+
+from __future__ import annotations
+
+import uuid as uuidlib
+from dataclasses import dataclass, field
+
+import anyio
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from ..config import PersonaSettings
+from ..transports.audiosocket.connection import AudioSocketConnection
+
+EVENT_QUEUE_SIZE = 512
+
+
+@dataclass
+class Leg:
+    """An AudioSocket leg: `capture` (caller audio in) or `playback` (agent audio out, stream mode)."""
+
+    role: str
+    uuid: uuidlib.UUID
+    channel_id: str  # the channel the engine bridges (Local ;1 or the externalMedia channel)
+    other_channel_id: str | None = None  # the Local ;2 half that runs AudioSocket()
+    connection: AudioSocketConnection | None = None
+    bound: anyio.Event = field(default_factory=anyio.Event)
+
+    @property
+    def channel_ids(self) -> tuple[str, ...]:
+        return (self.channel_id,) if self.other_channel_id is None else (self.channel_id, self.other_channel_id)
+
+
+class Call:
+    def __init__(self, app: str, caller: dict, args: list[str], persona_name: str, persona: PersonaSettings):
+        self.id = uuidlib.uuid4().hex[:16]
+        self.app = app
+        self.caller_id: str = caller["id"]
+        self.caller_number: str = (caller.get("caller") or {}).get("number", "")
+        self.args = args
+        self.persona_name = persona_name
+        self.persona = persona
+        prefix = f"{app}-{self.id}"
+        self.bridge_id = f"{prefix}-call"
+        self.capture_bridge_id = f"{prefix}-capture"
+        self.snoop_id = f"{prefix}-snoop"
+        self.bridges_created: list[str] = []
+        self.channels_created: list[str] = []
+        self.legs: dict[str, Leg] = {}
+        self.stasis_started: dict[str, anyio.Event] = {}
+        self.ended = anyio.Event()
+        self.end_reason = ""
+        self.started_at = anyio.current_time()
+        send, receive = anyio.create_memory_object_stream[dict](EVENT_QUEUE_SIZE)
+        self.events_in: MemoryObjectSendStream[dict] = send
+        self.events: MemoryObjectReceiveStream[dict] = receive
+
+    def bridge_name(self, role: str) -> str:
+        # Bridges carry no app in ARI; the name lets a restarted engine find its orphans.
+        return f"{self.app}/{self.id}/{role}"
+
+    def new_leg(self, role: str, local: bool) -> Leg:
+        base = f"{self.app}-{self.id}-{role}"
+        leg = Leg(role=role, uuid=uuidlib.uuid4(), channel_id=base, other_channel_id=f"{base};2" if local else None)
+        self.legs[role] = leg
+        return leg
+
+    def expect_stasis(self, channel_id: str) -> anyio.Event:
+        return self.stasis_started.setdefault(channel_id, anyio.Event())
+
+    def end(self, reason: str) -> None:
+        if not self.ended.is_set():
+            self.end_reason = reason
+            self.ended.set()
+
+    def owned_channel_ids(self) -> set[str]:
+        ids = {self.caller_id, self.snoop_id}
+        for leg in self.legs.values():
+            ids.update(leg.channel_ids)
+        return ids

@@ -1,0 +1,21 @@
+"""What every call needs from the engine, passed as one object."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..config import Settings
+from ..playback.media_store import MediaStore
+from ..providers.base import Provider
+from ..transports.ari.rest import AriRest
+from .registry import CallRegistry
+
+
+@dataclass
+class CallDeps:
+    settings: Settings
+    rest: AriRest
+    registry: CallRegistry
+    store: MediaStore
+    providers: dict[str, Provider]
+    audiosocket_port: int  # the port actually bound (externalMedia external_host)

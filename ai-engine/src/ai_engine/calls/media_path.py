@@ -1,0 +1,83 @@
+"""Builds a call's media path, as DESIGN §2 and the snoop facts' recommendation say:
+
+  answer → call bridge B1 + caller → snoop(spy=in) → capture bridge B2 + snoop →
+  capture leg (Local/<uuid>@ai-agent-media-fork/n with formats, or externalMedia) → B2 →
+  its AudioSocket connection bound by UUID.
+
+Every id is chosen before its request, and every wait (StasisStart before addChannel, FACT 6 /
+422 otherwise; the AudioSocket connection) is bounded. What was created is recorded on the
+call as it is created, so teardown removes exactly that, whatever step failed.
+"""
+
+from __future__ import annotations
+
+import anyio
+
+from ..observability.logs import get_logger
+from .call import Call, Leg
+from .deps import CallDeps
+
+log = get_logger(__name__)
+
+
+class SetupFailed(Exception):
+    pass
+
+
+async def build(call: Call, deps: CallDeps) -> Leg:
+    """Returns the bound capture leg."""
+    s, rest = deps.settings, deps.rest
+    await rest.answer(call.caller_id)
+    await _create_bridge(call, deps, call.bridge_id, "call")
+    await rest.add_channel(call.bridge_id, call.caller_id)
+
+    transport = s.calls.audio_transport
+    if transport == "bridge_fork":
+        capture_bridge = call.bridge_id  # echo-prone (FACT 24): only for providers that cancel echo
+    else:
+        started = call.expect_stasis(call.snoop_id)
+        await rest.snoop(call.caller_id, call.snoop_id, s.ari.app, f"leg,snoop,{call.id}", spy="in")
+        await _wait(started, "StasisStart of the snoop", s.calls.setup_timeout_s)
+        await _create_bridge(call, deps, call.capture_bridge_id, "capture")
+        await rest.add_channel(call.capture_bridge_id, call.snoop_id)
+        capture_bridge = call.capture_bridge_id
+
+    leg = await open_leg(call, deps, "capture", external_media=transport == "snoop_externalmedia")
+    await rest.add_channel(capture_bridge, leg.channel_id)
+    await _wait(leg.bound, "the capture AudioSocket connection", s.calls.setup_timeout_s)
+    return leg
+
+
+async def open_leg(call: Call, deps: CallDeps, role: str, external_media: bool, fmt: str = "slin") -> Leg:
+    """Create an AudioSocket leg in Stasis (not yet bridged)."""
+    s, rest = deps.settings, deps.rest
+    leg = call.new_leg(role, local=not external_media)
+    deps.registry.add_leg(call, leg)
+    started = call.expect_stasis(leg.channel_id)
+    call.channels_created.append(leg.channel_id)
+    if external_media:
+        host = f"{s.audiosocket.advertise_host}:{deps.audiosocket_port}"
+        await rest.external_media(leg.channel_id, s.ari.app, host, fmt, str(leg.uuid))
+    else:
+        await rest.originate(
+            endpoint=f"Local/{leg.uuid}@{s.calls.media_fork_context}/n",
+            channel_id=leg.channel_id,
+            other_channel_id=leg.other_channel_id or "",
+            app=s.ari.app,
+            app_args=f"leg,{role},{call.id}",
+            formats=s.calls.media_fork_formats,
+        )
+    await _wait(started, f"StasisStart of the {role} leg", s.calls.setup_timeout_s)
+    return leg
+
+
+async def _create_bridge(call: Call, deps: CallDeps, bridge_id: str, role: str) -> None:
+    call.bridges_created.append(bridge_id)
+    await deps.rest.create_bridge(bridge_id, call.bridge_name(role))
+
+
+async def _wait(event: anyio.Event, what: str, timeout_s: float) -> None:
+    with anyio.move_on_after(timeout_s) as scope:
+        await event.wait()
+    if scope.cancelled_caught:
+        raise SetupFailed(f"no {what} within {timeout_s} s")

@@ -1,0 +1,126 @@
+"""One call's whole lifetime, in one task group: build the media path, converse, tear down.
+
+A hang-up (the caller's StasisEnd: without subscribeAll no ChannelDestroyed comes for it,
+FACT 28) sets `call.ended`, which cancels the task group; cleanup then runs shielded and
+bounded, whatever was running.
+"""
+
+from __future__ import annotations
+
+import anyio
+
+from ..observability import metrics
+from ..observability.logs import bind_call, get_logger
+from ..playback.file_player import FilePlayer
+from ..providers.base import ProviderUnavailable, SessionOptions
+from ..transports.ari.errors import AriError, AriUnavailable
+from . import media_path
+from .call import Call
+from .conversation import Conversation
+from .deps import CallDeps
+from .teardown import teardown
+
+log = get_logger(__name__)
+
+
+class CallSession:
+    def __init__(self, call: Call, deps: CallDeps):
+        self.call = call
+        self.deps = deps
+        s = deps.settings
+        self.player = FilePlayer(
+            deps.rest, deps.store, s.ari.app, call.id, call.bridge_id, s.playback.finish_timeout_margin_s
+        )
+        self.caller_gone = False
+        self._tg: anyio.abc.TaskGroup | None = None
+
+    async def run(self) -> None:
+        call = self.call
+        with bind_call(call_id=call.id):
+            log.info("call.started", caller=call.caller_number, args=call.args, persona=call.persona_name)
+            metrics.ACTIVE_CALLS.inc()
+            outcome = "completed"
+            try:
+                async with anyio.create_task_group() as tg:
+                    self._tg = tg
+                    tg.start_soon(self._handle_events)
+                    tg.start_soon(self._cancel_when_ended, tg.cancel_scope)
+                    await self._converse()
+            except (media_path.SetupFailed, AriError, AriUnavailable) as exc:
+                outcome = "setup_failed" if not self.call.ended.is_set() else outcome
+                call.end(f"ARI: {exc}")
+                log.error("call.failed", error=str(exc))
+            except ProviderUnavailable as exc:
+                outcome = "provider_failed"
+                call.end(f"provider: {exc}")
+                log.error("call.failed", error=str(exc))
+            except Exception as exc:  # a bug must end this call cleanly, never the engine
+                outcome = "error"
+                call.end(f"error: {exc!r}")
+                log.exception("call.crashed")
+            finally:
+                await teardown(call, self.deps, self.player.close, hangup_caller=not self.caller_gone)
+                self.deps.registry.remove(call)
+                metrics.ACTIVE_CALLS.dec()
+                metrics.CALLS.labels(outcome).inc()
+                log.info(
+                    "call.ended",
+                    reason=call.end_reason,
+                    outcome=outcome,
+                    duration_s=round(anyio.current_time() - call.started_at, 3),
+                )
+
+    async def _converse(self) -> None:
+        deps, call = self.deps, self.call
+        leg = await media_path.build(call, deps)
+        metrics.CALL_SETUP_SECONDS.observe(anyio.current_time() - call.started_at)
+        log.info("call.media_ready", transport=deps.settings.calls.audio_transport)
+        assert leg.connection is not None
+        provider = deps.providers[call.persona.provider]
+        options = SessionOptions(instructions=call.persona.instructions, voice=call.persona.voice, call_id=call.id)
+        async with provider.session(options) as session:
+            await Conversation(call, deps.settings, leg.connection, session, self.player).run()
+
+    async def _cancel_when_ended(self, scope: anyio.CancelScope) -> None:
+        await self.call.ended.wait()
+        scope.cancel()
+
+    async def _handle_events(self) -> None:
+        async for event in self.call.events:
+            self.on_event(event)
+
+    def on_event(self, event: dict) -> None:
+        kind = event.get("type")
+        channel_id = (event.get("channel") or {}).get("id")
+        call = self.call
+        if kind == "StasisStart":
+            if channel_id in call.stasis_started:
+                call.stasis_started[channel_id].set()
+        elif kind in ("StasisEnd", "ChannelDestroyed"):
+            if channel_id == call.caller_id:
+                self.caller_gone = True
+                call.end("caller hung up")
+            elif (capture := call.legs.get("capture")) is not None and channel_id in capture.channel_ids:
+                call.end("capture leg ended")
+        elif kind in ("PlaybackStarted", "PlaybackFinished"):
+            self.player.on_event(event)
+        elif kind == "ChannelDtmfReceived" and channel_id == call.caller_id:
+            log.info("call.dtmf", digit=event.get("digit"), duration_ms=event.get("duration_ms"))
+        elif kind == "EngineResync" and self._tg is not None:
+            self._tg.start_soon(self._resync)
+
+    async def _resync(self) -> None:
+        """After an ARI reconnect: events of the outage were dropped, so ask (FACTS 37, 38)."""
+        rest, call = self.deps.rest, self.call
+        try:
+            if await rest.get_channel(call.caller_id) is None:
+                self.caller_gone = True
+                call.end("caller left while ARI was disconnected")
+                return
+            capture = call.legs.get("capture")
+            if capture is not None and capture.bound.is_set() and await rest.get_channel(capture.channel_id) is None:
+                call.end("capture leg ended while ARI was disconnected")
+                return
+            await self.player.resync()
+        except (AriError, AriUnavailable) as exc:
+            log.warning("call.resync_failed", error=str(exc))

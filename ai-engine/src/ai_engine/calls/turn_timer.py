@@ -1,0 +1,57 @@
+"""Per-turn latency: end of caller speech → first agent audio, with its stages (DESIGN §6).
+
+Stages (seconds from the provider's speech_stopped): transcript, response (response.created),
+first_audio_in (first agent audio received by the engine), total (first agent audio out:
+PlaybackStarted in file mode, first frame sent in stream mode). Exported as Prometheus
+histograms and one log line per turn.
+"""
+
+from __future__ import annotations
+
+import anyio
+
+from ..observability import metrics
+from ..observability.logs import get_logger
+
+log = get_logger(__name__)
+
+
+class TurnTimer:
+    def __init__(self, mode: str):
+        self.mode = mode
+        self._t0: float | None = None
+        self._stages: dict[str, float] = {}
+        self._server: dict[str, float] = {}
+        self.turns: list[dict[str, float]] = []
+
+    def speech_stopped(self) -> None:
+        self._t0 = anyio.current_time()
+        self._stages = {}
+        self._server = {}
+
+    def _mark(self, stage: str) -> None:
+        if self._t0 is not None and stage not in self._stages:
+            self._stages[stage] = anyio.current_time() - self._t0
+
+    def transcript(self) -> None:
+        self._mark("transcript")
+
+    def response_started(self) -> None:
+        self._mark("response")
+
+    def first_audio_in(self) -> None:
+        self._mark("first_audio_in")
+
+    def server_metrics(self, values: dict[str, float]) -> None:
+        self._server = values
+
+    def first_audio_out(self) -> None:
+        if self._t0 is None:
+            return
+        self._mark("total")
+        for stage, seconds in self._stages.items():
+            metrics.TURN_LATENCY_SECONDS.labels(stage, self.mode).observe(seconds)
+        turn = {k: round(v * 1000, 1) for k, v in self._stages.items()}
+        self.turns.append(turn)
+        log.info("turn.latency", mode=self.mode, **{f"{k}_ms": v for k, v in turn.items()}, server=self._server or None)
+        self._t0 = None

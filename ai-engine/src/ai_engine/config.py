@@ -1,0 +1,208 @@
+"""The engine's one source of configuration: a typed settings object.
+
+Values come from (highest priority first) keyword arguments, environment variables
+(`AI_ENGINE_<SECTION>__<KEY>`, e.g. `AI_ENGINE_ARI__PASSWORD`), the YAML file named by
+`AI_ENGINE_CONFIG` (default `config/ai-engine.yaml` when it exists), then the defaults below.
+Secrets (the ARI password, provider tokens) are read from the environment only: a YAML file
+that holds one is refused at startup. Every key and default is listed in the README
+(`make config-docs` regenerates that table from this file).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+ENV_PREFIX = "AI_ENGINE_"
+CONFIG_ENV = "AI_ENGINE_CONFIG"
+DEFAULT_CONFIG_FILE = Path("config/ai-engine.yaml")
+# (section, key) pairs that may only come from the environment.
+SECRET_KEYS = {("ari", "password"), ("providers", "*", "auth_token")}
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a misspelt key is an error, not a silent default
+
+
+class AriSettings(_Section):
+    url: str = Field("http://127.0.0.1:8088/", description="Asterisk HTTP base URL (ARI lives under /ari).")
+    username: str = Field("ai-agent", description="ARI user (ari.conf section).")
+    password: SecretStr = Field(
+        SecretStr(""), description="ARI password. Environment only: AI_ENGINE_ARI__PASSWORD. Required."
+    )
+    app: str = Field("ai-agent", description="Stasis application name; one engine per app name.")
+    request_timeout_s: float = Field(5.0, gt=0, description="Bound on every ARI REST request.")
+    reconnect_min_s: float = Field(0.5, gt=0, description="First back-off delay after a lost connection.")
+    reconnect_max_s: float = Field(10.0, gt=0, description="Largest back-off delay.")
+    cleanup_orphans: bool = Field(
+        True, description="After (re)connecting, hang up channels and destroy bridges of this app that no live call owns."
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _trailing_slash(cls, v: str) -> str:
+        return v if v.endswith("/") else v + "/"
+
+
+class AudioSocketSettings(_Section):
+    host: str = Field("127.0.0.1", description="Address the AudioSocket TCP server binds to.")
+    port: int = Field(8090, ge=0, le=65535, description="AudioSocket TCP port (the dialplan's AudioSocket(<uuid>,host:port)).")
+    advertise_host: str = Field(
+        "127.0.0.1", description="Host Asterisk connects to for externalMedia legs (external_host=<advertise_host>:<port>)."
+    )
+    uuid_timeout_s: float = Field(2.0, gt=0, description="A new connection must send its UUID frame within this time.")
+    read_timeout_s: float = Field(5.0, gt=0, description="A bound leg that sends nothing for this long is considered dead.")
+    keepalive_s: float = Field(
+        0.5, gt=0, description="Send a 20 ms silence frame when nothing crossed the socket for this long (Asterisk hangs up after 2 s)."
+    )
+    max_payload_bytes: int = Field(8192, ge=320, le=65535, description="Largest accepted frame payload.")
+
+
+class CallSettings(_Section):
+    max_concurrent_calls: int = Field(20, ge=1, description="Calls over this number are refused (sent to overflow_context).")
+    audio_transport: Literal["snoop_fork", "snoop_externalmedia", "bridge_fork"] = Field(
+        "snoop_fork",
+        description="Capture path: snoop(spy=in)+Local fork, snoop+externalMedia, or the echo-prone fork in the caller's bridge.",
+    )
+    media_fork_context: str = Field("ai-agent-media-fork", description="Dialplan context running AudioSocket(<uuid>,host:port).")
+    media_fork_formats: Literal["slin", "ulaw"] = Field("slin", description="formats= for the Local fork originate (never empty: slin192).")
+    overflow_context: str = Field("ai-agent-overflow", description="Context (exten s, priority 1) that refused calls continue to.")
+    setup_timeout_s: float = Field(5.0, gt=0, description="Bound on each wait while building a call (StasisStart, AudioSocket connect).")
+    teardown_timeout_s: float = Field(5.0, gt=0, description="Bound on a call's cleanup.")
+    default_persona: str = Field("default", description="Persona used when Stasis() gets no argument or an unknown one.")
+
+
+class PersonaSettings(_Section):
+    provider: str = Field("local", description="Name of the provider (a key of `providers`).")
+    instructions: str = Field(
+        "You are a friendly phone agent. Answer in one or two short sentences.",
+        description="System instructions for the AI.",
+    )
+    greeting: str | None = Field("Hello, how can I help you?", description="Spoken first, verbatim; empty for none.")
+    voice: str | None = Field(None, description="Provider voice name; null for the provider's default.")
+
+
+class PlaybackSettings(_Section):
+    downstream_mode: Literal["file", "stream"] = Field("file", description="How agent audio reaches the caller.")
+    media_dir: Path = Field(Path("shared-media"), description="Folder the engine writes agent audio files into.")
+    sound_prefix: str = Field(
+        "ai-generated", description="Name Asterisk plays that folder by: media=sound:<sound_prefix>/<file name without .wav>."
+    )
+    max_file_age_s: float = Field(300.0, gt=0, description="The sweeper deletes engine files older than this.")
+    sweep_interval_s: float = Field(60.0, gt=0, description="How often the sweeper runs.")
+    finish_timeout_margin_s: float = Field(
+        3.0, gt=0, description="A playback with no PlaybackFinished by its duration plus this margin is given up."
+    )
+    segment_min_ms: int = Field(
+        400, ge=0, description="File mode: a reply is cut into files at text boundaries once a file holds this much audio."
+    )
+
+
+class ProviderSettings(_Section):
+    kind: Literal["realtime"] = Field("realtime", description="Client protocol (OpenAI Realtime subset, DESIGN §4).")
+    url: str = Field("ws://127.0.0.1:8765/v1/realtime", description="Realtime WebSocket URL.")
+    health_url: str | None = Field("http://127.0.0.1:8765/health", description="Readiness URL polled by /health; null to skip.")
+    auth_token: SecretStr | None = Field(
+        None, description="Bearer token. Environment only: AI_ENGINE_PROVIDERS__<NAME>__AUTH_TOKEN."
+    )
+    model: str | None = Field(None, description="Model name sent in session.update (cloud providers).")
+    input_rate: Literal[8000, 16000, 24000] = Field(8000, description="Caller audio rate sent to the provider (audio/pcm).")
+    output_rate: Literal[8000, 16000, 24000] = Field(8000, description="Agent audio rate asked from the provider (audio/pcm).")
+    silence_duration_ms: int = Field(500, ge=100, description="Server VAD end-of-turn silence.")
+    connect_timeout_s: float = Field(5.0, gt=0, description="Bound on the WebSocket connect and session.created.")
+    max_message_bytes: int = Field(4 * 1024 * 1024, ge=65536, description="Largest accepted provider message.")
+
+
+class HttpSettings(_Section):
+    host: str = Field("127.0.0.1", description="Address of the health/metrics API.")
+    port: int = Field(15000, ge=0, le=65535, description="Port of the health/metrics API.")
+
+
+class LogSettings(_Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
+    format: Literal["json", "console"] = Field("json", description="json: one JSON object per line; console: human readable.")
+
+
+def _default_providers() -> dict[str, ProviderSettings]:
+    return {"local": ProviderSettings()}
+
+
+def _default_personas() -> dict[str, PersonaSettings]:
+    return {"default": PersonaSettings()}
+
+
+class _SecretFreeYamlSource(YamlConfigSettingsSource):
+    """YAML source that refuses secrets: they belong in the environment."""
+
+    def __init__(self, settings_cls: type[BaseSettings], yaml_file: Path | None):
+        super().__init__(settings_cls, yaml_file=yaml_file)
+        ari = self.yaml_data.get("ari") or {}
+        if isinstance(ari, dict) and "password" in ari:
+            raise ValueError(f"{yaml_file}: ari.password must come from the environment (AI_ENGINE_ARI__PASSWORD)")
+        for name, prov in (self.yaml_data.get("providers") or {}).items():
+            if isinstance(prov, dict) and "auth_token" in prov:
+                raise ValueError(
+                    f"{yaml_file}: providers.{name}.auth_token must come from the environment "
+                    f"(AI_ENGINE_PROVIDERS__{name.upper()}__AUTH_TOKEN)"
+                )
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid")
+
+    ari: AriSettings = AriSettings()
+    audiosocket: AudioSocketSettings = AudioSocketSettings()
+    calls: CallSettings = CallSettings()
+    personas: dict[str, PersonaSettings] = Field(default_factory=_default_personas)
+    playback: PlaybackSettings = PlaybackSettings()
+    providers: dict[str, ProviderSettings] = Field(default_factory=_default_providers)
+    http: HttpSettings = HttpSettings()
+    log: LogSettings = LogSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        path = config_file_path()
+        if path is not None:
+            sources.append(_SecretFreeYamlSource(settings_cls, path))
+        return tuple(sources)
+
+    def check_ready_to_run(self) -> None:
+        """Startup checks that the types alone cannot express."""
+        if not self.ari.password.get_secret_value():
+            raise ValueError("ARI password is empty: set AI_ENGINE_ARI__PASSWORD (there is no default)")
+        if self.calls.default_persona not in self.personas:
+            raise ValueError(f"calls.default_persona {self.calls.default_persona!r} is not in personas")
+        for name, persona in self.personas.items():
+            if persona.provider not in self.providers:
+                raise ValueError(f"personas.{name}.provider {persona.provider!r} is not in providers")
+
+
+def config_file_path() -> Path | None:
+    explicit = os.environ.get(CONFIG_ENV)
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise FileNotFoundError(f"{CONFIG_ENV}={explicit}: no such file")
+        return path
+    return DEFAULT_CONFIG_FILE if DEFAULT_CONFIG_FILE.is_file() else None
+
+
+def load_settings(**overrides: Any) -> Settings:
+    return Settings(**overrides)

@@ -1,0 +1,102 @@
+"""The shared media folder: generated file names, atomic writes, deletion, sweeping.
+
+Names are generated here and never taken from input. Only files matching our own pattern are
+ever deleted, so an admin's files in the same folder are safe.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import time
+from itertools import count
+from pathlib import Path
+
+import anyio
+
+from ..audio.pcm import wav_bytes
+from ..observability import metrics
+from ..observability.logs import get_logger
+
+log = get_logger(__name__)
+
+NAME_PREFIX = "aie-"
+_OURS = re.compile(r"^aie-[0-9a-f]{16}-\d{4,}-[0-9a-f]{8}\.wav(\.tmp)?$")
+
+
+class MediaStore:
+    def __init__(self, media_dir: Path, sound_prefix: str):
+        self.media_dir = Path(media_dir)
+        self.sound_prefix = sound_prefix.strip("/")
+        self.media_dir.mkdir(parents=True, exist_ok=True)
+        self._seq = count(1)
+
+    def new_name(self, call_id: str) -> str:
+        return f"{NAME_PREFIX}{call_id}-{next(self._seq):04d}-{secrets.token_hex(4)}"
+
+    def path(self, name: str) -> Path:
+        return self.media_dir / f"{name}.wav"
+
+    def media_uri(self, name: str) -> str:
+        """What Asterisk plays: sound:<prefix>/<name> (no extension)."""
+        return f"sound:{self.sound_prefix}/{name}" if self.sound_prefix else f"sound:{name}"
+
+    async def write(self, name: str, pcm8k: bytes) -> Path:
+        """Write atomically: Asterisk never sees a partial file."""
+        final = self.path(name)
+        data = wav_bytes(pcm8k)
+
+        def _write() -> None:
+            tmp = final.with_name(final.name + ".tmp")
+            with open(tmp, "wb") as f:
+                f.write(data)
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, final)
+
+        await anyio.to_thread.run_sync(_write)
+        return final
+
+    def delete(self, name: str, reason: str) -> None:
+        try:
+            self.path(name).unlink()
+        except FileNotFoundError:
+            return
+        metrics.MEDIA_FILES_DELETED.labels(reason).inc()
+
+    def delete_call_files(self, call_id: str) -> int:
+        removed = 0
+        for path in self.media_dir.glob(f"{NAME_PREFIX}{call_id}-*"):
+            if _OURS.match(path.name):
+                path.unlink(missing_ok=True)
+                removed += 1
+        if removed:
+            metrics.MEDIA_FILES_DELETED.labels("hangup").inc(removed)
+        return removed
+
+    def sweep(self, max_age_s: float, now: float | None = None) -> int:
+        """Delete our files older than `max_age_s`; returns how many."""
+        now = time.time() if now is None else now
+        removed = 0
+        for path in self.media_dir.iterdir():
+            if not _OURS.match(path.name):
+                continue
+            try:
+                if now - path.stat().st_mtime > max_age_s:
+                    path.unlink()
+                    removed += 1
+            except FileNotFoundError:
+                continue
+        if removed:
+            metrics.MEDIA_FILES_DELETED.labels("sweeper").inc(removed)
+            log.info("media.swept", removed=removed)
+        return removed
+
+
+async def run_sweeper(store: MediaStore, max_age_s: float, interval_s: float) -> None:
+    while True:
+        try:
+            store.sweep(max_age_s)
+        except OSError as exc:
+            log.error("media.sweep_failed", error=str(exc))
+        await anyio.sleep(interval_s)

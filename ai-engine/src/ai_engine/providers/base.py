@@ -1,0 +1,104 @@
+"""The provider interface and its events."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechStarted:
+    """The provider heard the caller start speaking (used for barge-in)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechStopped:
+    """The provider decided the caller's turn ended."""
+
+
+@dataclass(frozen=True, slots=True)
+class Transcript:
+    role: Literal["caller", "agent"]
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseStarted:
+    response_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class AgentText:
+    """A piece of the agent's reply text; its audio follows (a natural place to cut a file)."""
+
+    response_id: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class AgentAudio:
+    response_id: str
+    pcm: bytes  # signed 16-bit little-endian mono
+    rate: int
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseDone:
+    response_id: str
+    status: str  # completed | cancelled | failed | incomplete
+
+
+@dataclass(frozen=True, slots=True)
+class TurnMetrics:
+    """Server-side stage timings of a turn (local-ai-server extension), in ms from end of speech."""
+
+    values: dict[str, float]
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderError:
+    message: str
+
+
+ProviderEvent = (
+    SpeechStarted | SpeechStopped | Transcript | ResponseStarted | AgentText | AgentAudio | ResponseDone | TurnMetrics | ProviderError
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SessionOptions:
+    instructions: str
+    voice: str | None
+    call_id: str
+
+
+class ProviderSession(Protocol):
+    input_rate: int
+
+    async def send_audio(self, pcm: bytes) -> None:
+        """Caller audio, s16le mono at `input_rate`."""
+
+    async def say(self, text: str) -> None:
+        """Speak `text` verbatim (greetings)."""
+
+    async def cancel_response(self) -> None:
+        """Stop the current response; no more of its audio is delivered."""
+
+    def events(self) -> AsyncIterator[ProviderEvent]:
+        """Events until the session closes (ends with ProviderClosed raised or iteration end)."""
+
+
+class Provider(Protocol):
+    name: str
+
+    def session(self, options: SessionOptions) -> AbstractAsyncContextManager[ProviderSession]:
+        ...
+
+    async def ready(self) -> bool:
+        ...
+
+
+class ProviderUnavailable(Exception):
+    """The provider could not be reached or closed the session."""

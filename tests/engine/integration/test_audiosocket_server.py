@@ -1,0 +1,136 @@
+"""The AudioSocket server over real loopback sockets: binding by UUID, refusals, keepalive."""
+import struct
+import uuid
+
+import anyio
+import pytest
+
+from ai_engine.config import AudioSocketSettings
+from ai_engine.transports.audiosocket import codec
+from ai_engine.transports.audiosocket.server import AudioSocketServer
+
+pytestmark = pytest.mark.anyio
+
+
+class Binder:
+    def __init__(self, known):
+        self.known = set(known)
+        self.bound = {}
+        self.event = anyio.Event()
+
+    def __call__(self, conn):
+        if conn.uuid not in self.known:
+            return "unknown UUID"
+        if conn.uuid in self.bound:
+            return "UUID already bound"
+        self.bound[conn.uuid] = conn
+        self.event.set()
+        return None
+
+
+async def start(tg, binder, **kw):
+    settings = AudioSocketSettings(host="127.0.0.1", port=0, **kw)
+    server = AudioSocketServer(settings, binder, max_connections=8)
+    port = await tg.start(server.serve)
+    return server, port
+
+
+async def closed_by_server(stream, within=3.0) -> bool:
+    with anyio.fail_after(within):
+        try:
+            while await stream.receive():
+                pass
+        except (anyio.EndOfStream, anyio.BrokenResourceError, ConnectionResetError):
+            return True
+    return False
+
+
+async def test_known_uuid_is_bound_and_receives_frames():
+    known = uuid.uuid4()
+    binder = Binder([known])
+    async with anyio.create_task_group() as tg:
+        server, port = await start(tg, binder)
+        assert server.listening
+        async with await anyio.connect_tcp("127.0.0.1", port) as s:
+            # FACT 9: the UUID frame often arrives together with the first audio frame.
+            await s.send(codec.encode_uuid(known) + codec.encode_audio(b"\x10\x00" * 160))
+            with anyio.fail_after(2):
+                await binder.event.wait()
+            conn = binder.bound[known]
+            event = await conn.receive()
+            assert event == codec.Audio(codec.Kind.SLIN_8K, b"\x10\x00" * 160)
+            await conn.send_audio(b"\x00\x00" * 160)
+            assert await s.receive() == b"\x10\x01\x40" + b"\x00" * 320
+            await conn.release()
+            assert await closed_by_server(s)
+        tg.cancel_scope.cancel()
+
+
+@pytest.mark.parametrize(
+    "first",
+    [
+        pytest.param(lambda: codec.encode_uuid(uuid.uuid4()), id="unknown-uuid"),
+        pytest.param(lambda: b"\x01\x00\x05hello", id="malformed-uuid"),
+        pytest.param(lambda: codec.encode_audio(b"\x00\x00" * 160), id="audio-before-uuid"),
+        pytest.param(lambda: struct.pack(">BH", 0x10, 65535), id="oversized"),
+        pytest.param(lambda: b"GET / HTTP/1.1\r\n\r\n", id="random-bytes"),
+    ],
+)
+async def test_bad_first_frames_are_refused(first):
+    binder = Binder([])
+    async with anyio.create_task_group() as tg:
+        _, port = await start(tg, binder)
+        async with await anyio.connect_tcp("127.0.0.1", port) as s:
+            await s.send(first())
+            assert await closed_by_server(s)
+        assert binder.bound == {}
+        tg.cancel_scope.cancel()
+
+
+async def test_second_connection_for_a_bound_uuid_is_refused():
+    known = uuid.uuid4()
+    binder = Binder([known])
+    async with anyio.create_task_group() as tg:
+        _, port = await start(tg, binder)
+        async with await anyio.connect_tcp("127.0.0.1", port) as first:
+            await first.send(codec.encode_uuid(known))
+            with anyio.fail_after(2):
+                await binder.event.wait()
+            async with await anyio.connect_tcp("127.0.0.1", port) as second:
+                await second.send(codec.encode_uuid(known))
+                assert await closed_by_server(second)
+            await binder.bound[known].release()
+        tg.cancel_scope.cancel()
+
+
+async def test_a_connection_that_never_sends_its_uuid_is_closed_after_the_timeout():
+    async with anyio.create_task_group() as tg:
+        _, port = await start(tg, Binder([]), uuid_timeout_s=0.3)
+        async with await anyio.connect_tcp("127.0.0.1", port) as s:
+            start_t = anyio.current_time()
+            assert await closed_by_server(s, within=2)
+            assert 0.25 <= anyio.current_time() - start_t < 1.5
+        tg.cancel_scope.cancel()
+
+
+async def test_keepalive_sends_silence_when_the_line_is_idle():
+    known = uuid.uuid4()
+    binder = Binder([known])
+    async with anyio.create_task_group() as tg:
+        _, port = await start(tg, binder)
+        async with await anyio.connect_tcp("127.0.0.1", port) as s:
+            await s.send(codec.encode_uuid(known))
+            with anyio.fail_after(2):
+                await binder.event.wait()
+            conn = binder.bound[known]
+            tg.start_soon(conn.keepalive, 0.2)
+            dec = codec.Decoder()
+            frames = []
+            with anyio.move_on_after(0.75):
+                while True:
+                    frames += dec.feed(await s.receive())
+            # Never a kind Asterisk would hang up on: only non-empty 0x10 frames of silence.
+            assert 2 <= len(frames) <= 5
+            assert all(f == codec.Audio(codec.Kind.SLIN_8K, b"\x00" * 320) for f in frames)
+            await conn.release()
+        tg.cancel_scope.cancel()

@@ -59,7 +59,7 @@ test-fast: install
 	$(BIN)/pytest -m "not models"
 
 run: install
-	$(BIN)/python -m dev_run
+	scripts/run-local.sh
 
 bench: install system-deps
 	$(BIN)/python -m bench

@@ -26,7 +26,7 @@ ENV_PREFIX = "AI_ENGINE_"
 CONFIG_ENV = "AI_ENGINE_CONFIG"
 DEFAULT_CONFIG_FILE = Path("config/ai-engine.yaml")
 # (section, key) pairs that may only come from the environment.
-SECRET_KEYS = {("ari", "password"), ("providers", "*", "auth_token")}
+PLACEHOLDER_PASSWORDS = {"change_me", "changeme", "password", "secret"}
 
 
 class _Section(BaseModel):
@@ -162,9 +162,13 @@ class Settings(BaseSettings):
     ari: AriSettings = AriSettings()
     audiosocket: AudioSocketSettings = AudioSocketSettings()
     calls: CallSettings = CallSettings()
-    personas: dict[str, PersonaSettings] = Field(default_factory=_default_personas)
+    personas: dict[str, PersonaSettings] = Field(
+        default_factory=_default_personas, description="Personas by name; Stasis(<app>,<name>) picks one."
+    )
     playback: PlaybackSettings = PlaybackSettings()
-    providers: dict[str, ProviderSettings] = Field(default_factory=_default_providers)
+    providers: dict[str, ProviderSettings] = Field(
+        default_factory=_default_providers, description="AI providers by name; `local` is local-ai-server."
+    )
     http: HttpSettings = HttpSettings()
     log: LogSettings = LogSettings()
 
@@ -185,8 +189,11 @@ class Settings(BaseSettings):
 
     def check_ready_to_run(self) -> None:
         """Startup checks that the types alone cannot express."""
-        if not self.ari.password.get_secret_value():
+        password = self.ari.password.get_secret_value()
+        if not password:
             raise ValueError("ARI password is empty: set AI_ENGINE_ARI__PASSWORD (there is no default)")
+        if password.lower() in PLACEHOLDER_PASSWORDS:
+            raise ValueError("ARI password is still the placeholder: set a real one in ari.conf and AI_ENGINE_ARI__PASSWORD")
         if self.calls.default_persona not in self.personas:
             raise ValueError(f"calls.default_persona {self.calls.default_persona!r} is not in personas")
         for name, persona in self.personas.items():

@@ -62,3 +62,9 @@ def test_persona_must_name_a_known_provider(monkeypatch):
     s = Settings(personas={"default": {"provider": "nope"}})
     with pytest.raises(ValueError, match="nope"):
         s.check_ready_to_run()
+
+
+def test_placeholder_password_from_the_sample_ari_conf_is_refused(monkeypatch):
+    monkeypatch.setenv("AI_ENGINE_ARI__PASSWORD", "CHANGE_ME")
+    with pytest.raises(ValueError, match="placeholder"):
+        Settings().check_ready_to_run()

@@ -61,6 +61,7 @@ class AriSupervisor:
         self._ws: Any = None
         self.connected = False
         self.connections = 0
+        self._changed = anyio.Event()
 
     async def run(self) -> None:
         delay = self.settings.reconnect_min_s
@@ -81,6 +82,16 @@ class AriSupervisor:
                 await self._close_ws()
                 await self._close_client()
 
+    def _set_connected(self, value: bool) -> None:
+        self.connected = value
+        metrics.ARI_CONNECTED.set(int(value))
+        self._changed.set()
+        self._changed = anyio.Event()
+
+    async def wait_connected(self, value: bool = True) -> None:
+        while self.connected != value:
+            await self._changed.wait()
+
     async def drop(self) -> None:
         """Close the events WebSocket (shutdown, tests); the loop reconnects unless cancelled."""
         await self._close_ws()
@@ -94,8 +105,7 @@ class AriSupervisor:
         self.connections += 1
         if self.connections > 1:
             metrics.ARI_RECONNECTS.inc()
-        self.connected = True
-        metrics.ARI_CONNECTED.set(1)
+        self._set_connected(True)
         log.info("ari.connected", url=self.settings.url, app=self.settings.app, connection=self.connections)
         try:
             async with anyio.create_task_group() as tg:
@@ -103,8 +113,7 @@ class AriSupervisor:
                 await self._read_events(self._ws)
                 tg.cancel_scope.cancel()
         finally:
-            self.connected = False
-            metrics.ARI_CONNECTED.set(0)
+            self._set_connected(False)
             await self._close_ws()
             log.warning("ari.disconnected", app=self.settings.app)
 

@@ -1,0 +1,152 @@
+"""End to end through the Asterisk emulator: the engine answers, captures the caller through a
+snoop + media fork, gets a reply from a Realtime provider and plays it on the bridge."""
+import uuid
+
+import anyio
+import httpx
+import pytest
+
+from ai_engine.transports.audiosocket import codec
+from engine.harness import eventually, running_rig, tone, tone_level
+from fakes.realtime_server import FakeRealtimeServer
+
+pytestmark = pytest.mark.anyio
+
+GREETING_HZ = 440  # the fake provider's greeting tone
+
+
+async def speak_and_wait_for_reply(call, freq, ms=600, timeout=8.0):
+    await call.say(tone(freq, ms) + b"\x00" * 320 * 40)
+    with anyio.fail_after(timeout):
+        while tone_level(call.heard_pcm()[-8000 * 2 :], freq) < 2000:
+            await anyio.sleep(0.05)
+
+
+async def test_caller_speaks_and_hears_the_reply_played_on_the_bridge_then_files_are_gone(tmp_path):
+    async with running_rig(tmp_path) as rig:
+        call = await rig.emu.place_call(exten="5551234", stasis_args=["default"])
+        await call.wait_answered(5)
+        await speak_and_wait_for_reply(call, 600)
+        heard = call.heard_pcm()
+        assert tone_level(heard, GREETING_HZ) > 2000, "the greeting was played"
+        assert tone_level(heard, 600) > 2000, "the reply (the fake echoes the caller) was played"
+        # Played on the call bridge, never on the caller channel (FACTS 25-26).
+        plays = [r for r in rig.emu.rest_log if r["method"] == "POST" and r["path"].endswith("/play")]
+        assert plays and all("/bridges/" in r["path"] for r in plays)
+        await eventually(lambda: rig.media_files() == [], what="played files deleted")
+        # The capture leg never hears the agent: the fake saw no greeting tone in caller audio.
+        await call.hangup()
+        await eventually(lambda: not rig.emu.bridges and not rig.emu.channels, what="everything torn down")
+        assert rig.engine.registry.calls == {}
+
+
+async def test_caller_hangs_up_mid_reply_and_everything_is_released(tmp_path):
+    fake = FakeRealtimeServer(greeting_ms=4000)  # a long greeting: hang up while it plays
+    async with running_rig(tmp_path, fake=fake) as rig:
+        call = await rig.emu.place_call(exten="5551234", stasis_args=["default"])
+        await call.wait_answered(5)
+        await eventually(lambda: rig.emu.playbacks, what="greeting playing")
+        await call.hangup()
+        await eventually(lambda: not rig.emu.playbacks, what="playback stopped")
+        await eventually(lambda: not rig.emu.bridges and not rig.emu.channels, what="bridges and legs gone")
+        await eventually(lambda: rig.media_files() == [], what="files deleted")
+        assert rig.engine.registry.calls == {}
+        assert len(fake.sessions) == 1  # provider session opened once, closed at hang-up
+
+
+async def test_two_calls_at_once_each_hear_only_their_own_reply(tmp_path):
+    async with running_rig(tmp_path) as rig:
+        a = await rig.emu.place_call(exten="5551001", stasis_args=["default"])
+        b = await rig.emu.place_call(exten="5551002", stasis_args=["default"])
+        await a.wait_answered(5)
+        await b.wait_answered(5)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(speak_and_wait_for_reply, a, 600)
+            tg.start_soon(speak_and_wait_for_reply, b, 1000)
+        ha, hb = a.heard_pcm(), b.heard_pcm()
+        assert tone_level(ha, 600) > 2000 and tone_level(ha, 1000) < 100
+        assert tone_level(hb, 1000) > 2000 and tone_level(hb, 600) < 100
+        await a.hangup()
+        await b.hangup()
+        await eventually(lambda: not rig.emu.channels and not rig.emu.bridges, what="both torn down")
+
+
+async def test_unknown_uuid_on_the_audiosocket_port_is_refused_and_calls_go_on(tmp_path):
+    async with running_rig(tmp_path) as rig:
+        call = await rig.emu.place_call(exten="5551234", stasis_args=["default"])
+        await call.wait_answered(5)
+        async with await anyio.connect_tcp("127.0.0.1", rig.engine.deps.audiosocket_port) as intruder:
+            await intruder.send(codec.encode_uuid(uuid.uuid4()) + codec.encode_audio(b"\x7f\x00" * 160))
+            with anyio.fail_after(3):
+                with pytest.raises((anyio.EndOfStream, anyio.BrokenResourceError, ConnectionResetError)):
+                    while True:
+                        await intruder.receive()
+        await speak_and_wait_for_reply(call, 600)
+        await call.hangup()
+
+
+async def test_ari_websocket_dropped_and_restored_mid_call(tmp_path):
+    async with running_rig(tmp_path) as rig:
+        call = await rig.emu.place_call(exten="5551234", stasis_args=["default"])
+        await call.wait_answered(5)
+        await eventually(lambda: rig.engine.registry.calls and not rig.emu.playbacks, timeout=8, what="greeting done")
+        await rig.emu.drop_events_ws()
+        await rig.engine.ari.wait_connected(False)
+        with anyio.fail_after(5):
+            await rig.engine.ari.wait_connected(True)
+        # The call survived the outage: its reply still plays.
+        await speak_and_wait_for_reply(call, 600)
+        await call.hangup()
+        await eventually(lambda: not rig.emu.channels and not rig.emu.bridges, what="torn down")
+
+
+async def test_a_call_that_ends_while_the_websocket_is_down_is_cleaned_up_after_reconnect(tmp_path):
+    async with running_rig(tmp_path) as rig:
+        call = await rig.emu.place_call(exten="5551234", stasis_args=["default"])
+        await call.wait_answered(5)
+        await eventually(lambda: len(rig.emu.bridges) == 2, what="media path built")
+        rig.emu.set_ws_refused(True)
+        await rig.emu.drop_events_ws()
+        await rig.engine.ari.wait_connected(False)
+        await call.hangup()  # its StasisEnd is dropped: no WebSocket (FACT 37)
+        rig.emu.set_ws_refused(False)
+        with anyio.fail_after(5):
+            await rig.engine.ari.wait_connected(True)
+        await eventually(lambda: not rig.engine.registry.calls, what="call ended by resync")
+        await eventually(lambda: not rig.emu.bridges and not rig.emu.channels, what="bridges and legs removed")
+
+
+async def test_calls_over_the_limit_get_a_clear_refusal(tmp_path):
+    async with running_rig(tmp_path, calls={"max_concurrent_calls": 1}) as rig:
+        first = await rig.emu.place_call(exten="5551001", stasis_args=["default"])
+        await first.wait_answered(5)
+        second = await rig.emu.place_call(exten="5551002", stasis_args=["default"])
+        await eventually(
+            lambda: any(r["path"].endswith("/continue") for r in rig.emu.rest_log), what="refused call continued"
+        )
+        cont = [r for r in rig.emu.rest_log if r["path"].endswith("/continue")][0]
+        assert second.channel_id in cont["path"] and cont["query"].get("context") == "ai-agent-overflow"
+        await first.hangup()
+
+
+async def test_health_reports_readiness_and_metrics_count_calls(tmp_path):
+    async with running_rig(tmp_path) as rig:
+        async with httpx.AsyncClient(base_url=rig.http_url) as http:
+            health = await http.get("/health")
+            assert health.status_code == 200
+            body = health.json()
+            assert body["ari_connected"] and body["audiosocket_listening"] and body["active_calls"] == 0
+            assert body["providers"] == {"local": {"ready": True}}
+            call = await rig.emu.place_call(exten="5551234", stasis_args=["default"])
+            await call.wait_answered(5)
+            await eventually(lambda: rig.engine.registry.calls, what="call registered")
+            assert (await http.get("/health")).json()["active_calls"] == 1
+            await call.hangup()
+            await eventually(lambda: not rig.engine.registry.calls, what="call ended")
+            text = (await http.get("/metrics")).text
+            assert 'ai_engine_calls_total{outcome="completed"}' in text
+            await rig.emu.stop_http()
+            await rig.engine.ari.wait_connected(False)
+            down = await http.get("/health")
+            assert down.status_code == 503 and down.json()["ari_connected"] is False
+            assert "password" not in down.text

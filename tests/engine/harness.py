@@ -4,6 +4,7 @@ all over loopback sockets with ephemeral ports."""
 from __future__ import annotations
 
 import socket
+from contextlib import AsyncExitStack
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,12 @@ def tone_level(pcm: bytes, freq: float, rate: int = 8000) -> float:
     w = np.hanning(x.size)
     bin_ = np.exp(-2j * np.pi * freq * np.arange(x.size) / rate)
     return float(2 * abs(np.sum(x * w * bin_)) / np.sum(w))
+
+
+def peak_tone_level(pcm: bytes, freq: float, window_ms: int = 100, rate: int = 8000) -> float:
+    """Highest amplitude of `freq` over consecutive windows: is the tone anywhere in `pcm`?"""
+    step = rate * window_ms // 1000 * 2
+    return max((tone_level(pcm[i : i + step], freq, rate) for i in range(0, len(pcm) - step + 1, step)), default=0.0)
 
 
 @dataclass
@@ -94,7 +101,7 @@ async def running_rig(tmp_path: Path, fake: FakeRealtimeServer | None = None, pr
     as_port = free_port()
     sounds = tmp_path / "sounds"
     (sounds / "ai-generated").mkdir(parents=True, exist_ok=True)
-    async with anyio.AsyncExitStack() as stack:
+    async with AsyncExitStack() as stack:
         if fake is not None:
             await stack.enter_async_context(fake.running())
             provider_url = fake.url

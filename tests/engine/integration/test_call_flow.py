@@ -7,7 +7,7 @@ import httpx
 import pytest
 
 from ai_engine.transports.audiosocket import codec
-from engine.harness import eventually, running_rig, tone, tone_level
+from engine.harness import eventually, peak_tone_level, running_rig, tone
 from fakes.realtime_server import FakeRealtimeServer
 
 pytestmark = pytest.mark.anyio
@@ -15,10 +15,16 @@ pytestmark = pytest.mark.anyio
 GREETING_HZ = 440  # the fake provider's greeting tone
 
 
+async def wait_for_greeting(rig, call, timeout=8.0):
+    """The greeting (a 440 Hz tone from the fake provider) was heard and has finished."""
+    await eventually(lambda: peak_tone_level(call.heard_pcm(), GREETING_HZ) > 2000, timeout, "greeting heard")
+    await eventually(lambda: not rig.emu.playbacks, timeout, "greeting finished")
+
+
 async def speak_and_wait_for_reply(call, freq, ms=600, timeout=8.0):
     await call.say(tone(freq, ms) + b"\x00" * 320 * 40)
     with anyio.fail_after(timeout):
-        while tone_level(call.heard_pcm()[-8000 * 2 :], freq) < 2000:
+        while peak_tone_level(call.heard_pcm()[-8000 * 4 :], freq) < 2000:
             await anyio.sleep(0.05)
 
 
@@ -26,10 +32,10 @@ async def test_caller_speaks_and_hears_the_reply_played_on_the_bridge_then_files
     async with running_rig(tmp_path) as rig:
         call = await rig.emu.place_call(exten="5551234", stasis_args=["default"])
         await call.wait_answered(5)
+        await wait_for_greeting(rig, call)
         await speak_and_wait_for_reply(call, 600)
         heard = call.heard_pcm()
-        assert tone_level(heard, GREETING_HZ) > 2000, "the greeting was played"
-        assert tone_level(heard, 600) > 2000, "the reply (the fake echoes the caller) was played"
+        assert peak_tone_level(heard, 600) > 2000, "the reply (the fake echoes the caller) was played"
         # Played on the call bridge, never on the caller channel (FACTS 25-26).
         plays = [r for r in rig.emu.rest_log if r["method"] == "POST" and r["path"].endswith("/play")]
         assert plays and all("/bridges/" in r["path"] for r in plays)
@@ -60,12 +66,14 @@ async def test_two_calls_at_once_each_hear_only_their_own_reply(tmp_path):
         b = await rig.emu.place_call(exten="5551002", stasis_args=["default"])
         await a.wait_answered(5)
         await b.wait_answered(5)
+        await wait_for_greeting(rig, a)
+        await wait_for_greeting(rig, b)
         async with anyio.create_task_group() as tg:
             tg.start_soon(speak_and_wait_for_reply, a, 600)
             tg.start_soon(speak_and_wait_for_reply, b, 1000)
         ha, hb = a.heard_pcm(), b.heard_pcm()
-        assert tone_level(ha, 600) > 2000 and tone_level(ha, 1000) < 100
-        assert tone_level(hb, 1000) > 2000 and tone_level(hb, 600) < 100
+        assert peak_tone_level(ha, 600) > 2000 and peak_tone_level(ha, 1000) < 800
+        assert peak_tone_level(hb, 1000) > 2000 and peak_tone_level(hb, 600) < 800
         await a.hangup()
         await b.hangup()
         await eventually(lambda: not rig.emu.channels and not rig.emu.bridges, what="both torn down")
@@ -75,6 +83,7 @@ async def test_unknown_uuid_on_the_audiosocket_port_is_refused_and_calls_go_on(t
     async with running_rig(tmp_path) as rig:
         call = await rig.emu.place_call(exten="5551234", stasis_args=["default"])
         await call.wait_answered(5)
+        await wait_for_greeting(rig, call)
         async with await anyio.connect_tcp("127.0.0.1", rig.engine.deps.audiosocket_port) as intruder:
             await intruder.send(codec.encode_uuid(uuid.uuid4()) + codec.encode_audio(b"\x7f\x00" * 160))
             with anyio.fail_after(3):
@@ -89,7 +98,7 @@ async def test_ari_websocket_dropped_and_restored_mid_call(tmp_path):
     async with running_rig(tmp_path) as rig:
         call = await rig.emu.place_call(exten="5551234", stasis_args=["default"])
         await call.wait_answered(5)
-        await eventually(lambda: rig.engine.registry.calls and not rig.emu.playbacks, timeout=8, what="greeting done")
+        await wait_for_greeting(rig, call)
         await rig.emu.drop_events_ws()
         await rig.engine.ari.wait_connected(False)
         with anyio.fail_after(5):

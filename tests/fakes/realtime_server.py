@@ -36,7 +36,16 @@ class FakeSessionLog:
 
 
 class FakeRealtimeServer:
-    def __init__(self, *, piece_ms: int = 400, chunk_ms: int = 100, chunk_interval_s: float = 0.0, greeting_ms: int = 600):
+    def __init__(
+        self,
+        *,
+        piece_ms: int = 400,
+        chunk_ms: int = 100,
+        chunk_interval_s: float = 0.0,
+        greeting_ms: int = 600,
+        ignore_cancel: bool = False,
+    ):
+        self.ignore_cancel = ignore_cancel  # a misbehaving server that keeps streaming after a cancel
         self.piece_ms = piece_ms
         self.chunk_ms = chunk_ms
         self.chunk_interval_s = chunk_interval_s  # > 0 makes replies stream slowly (barge-in tests)
@@ -116,7 +125,7 @@ class _Session:
             pcm = _tone(440, self.server.greeting_ms, self.log.output_rate)
             self.start_response([(getattr(self, "pending_text", "greeting"), pcm)])
         elif kind == "response.cancel":
-            if self.response_scope is not None:
+            if self.response_scope is not None and not self.server.ignore_cancel:
                 self.response_scope.cancel()
         elif kind == "input_audio_buffer.clear":
             self.turn.clear()
@@ -132,7 +141,7 @@ class _Session:
                 self.speaking = True
                 self.turn.clear()
                 await self.send({"type": "input_audio_buffer.speech_started", "audio_start_ms": 0, "item_id": "item"})
-                if self.response_scope is not None:
+                if self.response_scope is not None and not self.server.ignore_cancel:
                     self.response_scope.cancel()  # new speech interrupts, as local-ai-server does
             self.quiet_ms = 0
             self.turn += pcm

@@ -105,6 +105,24 @@ class PlaybackSettings(_Section):
     segment_min_ms: int = Field(
         400, ge=0, description="File mode: a reply is cut into files at text boundaries once a file holds this much audio."
     )
+    stream_format: Literal["slin", "slin12", "slin16", "slin24", "slin32", "slin44", "slin48", "slin96", "slin192"] = Field(
+        "slin", description="Stream mode: format of the externalMedia playback leg (frames of the matching kind)."
+    )
+    stream_start_ms: int = Field(60, ge=0, le=1000, description="Stream mode: audio buffered before a reply starts playing.")
+    stream_max_lag_ms: int = Field(
+        100, ge=20, description="Stream mode: pacing restarts from now (no burst) when this far behind schedule."
+    )
+
+
+class BargeInSettings(_Section):
+    enabled: bool = Field(True, description="Caller speech while the agent talks stops the agent and cancels its reply.")
+    protection_ms: int = Field(
+        300, ge=0, description="Barge-in is ignored this long after agent audio starts (so line noise at the start cannot cut it)."
+    )
+    min_speech_ms: int = Field(60, ge=20, description="Voiced caller audio needed (engine VAD) before it counts as speech.")
+    vad_aggressiveness: int = Field(2, ge=0, le=3, description="webrtcvad mode for the engine's speech detection (3 = strictest).")
+    min_level_dbfs: float = Field(-45.0, le=0, description="Caller frames quieter than this are never speech (line noise).")
+    use_provider_events: bool = Field(True, description="Also take speech onset from the provider's speech_started.")
 
 
 class ProviderSettings(_Section):
@@ -166,6 +184,7 @@ class Settings(BaseSettings):
         default_factory=_default_personas, description="Personas by name; Stasis(<app>,<name>) picks one."
     )
     playback: PlaybackSettings = PlaybackSettings()
+    barge_in: BargeInSettings = BargeInSettings()
     providers: dict[str, ProviderSettings] = Field(
         default_factory=_default_providers, description="AI providers by name; `local` is local-ai-server."
     )

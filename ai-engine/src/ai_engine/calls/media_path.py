@@ -48,6 +48,16 @@ async def build(call: Call, deps: CallDeps) -> Leg:
     return leg
 
 
+async def open_playback_leg(call: Call, deps: CallDeps) -> Leg:
+    """Stream mode: an externalMedia AudioSocket leg in the call bridge (snoop facts, C-twoem;
+    a Local fork must not be the playback leg: it dies on a 2 s gap, snoop F23)."""
+    s = deps.settings
+    leg = await open_leg(call, deps, "playback", external_media=True, fmt=s.playback.stream_format)
+    await deps.rest.add_channel(call.bridge_id, leg.channel_id)
+    await _wait(leg.bound, "the playback AudioSocket connection", s.calls.setup_timeout_s)
+    return leg
+
+
 async def open_leg(call: Call, deps: CallDeps, role: str, external_media: bool, fmt: str = "slin") -> Leg:
     """Create an AudioSocket leg in Stasis (not yet bridged)."""
     s, rest = deps.settings, deps.rest

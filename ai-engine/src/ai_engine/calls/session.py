@@ -11,7 +11,12 @@ import anyio
 
 from ..observability import metrics
 from ..observability.logs import bind_call, get_logger
+from ..playback.fallback_output import FallbackOutput
+from ..playback.file_output import FileOutput
 from ..playback.file_player import FilePlayer
+from ..playback.output import AgentOutput
+from ..playback.stream_output import StreamOutput
+from ..transports.audiosocket.codec import FORMAT_KINDS
 from ..providers.base import ProviderUnavailable, SessionOptions
 from ..transports.ari.errors import AriError, AriUnavailable
 from . import media_path
@@ -31,6 +36,7 @@ class CallSession:
         self.player = FilePlayer(
             deps.rest, deps.store, s.ari.app, call.id, call.bridge_id, s.playback.finish_timeout_margin_s
         )
+        self.output: AgentOutput = FileOutput(self.player, s.playback.segment_min_ms)
         self.caller_gone = False
         self._tg: anyio.abc.TaskGroup | None = None
 
@@ -59,7 +65,7 @@ class CallSession:
                 call.end(f"error: {exc!r}")
                 log.exception("call.crashed")
             finally:
-                await teardown(call, self.deps, self.player.close, hangup_caller=not self.caller_gone)
+                await teardown(call, self.deps, self.output.close, hangup_caller=not self.caller_gone)
                 self.deps.registry.remove(call)
                 metrics.ACTIVE_CALLS.dec()
                 metrics.CALLS.labels(outcome).inc()
@@ -76,10 +82,25 @@ class CallSession:
         metrics.CALL_SETUP_SECONDS.observe(anyio.current_time() - call.started_at)
         log.info("call.media_ready", transport=deps.settings.calls.audio_transport)
         assert leg.connection is not None
+        if deps.settings.playback.downstream_mode == "stream":
+            self.output = await self._stream_output()
         provider = deps.providers[call.persona.provider]
         options = SessionOptions(instructions=call.persona.instructions, voice=call.persona.voice, call_id=call.id)
         async with provider.session(options) as session:
-            await Conversation(call, deps.settings, leg.connection, session, self.player).run()
+            await Conversation(call, deps.settings, leg.connection, session, self.output).run()
+
+    async def _stream_output(self) -> AgentOutput:
+        """The paced stream on a playback leg, falling back to files if the leg cannot be had."""
+        p = self.deps.settings.playback
+        try:
+            leg = await media_path.open_playback_leg(self.call, self.deps)
+        except (media_path.SetupFailed, AriError, AriUnavailable) as exc:
+            metrics.PLAYBACK_FAILURES.labels("stream_setup").inc()
+            log.error("stream.setup_failed_using_files", error=str(exc))
+            return self.output
+        assert leg.connection is not None
+        stream = StreamOutput(leg.connection, FORMAT_KINDS[p.stream_format], p.stream_start_ms, p.stream_max_lag_ms)
+        return FallbackOutput(stream, self.output)
 
     async def _cancel_when_ended(self, scope: anyio.CancelScope) -> None:
         await self.call.ended.wait()

@@ -1,9 +1,11 @@
 """Per-turn latency: end of caller speech → first agent audio, with its stages (DESIGN §6).
 
-Stages (seconds from the provider's speech_stopped): transcript, response (response.created),
-first_audio_in (first agent audio received by the engine), total (first agent audio out:
-PlaybackStarted in file mode, first frame sent in stream mode). Exported as Prometheus
-histograms and one log line per turn.
+The turn starts when the caller went quiet (the engine's own VAD; the provider's speech_stopped
+comes a silence threshold later and is itself a stage). Stages, in seconds from there:
+speech_stopped (provider noticed), transcript, response (response.created), first_audio_in
+(first agent audio received by the engine), total (first agent audio out: PlaybackStarted in
+file mode, first frame sent in stream mode). Exported as Prometheus histograms and one log line
+per turn.
 """
 
 from __future__ import annotations
@@ -23,11 +25,21 @@ class TurnTimer:
         self._stages: dict[str, float] = {}
         self._server: dict[str, float] = {}
         self.turns: list[dict[str, float]] = []
+        self._quiet_at: float | None = None
+
+    def caller_quiet(self, ago_s: float = 0.0) -> None:
+        """The engine's VAD saw the caller stop speaking `ago_s` seconds ago."""
+        self._quiet_at = anyio.current_time() - ago_s
 
     def speech_stopped(self) -> None:
-        self._t0 = anyio.current_time()
+        now = anyio.current_time()
+        quiet = self._quiet_at
+        # Use the engine's own end of speech when it belongs to this turn (within 3 s).
+        self._t0 = quiet if quiet is not None and 0 <= now - quiet < 3.0 else now
+        self._quiet_at = None
         self._stages = {}
         self._server = {}
+        self._mark("speech_stopped")
 
     def _mark(self, stage: str) -> None:
         if self._t0 is not None and stage not in self._stages:

@@ -51,6 +51,18 @@ AUDIO_RATES: dict[int, int] = {
     Kind.SLIN_192K: 192000,
 }
 KIND_FOR_RATE: dict[int, Kind] = {rate: Kind(kind) for kind, rate in AUDIO_RATES.items()}
+# Asterisk format names (externalMedia format=...) and the frame kind each streams as (FACT 43).
+FORMAT_KINDS: dict[str, Kind] = {
+    "slin": Kind.SLIN_8K,
+    "slin12": Kind.SLIN_12K,
+    "slin16": Kind.SLIN_16K,
+    "slin24": Kind.SLIN_24K,
+    "slin32": Kind.SLIN_32K,
+    "slin44": Kind.SLIN_44K,
+    "slin48": Kind.SLIN_48K,
+    "slin96": Kind.SLIN_96K,
+    "slin192": Kind.SLIN_192K,
+}
 DTMF_DIGITS = frozenset(b"0123456789*#ABCDabcd")
 
 

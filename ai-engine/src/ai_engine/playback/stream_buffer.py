@@ -1,0 +1,91 @@
+"""Stream mode's jitter buffer, sans-IO: agent PCM in, exactly one 20 ms frame out per tick.
+
+A reply starts playing once `start_ms` is buffered (or the reply has ended); when the buffer
+runs dry mid-reply the frame is silence and counted as an underrun; when idle it is silence.
+`clear()` (barge-in) drops everything queued at once.
+"""
+
+from __future__ import annotations
+
+
+class StreamBuffer:
+    def __init__(self, rate: int, start_ms: int = 60, frame_ms: int = 20):
+        self.rate = rate
+        self.frame_bytes = rate * frame_ms // 1000 * 2
+        self._start_bytes = rate * start_ms // 1000 * 2
+        self._silence = b"\x00" * self.frame_bytes
+        self._buf = bytearray()
+        self._reply_open = False  # audio of the current reply may still come
+        self._started = False  # the current reply passed its start buffer
+        self.underruns = 0
+
+    @property
+    def buffered_ms(self) -> float:
+        return len(self._buf) / 2 / self.rate * 1000
+
+    @property
+    def active(self) -> bool:
+        """Agent audio is playing or about to."""
+        return bool(self._buf) or self._reply_open
+
+    def push(self, pcm: bytes) -> None:
+        if not self._reply_open and not self._buf:
+            self._started = False
+        self._reply_open = True
+        self._buf += pcm
+
+    def end_reply(self) -> None:
+        self._reply_open = False
+
+    def clear(self) -> None:
+        self._buf.clear()
+        self._reply_open = False
+        self._started = False
+
+    def unread(self, frame: bytes) -> None:
+        """Put back a frame that could not be sent."""
+        self._buf[:0] = frame
+
+    def next_frame(self) -> tuple[bytes, bool]:
+        """(frame, is_agent_audio)."""
+        if not self._started:
+            if len(self._buf) >= self._start_bytes or (self._buf and not self._reply_open):
+                self._started = True
+            else:
+                return self._silence, False
+        if len(self._buf) >= self.frame_bytes:
+            frame = bytes(self._buf[: self.frame_bytes])
+            del self._buf[: self.frame_bytes]
+            return frame, True
+        if self._buf and not self._reply_open:  # the reply's last partial frame, padded
+            frame = bytes(self._buf) + self._silence[len(self._buf) :]
+            self._buf.clear()
+            return frame, True
+        if self._reply_open:
+            self.underruns += 1
+        return self._silence, False
+
+
+class Pacer:
+    """Deadlines for one frame every `frame_s` from a monotonic clock, with no drift: deadline
+    n is start + n * frame_s. If the loop falls behind by more than `max_lag_s` the schedule
+    restarts from now instead of sending a burst (Asterisk does not buffer, DESIGN §3)."""
+
+    def __init__(self, start: float, frame_s: float = 0.02, max_lag_s: float = 0.1):
+        self.frame_s = frame_s
+        self.max_lag_s = max_lag_s
+        self._origin = start
+        self._n = 0
+        self.resets = 0
+
+    @property
+    def deadline(self) -> float:
+        return self._origin + self._n * self.frame_s
+
+    def advance(self, now: float) -> float:
+        """Call after sending a frame; returns the deadline of the next one."""
+        self._n += 1
+        if now - self.deadline > self.max_lag_s:
+            self._origin, self._n = now, 0
+            self.resets += 1
+        return self.deadline

@@ -61,8 +61,12 @@ class Rig:
     def media_files(self) -> list[str]:
         return sorted(p.name for p in self.media_dir.iterdir())
 
-    def our_channels(self) -> list[str]:
-        return sorted(self.emu.channels)
+    def engine_channels(self) -> list[str]:
+        """Channels the engine is responsible for: its legs, and anything still in Stasis.
+        (A caller sent on to the failure context is in the dialplan, not ours any more.)"""
+        return sorted(
+            cid for cid, ch in self.emu.channels.items() if ch.kind not in ("phone", "caller") or ch.in_stasis
+        )
 
     def our_bridges(self) -> list[str]:
         return sorted(self.emu.bridges)

@@ -51,6 +51,7 @@ class FakeRealtimeServer:
         self.chunk_interval_s = chunk_interval_s  # > 0 makes replies stream slowly (barge-in tests)
         self.greeting_ms = greeting_ms
         self.sessions: list[FakeSessionLog] = []
+        self._connections: list[ServerConnection] = []
         self.port: int | None = None
         self.token: str | None = None
         self._ids = count(1)
@@ -61,9 +62,27 @@ class FakeRealtimeServer:
 
     @asynccontextmanager
     async def running(self):
-        async with serve(self._handler, "127.0.0.1", 0, process_request=self._check_auth) as server:
-            self.port = server.sockets[0].getsockname()[1]
+        await self.start()
+        try:
             yield self
+        finally:
+            await self.kill()
+
+    async def start(self) -> None:
+        """Listen (again) on the same port."""
+        self._server = await serve(self._handler, "127.0.0.1", self.port or 0, process_request=self._check_auth)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def kill(self) -> None:
+        """The server goes away: listener closed, every session dropped."""
+        server, self._server = getattr(self, "_server", None), None
+        if server is not None:
+            server.close()
+            await server.wait_closed()
+
+    async def drop_session(self, index: int) -> None:
+        """Close one session's WebSocket (the others go on)."""
+        await self._connections[index].close(1011, "dropped by test")
 
     def _check_auth(self, connection, request):
         if self.token and request.headers.get("Authorization") != f"Bearer {self.token}":
@@ -73,6 +92,7 @@ class FakeRealtimeServer:
     async def _handler(self, ws: ServerConnection) -> None:
         log = FakeSessionLog()
         self.sessions.append(log)
+        self._connections.append(ws)
         state = _Session(self, ws, log)
         try:
             await state.run()

@@ -87,6 +87,21 @@ class Engine:
             log.info("engine.started", http_port=self.http_port, audiosocket_port=self.deps.audiosocket_port)
             self.started.set()
 
+    async def shutdown(self) -> None:
+        """SIGTERM: take no new calls, end the active ones cleanly (bounded), delete files, stop."""
+        self.manager.accepting = False
+        active = list(self.registry.calls.values())
+        log.info("engine.shutting_down", active_calls=len(active))
+        for call in active:
+            call.end("engine shutting down", caller_action="continue")
+        with anyio.move_on_after(self.settings.calls.shutdown_timeout_s) as scope:
+            await self.registry.wait_empty()
+        if scope.cancelled_caught:
+            log.error("engine.shutdown_timeout", left=len(self.registry))
+        removed = self.store.sweep(max_age_s=-1)
+        log.info("engine.stopped", files_removed=removed)
+        self.stop()
+
     def stop(self) -> None:
         if self._tg is not None:
             self._tg.cancel_scope.cancel()
@@ -101,7 +116,7 @@ async def serve(settings: Settings) -> None:
             with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
                 async for signum in signals:
                     log.info("engine.signal", signal=signal.Signals(signum).name)
-                    engine.stop()
+                    await engine.shutdown()
                     tg.cancel_scope.cancel()
                     return
 

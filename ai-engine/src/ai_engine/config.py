@@ -78,6 +78,25 @@ class CallSettings(_Section):
     overflow_context: str = Field("ai-agent-overflow", description="Context (exten s, priority 1) that refused calls continue to.")
     setup_timeout_s: float = Field(5.0, gt=0, description="Bound on each wait while building a call (StasisStart, AudioSocket connect).")
     teardown_timeout_s: float = Field(5.0, gt=0, description="Bound on a call's cleanup.")
+    failure_context: str = Field(
+        "ai-agent-unavailable",
+        description="When the engine cannot go on with a call (setup or provider failure, shutdown) the caller continues here (exten s); empty: hang up.",
+    )
+    provider_reconnect_s: float = Field(
+        10.0, ge=0, description="How long to keep reconnecting a lost provider (the caller hears a hold prompt) before giving up."
+    )
+    provider_response_timeout_s: float = Field(
+        15.0, gt=0, description="A transcribed caller turn with no response.created this long after counts as a lost provider."
+    )
+    max_duration_s: float = Field(3600.0, gt=0, description="Calls are ended politely (goodbye prompt) after this long.")
+    silence_timeout_s: float = Field(
+        120.0, gt=0, description="Calls where the caller says nothing for this long (and the agent is quiet) end politely."
+    )
+    shutdown_timeout_s: float = Field(10.0, gt=0, description="On SIGTERM, active calls get this long to end cleanly.")
+    provider_down_prompt: Path | None = Field(
+        None, description="8 kHz mono 16-bit WAV played when the provider is lost; null: the bundled one."
+    )
+    goodbye_prompt: Path | None = Field(None, description="WAV played before the engine ends a call; null: the bundled one.")
     default_persona: str = Field("default", description="Persona used when Stasis() gets no argument or an unknown one.")
 
 

@@ -49,6 +49,9 @@ class Call:
         self.stasis_started: dict[str, anyio.Event] = {}
         self.ended = anyio.Event()
         self.end_reason = ""
+        # What happens to the caller at teardown: "none" (already gone), "hangup", or
+        # "continue" (to calls.failure_context: the engine could not go on with the call).
+        self.caller_action = "continue"
         self.started_at = anyio.current_time()
         send, receive = anyio.create_memory_object_stream[dict](EVENT_QUEUE_SIZE)
         self.events_in: MemoryObjectSendStream[dict] = send
@@ -67,9 +70,12 @@ class Call:
     def expect_stasis(self, channel_id: str) -> anyio.Event:
         return self.stasis_started.setdefault(channel_id, anyio.Event())
 
-    def end(self, reason: str) -> None:
+    def end(self, reason: str, caller_action: str | None = None) -> None:
+        """End the call once; the first reason wins. `caller_action` as for `self.caller_action`."""
         if not self.ended.is_set():
             self.end_reason = reason
+            if caller_action is not None:
+                self.caller_action = caller_action
             self.ended.set()
 
     def owned_channel_ids(self) -> set[str]:

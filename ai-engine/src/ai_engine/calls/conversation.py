@@ -3,7 +3,10 @@
 Tasks (all in the call's task group, so a hang-up cancels them together):
   caller audio:  capture leg frames → engine VAD (barge-in, end of speech) → provider, frame by frame
   keepalive:     silence on the capture leg when nothing crossed it (2 s timeout, DESIGN §3)
-  provider:      provider events → agent output (file or stream) / barge-in / transcripts / timing
+  provider:      one provider session at a time; its events → agent output / barge-in / timing.
+                 A lost session plays the hold prompt at once and is reconnected with back-off
+                 for up to `calls.provider_reconnect_s`; caller audio meanwhile is dropped.
+  limits:        max call duration and the silent-caller timeout end the call with a goodbye
   output:        the agent output's own tasks (file player, or the paced stream)
 """
 
@@ -11,8 +14,10 @@ from __future__ import annotations
 
 import anyio
 
-from ..audio.pcm import Resampler
+from ..audio.pcm import ASTERISK_FILE_RATE, Resampler, duration_s
+from ..audio.prompts import load_prompt
 from ..audio.vad import VAD_RATES, SpeechDetector
+from ..concurrency import single_error
 from ..config import Settings
 from ..observability import metrics
 from ..observability.logs import get_logger
@@ -27,15 +32,27 @@ from .turn_timer import TurnTimer
 log = get_logger(__name__)
 
 
+PROVIDER_RETRY_S = (0.2, 0.5, 1.0, 2.0)
+
+
 class Conversation:
     def __init__(
-        self, call: Call, settings: Settings, capture: AudioSocketConnection, session: base.ProviderSession, output: AgentOutput
+        self,
+        call: Call,
+        settings: Settings,
+        capture: AudioSocketConnection,
+        provider: base.Provider,
+        output: AgentOutput,
     ):
         self.call = call
         self.settings = settings
         self.capture = capture
-        self.session = session
+        self.provider = provider
+        self.session: base.ProviderSession | None = None
         self.output = output
+        self._caller_active = anyio.Event()  # set on each caller speech onset (silence timeout)
+        self._awaiting_response = False  # a caller turn was transcribed; a response is due
+        self._prompts = 0
         self.barge_in = BargeInPolicy(settings.barge_in)
         self.timer = TurnTimer(mode=output.mode)
         self._response_id: str | None = None
@@ -43,15 +60,86 @@ class Conversation:
         output.on_first_audio = self.timer.first_audio_out
 
     async def run(self) -> None:
-        events_send, events_receive = anyio.create_memory_object_stream[base.ProviderEvent](256)
         async with anyio.create_task_group() as tg:
             tg.start_soon(self._caller_audio)
             tg.start_soon(self.capture.keepalive, self.settings.audiosocket.keepalive_s)
-            tg.start_soon(self._read_provider, events_send)
-            tg.start_soon(self._handle_provider, events_receive)
             tg.start_soon(self.output.run)
-            if self.call.persona.greeting:
-                await self.session.say(self.call.persona.greeting)
+            tg.start_soon(self._limits)
+            await self._provider_sessions()
+            tg.cancel_scope.cancel()
+
+    async def _provider_sessions(self) -> None:
+        """Run provider sessions until the call ends; raises ProviderUnavailable when it gives up."""
+        options = base.SessionOptions(self.call.persona.instructions, self.call.persona.voice, self.call.id)
+        greeted = not self.call.persona.greeting
+        down_since: float | None = None
+        attempt = 0
+        while True:
+            try:
+                async with self.provider.session(options) as session:
+                    if down_since is not None:
+                        log.info("provider.reconnected", down_s=round(anyio.current_time() - down_since, 2))
+                    down_since, attempt = None, 0
+                    self.session = session
+                    if not greeted:
+                        await session.say(self.call.persona.greeting or "")
+                        greeted = True
+                    await self._run_session(session)
+            except base.ProviderUnavailable as exc:
+                self.session = None
+                now = anyio.current_time()
+                log.error("provider.lost", error=str(exc), attempt=attempt)
+                if down_since is None:
+                    down_since = now
+                    await self._play_prompt("provider-down", self.settings.calls.provider_down_prompt)
+                if now - down_since >= self.settings.calls.provider_reconnect_s:
+                    raise
+                await anyio.sleep(PROVIDER_RETRY_S[min(attempt, len(PROVIDER_RETRY_S) - 1)])
+                attempt += 1
+
+    async def _run_session(self, session: base.ProviderSession) -> None:
+        events_send, events_receive = anyio.create_memory_object_stream[base.ProviderEvent](256)
+        with single_error(base.ProviderUnavailable):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(self._handle_provider, events_receive)
+                async with events_send:
+                    async for event in session.events():
+                        await events_send.send(event)
+                tg.cancel_scope.cancel()
+
+    async def _play_prompt(self, name: str, override) -> float:
+        """Interrupt the agent and play a bundled prompt; returns its duration."""
+        await self.output.stop(self._response_id)
+        self._response_id = None
+        pcm = load_prompt(name, override)
+        self._prompts += 1
+        prompt_id = f"prompt-{name}-{self._prompts}"
+        self.output.audio(prompt_id, pcm, ASTERISK_FILE_RATE)
+        self.output.response_done(prompt_id)
+        return duration_s(pcm, ASTERISK_FILE_RATE)
+
+    async def _limits(self) -> None:
+        """Max duration and silent-caller timeout: say goodbye, then end the call."""
+        calls = self.settings.calls
+        deadline = self.call.started_at + calls.max_duration_s
+        while True:
+            wait = min(calls.silence_timeout_s, deadline - anyio.current_time())
+            with anyio.move_on_after(max(0.0, wait)) as scope:
+                await self._caller_active.wait()
+            if not scope.cancelled_caught:
+                self._caller_active = anyio.Event()
+                continue
+            if anyio.current_time() >= deadline:
+                reason = "max call duration reached"
+            elif self.output.talking:
+                continue  # the agent is talking: the caller is listening, not silent
+            else:
+                reason = "caller silent"
+            log.info("call.limit", reason=reason)
+            length = await self._play_prompt("goodbye", calls.goodbye_prompt)
+            await anyio.sleep(length + 0.5)
+            self.call.end(reason, caller_action="hangup")
+            return
 
     async def _caller_audio(self) -> None:
         to_provider: Resampler | None = None
@@ -69,15 +157,21 @@ class Conversation:
                 self.call.end("capture leg sent a malformed frame")
                 return
             if isinstance(event, codec.Audio):
-                if to_provider is None:
-                    to_provider = Resampler(event.rate, self.session.input_rate)
-                    if event.rate in VAD_RATES:
-                        b = self.settings.barge_in
-                        self._detector = SpeechDetector(event.rate, b.vad_aggressiveness, b.min_speech_ms, b.min_level_dbfs)
-                await self.session.send_audio(to_provider.process(event.payload))
+                session = self.session
+                if session is not None:  # while the provider reconnects, caller audio is dropped
+                    if to_provider is None or to_provider.out_rate != session.input_rate:
+                        to_provider = Resampler(event.rate, session.input_rate)
+                    try:
+                        await session.send_audio(to_provider.process(event.payload))
+                    except base.ProviderUnavailable:
+                        pass  # the session's reader notices and reconnects
+                if self._detector is None and event.rate in VAD_RATES:
+                    b = self.settings.barge_in
+                    self._detector = SpeechDetector(event.rate, b.vad_aggressiveness, b.min_speech_ms, b.min_level_dbfs)
                 if self._detector is not None:
                     change = self._detector.feed(event.payload)
                     if change == "start":
+                        self._caller_active.set()
                         await self._on_speech_start("engine")
                     elif change == "stop":
                         self.timer.caller_quiet(self._detector.stop_delay_s)
@@ -89,14 +183,18 @@ class Conversation:
             elif isinstance(event, codec.Error):
                 log.warning("audiosocket.error_frame", payload=event.payload.hex())
 
-    async def _read_provider(self, send: anyio.abc.ObjectSendStream[base.ProviderEvent]) -> None:
-        async with send:
-            async for event in self.session.events():
-                await send.send(event)
-
     async def _handle_provider(self, receive: anyio.abc.ObjectReceiveStream[base.ProviderEvent]) -> None:
+        timeout = self.settings.calls.provider_response_timeout_s
         async with receive:
-            async for event in receive:
+            while True:
+                with anyio.move_on_after(timeout if self._awaiting_response else None) as scope:
+                    try:
+                        event = await receive.receive()
+                    except anyio.EndOfStream:
+                        return  # the session ended
+                if scope.cancelled_caught:
+                    self._awaiting_response = False
+                    raise base.ProviderUnavailable(f"no response within {timeout} s of the caller's turn")
                 await self._on_provider_event(event)
 
     async def _on_provider_event(self, event: base.ProviderEvent) -> None:
@@ -109,6 +207,7 @@ class Conversation:
                 self.output.text_boundary(event.response_id)
                 log.info("agent.text", text=event.text)
         elif isinstance(event, base.ResponseStarted):
+            self._awaiting_response = False
             self._response_id = event.response_id
             self.timer.response_started()
         elif isinstance(event, base.ResponseDone):
@@ -121,6 +220,7 @@ class Conversation:
         elif isinstance(event, base.SpeechStopped):
             self.timer.speech_stopped()
         elif isinstance(event, base.Transcript):
+            self._awaiting_response = bool(event.text.strip())
             self.timer.transcript()
             log.info("caller.transcript", text=event.text)
         elif isinstance(event, base.TurnMetrics):
@@ -134,6 +234,10 @@ class Conversation:
             return
         cancelled, self._response_id = self._response_id, None
         stopped = await self.output.stop(cancelled)
-        await self.session.cancel_response()
+        if self.session is not None:
+            try:
+                await self.session.cancel_response()
+            except base.ProviderUnavailable:
+                pass
         metrics.BARGE_INS.labels(self.output.mode).inc()
         log.info("call.barge_in", source=source, stopped_audio=stopped)

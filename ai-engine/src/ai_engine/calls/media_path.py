@@ -36,6 +36,7 @@ async def build(call: Call, deps: CallDeps) -> Leg:
         capture_bridge = call.bridge_id  # echo-prone (FACT 24): only for providers that cancel echo
     else:
         started = call.expect_stasis(call.snoop_id)
+        call.channels_created.append(call.snoop_id)  # it leaves with the caller, not when the caller is sent on
         await rest.snoop(call.caller_id, call.snoop_id, s.ari.app, f"leg,snoop,{call.id}", spy="in")
         await _wait(started, "StasisStart of the snoop", s.calls.setup_timeout_s)
         await _create_bridge(call, deps, call.capture_bridge_id, "capture")

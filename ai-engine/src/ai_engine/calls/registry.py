@@ -23,6 +23,7 @@ class CallRegistry:
         self._by_channel: dict[str, Call] = {}
         self._by_bridge: dict[str, Call] = {}
         self._legs: dict[uuidlib.UUID, tuple[Call, Leg]] = {}
+        self._emptied = anyio.Event()
 
     def __len__(self) -> int:
         return len(self.calls)
@@ -42,6 +43,13 @@ class CallRegistry:
         for key in [k for k, (c, _) in self._legs.items() if c is call]:
             del self._legs[key]
         call.events_in.close()
+        if not self.calls:
+            self._emptied.set()
+            self._emptied = anyio.Event()
+
+    async def wait_empty(self) -> None:
+        while self.calls:
+            await self._emptied.wait()
 
     def index_channel(self, call: Call, channel_id: str) -> None:
         self._by_channel[channel_id] = call

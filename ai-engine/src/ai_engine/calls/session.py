@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import anyio
 
+from ..concurrency import single_error
 from ..observability import metrics
 from ..observability.logs import bind_call, get_logger
 from ..playback.fallback_output import FallbackOutput
@@ -17,7 +18,7 @@ from ..playback.file_player import FilePlayer
 from ..playback.output import AgentOutput
 from ..playback.stream_output import StreamOutput
 from ..transports.audiosocket.codec import FORMAT_KINDS
-from ..providers.base import ProviderUnavailable, SessionOptions
+from ..providers.base import ProviderUnavailable
 from ..transports.ari.errors import AriError, AriUnavailable
 from . import media_path
 from .call import Call
@@ -37,7 +38,6 @@ class CallSession:
             deps.rest, deps.store, s.ari.app, call.id, call.bridge_id, s.playback.finish_timeout_margin_s
         )
         self.output: AgentOutput = FileOutput(self.player, s.playback.segment_min_ms)
-        self.caller_gone = False
         self._tg: anyio.abc.TaskGroup | None = None
 
     async def run(self) -> None:
@@ -47,11 +47,12 @@ class CallSession:
             metrics.ACTIVE_CALLS.inc()
             outcome = "completed"
             try:
-                async with anyio.create_task_group() as tg:
-                    self._tg = tg
-                    tg.start_soon(self._handle_events)
-                    tg.start_soon(self._cancel_when_ended, tg.cancel_scope)
-                    await self._converse()
+                with single_error(Exception):
+                    async with anyio.create_task_group() as tg:
+                        self._tg = tg
+                        tg.start_soon(self._handle_events)
+                        tg.start_soon(self._cancel_when_ended, tg.cancel_scope)
+                        await self._converse()
             except (media_path.SetupFailed, AriError, AriUnavailable) as exc:
                 outcome = "setup_failed" if not self.call.ended.is_set() else outcome
                 call.end(f"ARI: {exc}")
@@ -65,7 +66,7 @@ class CallSession:
                 call.end(f"error: {exc!r}")
                 log.exception("call.crashed")
             finally:
-                await teardown(call, self.deps, self.output.close, hangup_caller=not self.caller_gone)
+                await teardown(call, self.deps, self.output.close)
                 self.deps.registry.remove(call)
                 metrics.ACTIVE_CALLS.dec()
                 metrics.CALLS.labels(outcome).inc()
@@ -85,9 +86,7 @@ class CallSession:
         if deps.settings.playback.downstream_mode == "stream":
             self.output = await self._stream_output()
         provider = deps.providers[call.persona.provider]
-        options = SessionOptions(instructions=call.persona.instructions, voice=call.persona.voice, call_id=call.id)
-        async with provider.session(options) as session:
-            await Conversation(call, deps.settings, leg.connection, session, self.output).run()
+        await Conversation(call, deps.settings, leg.connection, provider, self.output).run()
 
     async def _stream_output(self) -> AgentOutput:
         """The paced stream on a playback leg, falling back to files if the leg cannot be had."""
@@ -119,8 +118,7 @@ class CallSession:
                 call.stasis_started[channel_id].set()
         elif kind in ("StasisEnd", "ChannelDestroyed"):
             if channel_id == call.caller_id:
-                self.caller_gone = True
-                call.end("caller hung up")
+                call.end("caller hung up", caller_action="none")
             elif (capture := call.legs.get("capture")) is not None and channel_id in capture.channel_ids:
                 call.end("capture leg ended")
         elif kind in ("PlaybackStarted", "PlaybackFinished"):
@@ -135,8 +133,7 @@ class CallSession:
         rest, call = self.deps.rest, self.call
         try:
             if await rest.get_channel(call.caller_id) is None:
-                self.caller_gone = True
-                call.end("caller left while ARI was disconnected")
+                call.end("caller left while ARI was disconnected", caller_action="none")
                 return
             capture = call.legs.get("capture")
             if capture is not None and capture.bound.is_set() and await rest.get_channel(capture.channel_id) is None:

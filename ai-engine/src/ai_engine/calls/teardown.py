@@ -1,9 +1,10 @@
 """Removes everything a call created (DESIGN §2 step 9), whatever state it got to.
 
-Order: stop the running playback (it would run on in the empty bridge, snoop F30), hang up
-the legs, hang up the caller if it is still there, destroy both bridges (they never go away by
+Order: stop the running playback (it would run on in the empty bridge, snoop F30), send the
+caller on (to the failure context, or hang it up) if it is still there, hang up the legs, destroy both bridges (they never go away by
 themselves, snoop F29), close the AudioSocket connections, delete the call's files. The snoop
-leaves by itself (snoop F25). A step that fails is logged and the rest still run; when Asterisk
+leaves by itself when the caller hangs up (snoop F25) but not when the caller is sent on, so it
+is hung up like the legs (a 404 when it is already gone, snoop F26). A step that fails is logged and the rest still run; when Asterisk
 is unreachable the REST steps are skipped and the orphan sweep after reconnecting finishes them.
 """
 
@@ -21,15 +22,17 @@ from .deps import CallDeps
 log = get_logger(__name__)
 
 
-async def teardown(call: Call, deps: CallDeps, stop_playback: Callable[[], Awaitable[object]] | None, hangup_caller: bool) -> None:
+async def teardown(call: Call, deps: CallDeps, stop_playback: Callable[[], Awaitable[object]] | None) -> None:
     rest = deps.rest
     steps: list[tuple[str, Callable[[], Awaitable[object]]]] = []
     if stop_playback is not None:
         steps.append(("stop playback", stop_playback))
+    if call.caller_action == "continue" and deps.settings.calls.failure_context:
+        steps.append(("send caller on", lambda: _continue_or_hangup(call, deps)))
+    elif call.caller_action != "none":
+        steps.append(("hang up caller", lambda: rest.hangup(call.caller_id)))
     for channel_id in call.channels_created:
         steps.append((f"hang up {channel_id}", lambda c=channel_id: rest.hangup(c)))
-    if hangup_caller:
-        steps.append(("hang up caller", lambda: rest.hangup(call.caller_id)))
     for bridge_id in call.bridges_created:
         steps.append((f"destroy {bridge_id}", lambda b=bridge_id: rest.destroy_bridge(b)))
 
@@ -46,3 +49,15 @@ async def teardown(call: Call, deps: CallDeps, stop_playback: Callable[[], Await
         if leg.connection is not None:
             await leg.connection.release()  # shielded: Asterisk sees EOF and AudioSocket() returns
     deps.store.delete_call_files(call.id)
+
+
+async def _continue_or_hangup(call: Call, deps: CallDeps) -> None:
+    context = deps.settings.calls.failure_context
+    try:
+        await deps.rest.continue_in_dialplan(call.caller_id, context)
+        log.info("call.caller_continued", context=context, reason=call.end_reason)
+    except AriError as exc:
+        if exc.not_found:
+            return
+        log.warning("call.continue_failed", context=context, error=str(exc))
+        await deps.rest.hangup(call.caller_id)

@@ -15,6 +15,7 @@ from collections.abc import Callable
 import anyio
 
 from ..audio.clock import Clock, MonotonicClock
+from ..concurrency import single_error
 from ..audio.pcm import Resampler
 from ..observability import metrics
 from ..observability.logs import get_logger
@@ -96,15 +97,10 @@ class StreamOutput:
 
     async def run(self) -> None:
         """Runs until cancelled; raises `StreamFailed` (not wrapped in a group) if the leg fails."""
-        try:
+        with single_error(StreamFailed):
             async with anyio.create_task_group() as tg:
                 tg.start_soon(self._drain_inbound)
                 await self._pace()
-        except BaseExceptionGroup as group:
-            failed = [e for e in group.exceptions if isinstance(e, StreamFailed)]
-            if not failed or len(failed) != len(group.exceptions):
-                raise
-            raise failed[0] from None
 
     async def _pace(self) -> None:
         clock = self.clock

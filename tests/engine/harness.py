@@ -117,6 +117,12 @@ async def running_rig(tmp_path: Path, fake: FakeRealtimeServer | None = None, pr
                 audiosocket_address=("127.0.0.1", as_port),
                 sounds_dir=sounds,
                 fork_context="ai-agent-media-fork",
+                # Callers the engine sends on stay alive there for a while, as with the real
+                # dialplan (asterisk-conf/extensions_custom.conf plays a prompt first).
+                extra_contexts={
+                    "ai-agent-unavailable": [("Answer", ""), ("Wait", "30"), ("Hangup", "")],
+                    "ai-agent-overflow": [("Answer", ""), ("Wait", "30"), ("Hangup", "34")],
+                },
             )
         )
         settings = engine_settings(tmp_path, emu.ari_url, provider_url, as_port, **overrides)

@@ -1,0 +1,98 @@
+"""The `ai-engine` command as a real process: JSON log lines with the call id, no credential
+in any log line or API answer, refusal to start without a password, and SIGTERM handling."""
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import anyio
+import httpx
+import pytest
+
+from asterisk_emulator import AsteriskEmulator
+from engine.harness import ARI_PASSWORD, eventually, free_port, peak_tone_level
+from fakes.realtime_server import FakeRealtimeServer
+
+pytestmark = pytest.mark.anyio
+TOKEN = "provider-token-0b7e5f"
+
+
+def engine_env(emu, fake, media_dir, http_port, as_port, **extra):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AI_ENGINE_", "LOCAL_AI_"))}
+    env.update(
+        AI_ENGINE_ARI__URL=emu.ari_url,
+        AI_ENGINE_ARI__PASSWORD=ARI_PASSWORD,
+        AI_ENGINE_ARI__RECONNECT_MIN_S="0.05",
+        AI_ENGINE_AUDIOSOCKET__PORT=str(as_port),
+        AI_ENGINE_HTTP__PORT=str(http_port),
+        AI_ENGINE_PLAYBACK__MEDIA_DIR=str(media_dir),
+        AI_ENGINE_PROVIDERS__LOCAL__URL=fake.url,
+        AI_ENGINE_PROVIDERS__LOCAL__HEALTH_URL=f"http://127.0.0.1:{fake.port}/health-missing",
+        AI_ENGINE_PROVIDERS__LOCAL__AUTH_TOKEN=TOKEN,
+        AI_ENGINE_CALLS__SHUTDOWN_TIMEOUT_S="5",
+        **extra,
+    )
+    return env  # no AI_ENGINE_CONFIG and no config/ in cwd: defaults + environment
+
+
+async def test_refuses_to_start_without_an_ari_password(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AI_ENGINE_")}
+    proc = await anyio.run_process([sys.executable, "-m", "ai_engine"], env=env, cwd=tmp_path, check=False)
+    assert proc.returncode == 2
+    line = json.loads(proc.stdout.decode().strip().splitlines()[-1])
+    assert line["event"] == "config.invalid" and "AI_ENGINE_ARI__PASSWORD" in line["error"]
+
+
+async def test_engine_process_logs_json_keeps_secrets_out_and_shuts_down_cleanly_on_sigterm(tmp_path):
+    media = tmp_path / "sounds" / "ai-generated"
+    media.mkdir(parents=True)
+    http_port, as_port = free_port(), free_port()
+    fake = FakeRealtimeServer(greeting_ms=3000)
+    fake.token = TOKEN
+    async with fake.running(), AsteriskEmulator(
+        password=ARI_PASSWORD,
+        audiosocket_address=("127.0.0.1", as_port),
+        sounds_dir=tmp_path / "sounds",
+        extra_contexts={"ai-agent-unavailable": [("Answer", ""), ("Wait", "30"), ("Hangup", "")]},
+    ) as emu:
+        env = engine_env(emu, fake, media, http_port, as_port)
+        proc = subprocess.Popen([sys.executable, "-m", "ai_engine"], env=env, cwd=tmp_path,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        try:
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{http_port}") as http:
+
+                async def health():
+                    try:
+                        return await http.get("/health")
+                    except httpx.TransportError:
+                        return None
+
+                deadline = anyio.current_time() + 15
+                while (r := await health()) is None or not r.json().get("ari_connected"):
+                    assert anyio.current_time() < deadline and proc.poll() is None, "engine did not come up"
+                    await anyio.sleep(0.1)
+                call = await emu.place_call(exten="5551234", stasis_args=["default"])
+                await call.wait_answered(5)
+                await eventually(lambda: peak_tone_level(call.heard_pcm(), 440) > 2000, 8, "greeting heard")
+                answers = [(await http.get(p)).text for p in ("/health", "/calls", "/metrics")]
+            t0 = anyio.current_time()
+            proc.send_signal(signal.SIGTERM)
+            with anyio.fail_after(10):
+                while proc.poll() is None:
+                    await anyio.sleep(0.05)
+            assert anyio.current_time() - t0 < 7.0
+            assert proc.returncode == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            output = proc.stdout.read().decode()
+        # Shutdown: the caller was sent on, nothing left behind.
+        assert any(r["path"].endswith(f"/{call.channel_id}/continue") for r in emu.rest_log)
+        assert not emu.bridges and list(media.iterdir()) == []
+    lines = [json.loads(l) for l in output.splitlines() if l.strip()]
+    events = {l["event"] for l in lines}
+    assert {"engine.started", "call.started", "call.ended", "engine.shutting_down", "engine.stopped"} <= events
+    assert all("call_id" in l for l in lines if l["event"].startswith("call."))
+    for text in [output, *answers]:
+        assert ARI_PASSWORD not in text and TOKEN not in text

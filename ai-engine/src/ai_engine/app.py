@@ -20,6 +20,7 @@ from .config import Settings
 from .observability.logs import get_logger
 from .playback.media_store import MediaStore, run_sweeper
 from .providers.base import Provider
+from .providers.echo import EchoProvider
 from .providers.realtime import RealtimeProvider
 from .transports.ari.rest import AriRest
 from .transports.ari.supervisor import AriSupervisor
@@ -36,7 +37,7 @@ class Engine:
         self.rest = AriRest(settings.ari.request_timeout_s)
         self.store = MediaStore(settings.playback.media_dir, settings.playback.sound_prefix)
         self._providers: dict[str, Provider] = {
-            name: RealtimeProvider(name, p) for name, p in settings.providers.items()
+            name: (EchoProvider if p.kind == "echo" else RealtimeProvider)(name, p) for name, p in settings.providers.items()
         }
         self.audiosocket = AudioSocketServer(
             settings.audiosocket,

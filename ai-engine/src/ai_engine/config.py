@@ -145,7 +145,9 @@ class BargeInSettings(_Section):
 
 
 class ProviderSettings(_Section):
-    kind: Literal["realtime"] = Field("realtime", description="Client protocol (OpenAI Realtime subset, DESIGN §4).")
+    kind: Literal["realtime", "echo"] = Field(
+        "realtime", description="realtime: OpenAI Realtime subset client (DESIGN §4); echo: plays the caller back (line tests)."
+    )
     url: str = Field("ws://127.0.0.1:8765/v1/realtime", description="Realtime WebSocket URL.")
     health_url: str | None = Field("http://127.0.0.1:8765/health", description="Readiness URL polled by /health; null to skip.")
     auth_token: SecretStr | None = Field(

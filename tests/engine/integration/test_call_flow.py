@@ -159,3 +159,14 @@ async def test_health_reports_readiness_and_metrics_count_calls(tmp_path):
             down = await http.get("/health")
             assert down.status_code == 503 and down.json()["ari_connected"] is False
             assert "password" not in down.text
+
+
+async def test_echo_provider_plays_the_caller_back_in_stream_mode(tmp_path):
+    providers = {"local": {"kind": "echo", "url": "ws://unused", "health_url": None}}
+    async with running_rig(tmp_path, providers=providers, playback={"downstream_mode": "stream"},
+                           personas={"default": {"greeting": ""}}, barge_in={"enabled": False}) as rig:
+        call = await rig.emu.place_call(exten="5551234", stasis_args=["default"])
+        await call.wait_answered(5)
+        await call.say(tone(700, 600))
+        await eventually(lambda: peak_tone_level(call.heard_pcm(), 700) > 2000, 5, "own voice heard back")
+        await call.hangup()

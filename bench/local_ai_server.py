@@ -6,7 +6,8 @@
    server measures them, `x_local.turn.metrics`), plus the first audio byte as the client sees it.
 2. Capacity: k sessions at once, each a caller who asks, listens to the answer, and asks again.
    A level passes when every turn is answered and the p95 of end-of-speech -> first audio stays
-   under `--bound-ms`; the capacity is the largest passing k.
+   under `--bound-ms` (default 1200 ms); the capacity is the largest passing k (levels are tried
+   upwards until two in a row fail).
 
 Prints a table and writes bench/results/local_ai_server.json.
 """
@@ -32,7 +33,6 @@ from pathlib import Path
 
 import anyio
 import numpy as np
-
 from local_ai_server.client import RealtimeClient, audio_of, espeak
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -241,9 +241,9 @@ async def run(args: argparse.Namespace, url: str) -> dict:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench local_ai_server", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--turns", type=int, default=16, help="spoken turns for the latency table")
-    parser.add_argument("--max-sessions", type=int, default=6, help="highest concurrency level tried")
-    parser.add_argument("--turns-per-session", type=int, default=3)
+    parser.add_argument("--turns", type=int, default=24, help="spoken turns for the latency table")
+    parser.add_argument("--max-sessions", type=int, default=8, help="highest concurrency level tried")
+    parser.add_argument("--turns-per-session", type=int, default=4)
     parser.add_argument("--bound-ms", type=int, default=1200, help="first-audio p95 bound for a passing level")
     parser.add_argument("--silence-ms", type=int, default=500, help="end-of-turn silence (turn_detection)")
     parser.add_argument("--url", help="use a running server (ws://host:port/v1/realtime) instead of starting one")

@@ -1,0 +1,89 @@
+"""A session's conversation (items in order) and the short chat prompt built from it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(slots=True)
+class Item:
+    id: str
+    role: str  # "user" | "assistant" | "system"
+    text: str
+    from_audio: bool = False
+    spoken: bool = True  # assistant text added by the client is unspoken until a response speaks it
+
+
+@dataclass
+class Conversation:
+    items: list[Item] = field(default_factory=list)
+    max_items: int = 200  # older items are forgotten (the prompt only uses the last few anyway)
+
+    def add(self, item: Item) -> None:
+        self.items.append(item)
+        if len(self.items) > self.max_items:
+            del self.items[: len(self.items) - self.max_items]
+
+    @property
+    def last_id(self) -> str | None:
+        return self.items[-1].id if self.items else None
+
+    def unspoken_assistant_item(self) -> Item | None:
+        """The last item, if it is assistant text the client added and nobody has spoken yet."""
+        if self.items and self.items[-1].role == "assistant" and not self.items[-1].spoken:
+            return self.items[-1]
+        return None
+
+    def chat_messages(self, instructions: str, style_hint: str, history_turns: int,
+                      max_item_chars: int = 0, upcoming: bool = False) -> list[dict]:
+        """System prompt (instructions, style hint, client system items), the recent dialogue
+        (each past message cut to `max_item_chars`, 0 = whole), and the newest message.
+
+        With `upcoming`, every item counts as past: the prompt the next message will extend
+        (what a prefill evaluates ahead of time)."""
+        system_parts = [instructions.strip()] if instructions.strip() else []
+        if style_hint.strip():
+            system_parts.append(style_hint.strip())
+        system_parts += [i.text for i in self.items if i.role == "system"]
+        dialogue = [i for i in self.items if i.role in ("user", "assistant") and i.text.strip()]
+        if upcoming:
+            past = dialogue[history_start(len(dialogue), history_turns):]
+            dialogue = [(i.role, shorten(i.text, max_item_chars)) for i in past]
+        elif dialogue:
+            past, newest = dialogue[:-1], dialogue[-1]
+            past = past[history_start(len(past), history_turns):]
+            dialogue = [(i.role, shorten(i.text, max_item_chars)) for i in past] + [(newest.role, newest.text)]
+        messages = [{"role": "system", "content": "\n".join(system_parts)}] if system_parts else []
+        for role, text in dialogue:
+            if messages and messages[-1]["role"] == role:
+                messages[-1]["content"] += " " + text
+            else:
+                messages.append({"role": role, "content": text})
+        return messages
+
+
+def shorten(text: str, max_chars: int) -> str:
+    """At most `max_chars`, cut after a sentence if one fits, else after a word."""
+    if max_chars <= 0 or len(text) <= max_chars:
+        return text
+    head = text[:max_chars]
+    end = max(head.rfind(". "), head.rfind("! "), head.rfind("? "))
+    if end >= max_chars // 3:
+        return head[: end + 1]
+    space = head.rfind(" ")
+    return (head[:space] if space > 0 else head).rstrip(",;: ") + "..."
+
+
+def history_start(past_items: int, history_turns: int) -> int:
+    """Index of the first past item kept in the prompt.
+
+    Between `history_turns` and 2x `history_turns` exchanges (two items each) are kept, and the
+    start moves `history_turns` exchanges at a time: between two moves every prompt extends the
+    previous one, so llama.cpp reuses its cached evaluation and only reads the new messages."""
+    if history_turns <= 0:
+        return past_items
+    step = 2 * history_turns
+    if past_items <= 2 * step:
+        return 0
+    kept = step + (past_items - step) % step
+    return past_items - kept

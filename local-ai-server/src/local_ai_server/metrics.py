@@ -1,0 +1,19 @@
+"""Prometheus metrics (served at GET /metrics)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+_LATENCY_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0, 1.25, 1.5, 2.0, 3.0, 5.0)
+
+SESSIONS_ACTIVE = Gauge("local_ai_sessions_active", "Open Realtime sessions")
+SESSIONS_TOTAL = Counter("local_ai_sessions_total", "Realtime sessions opened")
+TURNS_TOTAL = Counter("local_ai_turns_total", "Caller turns ended by the VAD or a commit")
+RESPONSES_TOTAL = Counter("local_ai_responses_total", "Responses by final status", ["status"])
+ERRORS_TOTAL = Counter("local_ai_client_errors_total", "error events sent to clients", ["code"])
+TURN_FIRST_AUDIO = Histogram(
+    "local_ai_turn_first_audio_seconds", "End of caller speech to the first audio delta", buckets=_LATENCY_BUCKETS
+)
+TURN_TRANSCRIPT = Histogram(
+    "local_ai_turn_transcript_seconds", "End of caller speech to the transcript event", buckets=_LATENCY_BUCKETS
+)

@@ -1,0 +1,121 @@
+"""The three models (STT, LLM, TTS): interfaces, loading once per process, and load status."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import structlog
+
+from ..config import Settings
+from .bundled import BUNDLED_LLM, BUNDLED_STT, BUNDLED_TTS, resolve
+
+log = structlog.get_logger("local_ai_server.models")
+
+
+class SpeechToText(Protocol):
+    def transcribe(self, audio_16k: np.ndarray) -> str: ...
+
+
+class LanguageModel(Protocol):
+    @property
+    def slots(self) -> int: ...
+
+    def stream(self, slot: int, messages: list[dict], *, max_tokens: int) -> Iterator[str]: ...
+
+    def prefill(self, slot: int, messages: list[dict]) -> None: ...
+
+
+class TextToSpeech(Protocol):
+    sample_rate: int
+
+    def synthesize(self, text: str) -> np.ndarray: ...
+
+
+@dataclass
+class ModelStatus:
+    loaded: bool = False
+    path: str | None = None
+    load_seconds: float | None = None
+    error: str | None = None
+
+    def to_json(self) -> dict:
+        data = {"loaded": self.loaded, "path": self.path}
+        if self.load_seconds is not None:
+            data["load_seconds"] = round(self.load_seconds, 3)
+        if self.error:
+            data["error"] = self.error
+        return data
+
+
+@dataclass
+class ModelSet:
+    stt: SpeechToText | None = None
+    llm: LanguageModel | None = None
+    tts: TextToSpeech | None = None
+    status: dict[str, ModelStatus] = field(
+        default_factory=lambda: {"stt": ModelStatus(), "llm": ModelStatus(), "tts": ModelStatus()}
+    )
+
+    @property
+    def ready(self) -> bool:
+        return all(s.loaded for s in self.status.values())
+
+    @classmethod
+    def of(cls, stt: SpeechToText, llm: LanguageModel, tts: TextToSpeech) -> ModelSet:
+        """A ready set from objects already built (tests, embedding)."""
+        models = cls(stt=stt, llm=llm, tts=tts)
+        for name in ("stt", "llm", "tts"):
+            models.status[name] = ModelStatus(loaded=True, path=f"<{type(getattr(models, name)).__name__}>")
+        return models
+
+
+def load_models(settings: Settings, models: ModelSet | None = None) -> ModelSet:
+    """Load STT, LLM and TTS (blocking; run it in a thread). Logs what came from where and how long
+    it took. A model that fails to load is reported in its status and the error is raised."""
+    from .llm import LlamaLLM
+    from .stt import WhisperSTT
+    from .tts import PiperTTS
+
+    models = models or ModelSet()
+    plan = (
+        ("stt", settings.stt.model_path, BUNDLED_STT, lambda p: WhisperSTT(p, settings.stt)),
+        ("llm", settings.llm.model_path, BUNDLED_LLM, lambda p: LlamaLLM(p, settings.llm)),
+        ("tts", settings.tts.model_path, BUNDLED_TTS, lambda p: PiperTTS(p, settings.tts)),
+    )
+    for name, configured, bundled, build in plan:
+        status = models.status[name]
+        started = time.perf_counter()
+        try:
+            path: Path = resolve(configured, bundled)
+            status.path = str(path)
+            instance = build(path)
+            instance.warm_up()
+        except Exception as exc:
+            status.error = f"{type(exc).__name__}: {exc}"
+            log.error("model.load_failed", model=name, path=status.path, error=status.error)
+            raise
+        setattr(models, name, instance)
+        status.load_seconds = time.perf_counter() - started
+        status.loaded = True
+        log.info(
+            "model.loaded",
+            model=name,
+            path=status.path,
+            source="bundled package " + bundled.distribution if configured is None else "config",
+            seconds=round(status.load_seconds, 3),
+            **_details(name, instance),
+        )
+    return models
+
+
+def _details(name: str, instance: object) -> dict:
+    if name == "tts":
+        return {"sample_rate": getattr(instance, "sample_rate", None)}
+    if name == "llm":
+        return {"instances": getattr(instance, "slots", None)}
+    return {}

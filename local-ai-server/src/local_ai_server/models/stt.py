@@ -1,0 +1,104 @@
+"""Speech to text: faster-whisper (CTranslate2), int8 on the CPU.
+
+A caller's turn is a few seconds long, but Whisper normally encodes a fixed 30 s window, which is
+most of the cost (about 190 ms of 250 ms for tiny.en on 2 cores). Turns shorter than
+`encoder_window_s` are padded to that window only (default 10 s: ~70 ms, with the same word
+accuracy on our telephone test speech); longer turns up to 30 s are encoded at their own length;
+anything longer goes through faster-whisper's standard 30 s chunked `transcribe`.
+Decoding is greedy (`beam_size` 1 by default), without timestamps, without conditioning on earlier
+text, and without faster-whisper's own VAD (the server's VAD already cut the turn).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ..config import SttSettings
+
+RATE = 16000
+FRAMES_PER_SECOND = 100
+MAX_WINDOW_S = 30
+
+
+class WhisperSTT:
+    """Thread-safe: up to `num_workers` transcriptions run in parallel."""
+
+    def __init__(self, path: Path, settings: SttSettings) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a local folder never needs the hub
+        from faster_whisper import WhisperModel
+        from faster_whisper.tokenizer import Tokenizer
+        from faster_whisper.transcribe import get_suppressed_tokens
+
+        for needed in ("model.bin", "tokenizer.json"):
+            if not (path / needed).is_file():
+                raise FileNotFoundError(f"{path} is not a CTranslate2 Whisper folder (no {needed})")
+        self.path = path
+        self.settings = settings
+        self._model = WhisperModel(
+            str(path),
+            device="cpu",
+            compute_type=settings.compute_type,
+            cpu_threads=settings.cpu_threads or (os.cpu_count() or 1),
+            num_workers=settings.num_workers,
+            local_files_only=True,
+        )
+        multilingual = self._model.model.is_multilingual
+        self.language = (settings.language or "en") if multilingual else "en"
+        self._tokenizer = Tokenizer(self._model.hf_tokenizer, multilingual, task="transcribe", language=self.language)
+        prompt: list[int] = []
+        if settings.initial_prompt:
+            prompt = [self._tokenizer.sot_prev, *self._tokenizer.encode(" " + settings.initial_prompt.strip())[-200:]]
+        self._prompt = [*prompt, *self._tokenizer.sot_sequence, self._tokenizer.no_timestamps]
+        self._suppress = list(get_suppressed_tokens(self._tokenizer, [-1]))
+
+    def transcribe(self, audio_16k: np.ndarray) -> str:
+        """int16 (or float32) mono 16 kHz audio to text. Blocking: call from a worker thread."""
+        if audio_16k.dtype != np.float32:
+            audio_16k = audio_16k.astype(np.float32) / 32768.0
+        seconds = len(audio_16k) / RATE
+        if seconds > MAX_WINDOW_S - 0.5 or self.settings.encoder_window_s >= MAX_WINDOW_S:
+            return self._transcribe_chunked(audio_16k)
+        window_s = min(MAX_WINDOW_S, max(self.settings.encoder_window_s, math.ceil(seconds + 0.5)))
+        padded = np.zeros(window_s * RATE, dtype=np.float32)
+        padded[: len(audio_16k)] = audio_16k
+        # Contiguous, and held here while the encoder runs: CTranslate2's StorageView does not own
+        # the numpy memory it is built on (a temporary copy could be freed under it).
+        features = np.ascontiguousarray(self._model.feature_extractor(padded)[:, : window_s * FRAMES_PER_SECOND])
+        encoded = self._model.encode(features)
+        result = self._model.model.generate(
+            encoded,
+            [self._prompt],
+            beam_size=self.settings.beam_size,
+            max_length=len(self._prompt) + min(220, 16 + int(seconds * 8)),
+            return_scores=True,
+            return_no_speech_prob=True,
+            suppress_blank=True,
+            suppress_tokens=self._suppress,
+        )[0]
+        if result.no_speech_prob > self.settings.no_speech_threshold:
+            return ""
+        tokens = [t for t in result.sequences_ids[0] if t < self._tokenizer.eot]
+        return self._tokenizer.decode(tokens).strip()
+
+    def _transcribe_chunked(self, audio_16k: np.ndarray) -> str:
+        segments, _info = self._model.transcribe(
+            audio_16k,
+            language=self.language,
+            beam_size=self.settings.beam_size,
+            vad_filter=False,
+            without_timestamps=True,
+            condition_on_previous_text=False,
+            initial_prompt=self.settings.initial_prompt or None,
+            temperature=0.0,
+            no_speech_threshold=self.settings.no_speech_threshold,
+        )
+        return " ".join(segment.text.strip() for segment in segments).strip()
+
+    def warm_up(self) -> None:
+        """One throwaway transcription, so the first caller does not pay for initialisation."""
+        rng = np.random.default_rng(0)
+        self.transcribe((rng.standard_normal(RATE) * 300).astype(np.int16))

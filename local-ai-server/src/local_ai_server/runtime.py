@@ -1,0 +1,134 @@
+"""What all sessions share: settings, the models (loaded once), and the bounded CPU worker pool.
+
+Every piece of model work runs in a worker thread under one `CapacityLimiter` (`cpu_jobs` jobs in
+flight across all sessions): one STT call, one LLM token step, or one TTS piece per job. Jobs are
+short and the limiter is FIFO, so sessions take turns and the event loop (everyone's audio) is
+never blocked.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+import anyio
+import anyio.to_thread
+import numpy as np
+import structlog
+
+from .audio import AudioFormat, encode, resample
+from .config import Settings
+from .models import ModelSet, load_models
+
+log = structlog.get_logger("local_ai_server.runtime")
+
+_END = object()
+
+
+class SlotPool:
+    """Hands out LLM context indices; prefers the one a session used last (its prompt is cached)."""
+
+    def __init__(self, size: int) -> None:
+        self._free = list(range(size))
+        self._semaphore = anyio.Semaphore(size)
+
+    @asynccontextmanager
+    async def acquire(self, prefer: int | None = None) -> AsyncIterator[int]:
+        async with self._semaphore:
+            slot = prefer if prefer in self._free else self._free[0]
+            self._free.remove(slot)
+            try:
+                yield slot
+            finally:
+                self._free.append(slot)
+
+
+class Runtime:
+    def __init__(self, settings: Settings, models: ModelSet | None = None) -> None:
+        self.settings = settings
+        self.models = models or ModelSet()
+        self.limiter = anyio.CapacityLimiter(settings.cpu_jobs)
+        self._slots: SlotPool | None = None
+        self.active_sessions = 0
+        self.load_error: str | None = None
+
+    @property
+    def ready(self) -> bool:
+        return self.models.ready
+
+    async def load(self) -> None:
+        """Load the models in a thread (the event loop keeps answering /health meanwhile)."""
+        started = time.perf_counter()
+        log.info("models.loading", cpu_jobs=self.settings.cpu_jobs)
+        try:
+            await anyio.to_thread.run_sync(load_models, self.settings, self.models, abandon_on_cancel=True)
+        except Exception as exc:
+            self.load_error = f"{type(exc).__name__}: {exc}"
+            raise
+        log.info("models.ready", seconds=round(time.perf_counter() - started, 3))
+
+    @property
+    def slots(self) -> SlotPool:
+        if self._slots is None:
+            self._slots = SlotPool(self.models.llm.slots)
+        return self._slots
+
+    async def run(self, fn: Callable, *args):
+        """Run blocking model work in a worker thread, within the shared CPU bound."""
+        return await anyio.to_thread.run_sync(fn, *args, limiter=self.limiter)
+
+    async def transcribe(self, audio_16k: np.ndarray) -> str:
+        return await self.run(self.models.stt.transcribe, audio_16k)
+
+    async def synthesize(self, text: str, fmt: AudioFormat) -> bytes:
+        """Speech for `text` in the wire format `fmt` (synthesis, resampling and encoding all run
+        in the worker thread)."""
+        return await self.run(self._synthesize, text, fmt)
+
+    def _synthesize(self, text: str, fmt: AudioFormat) -> bytes:
+        tts = self.models.tts
+        return encode(resample(tts.synthesize(text), tts.sample_rate, fmt.rate), fmt)
+
+    async def prefill(self, messages: list[dict], prefer_slot: int | None = None) -> int:
+        """Evaluate a prompt prefix in a worker job (see LanguageModel.prefill); returns the slot."""
+        async with self.slots.acquire(prefer_slot) as slot:
+            started = time.perf_counter()
+            await self.run(self.models.llm.prefill, slot, messages)
+            log.debug("llm.prefilled", slot=slot, messages=len(messages),
+                      ms=round((time.perf_counter() - started) * 1000))
+            return slot
+
+    async def generate(
+        self,
+        messages: list[dict],
+        max_tokens: int,
+        on_token: Callable[[str], Awaitable[None]],
+        prefer_slot: int | None = None,
+    ) -> int:
+        """Stream a chat completion, one token per worker job; returns the slot used.
+
+        Cancelling the caller stops generation after the token being computed."""
+        waited = time.perf_counter()
+        async with self.slots.acquire(prefer_slot) as slot:
+            started = time.perf_counter()
+            first: float | None = None
+            count = 0
+            tokens = self.models.llm.stream(slot, messages, max_tokens=max_tokens)
+            try:
+                while True:
+                    token = await self.run(next, tokens, _END)
+                    if token is _END:
+                        break
+                    if first is None:
+                        first = time.perf_counter()
+                    count += 1
+                    await on_token(token)
+            finally:
+                tokens.close()
+                log.info("llm.generated", slot=slot, cache_hit=slot == prefer_slot, messages=len(messages),
+                         prompt_chars=sum(len(m["content"]) for m in messages), tokens=count,
+                         slot_wait_ms=round((started - waited) * 1000),
+                         first_token_ms=round((first - started) * 1000) if first else None,
+                         total_ms=round((time.perf_counter() - started) * 1000))
+            return slot

@@ -1,0 +1,152 @@
+"""The HTTP/WebSocket edge: `/v1/realtime` (one session per WebSocket), `/health`, `/metrics`."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+import anyio
+import structlog
+import uvicorn
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
+
+from . import metrics
+from .runtime import Runtime
+from .session import Session
+
+log = structlog.get_logger("local_ai_server.server")
+
+REALTIME_PATH = "/v1/realtime"
+
+
+def create_app(runtime: Runtime, on_fatal: Callable[[str], None] | None = None) -> Starlette:
+    """`on_fatal` is called when the models cannot be loaded (the process should exit)."""
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with anyio.create_task_group() as tg:
+            if not runtime.ready:
+                tg.start_soon(_load, runtime, on_fatal)
+            yield
+            tg.cancel_scope.cancel()
+
+    async def health(request: Request) -> JSONResponse:
+        status = "ok" if runtime.ready else ("error" if runtime.load_error else "loading")
+        body = {
+            "status": status,
+            "models": {name: s.to_json() for name, s in runtime.models.status.items()},
+            "sessions": runtime.active_sessions,
+            "max_sessions": runtime.settings.server.max_sessions,
+        }
+        if runtime.load_error:
+            body["error"] = runtime.load_error
+        return JSONResponse(body, status_code=200 if status == "ok" else 503)
+
+    async def prometheus(request: Request) -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    async def realtime(websocket: WebSocket) -> None:
+        denial = _check_upgrade(websocket, runtime)
+        if denial is not None:
+            await websocket.send_denial_response(denial)
+            return
+        await websocket.accept()
+        runtime.active_sessions += 1
+        metrics.SESSIONS_ACTIVE.inc()
+        metrics.SESSIONS_TOTAL.inc()
+        session = Session(runtime)
+        try:
+            await session.run(_incoming(websocket), websocket.send_text)
+        finally:
+            runtime.active_sessions -= 1
+            metrics.SESSIONS_ACTIVE.dec()
+            structlog.contextvars.unbind_contextvars("session_id")
+            try:
+                await websocket.close()
+            except Exception:
+                pass
+
+    return Starlette(
+        routes=[
+            Route("/health", health),
+            Route("/metrics", prometheus),
+            WebSocketRoute(REALTIME_PATH, realtime),
+        ],
+        lifespan=lifespan,
+    )
+
+
+def make_uvicorn_server(runtime: Runtime) -> uvicorn.Server:
+    """The app under uvicorn, configured from the settings. If the models cannot be loaded the
+    server shuts down (and `runtime.load_error` says why)."""
+    server: uvicorn.Server
+
+    def on_fatal(reason: str) -> None:
+        server.should_exit = True
+
+    settings = runtime.settings
+    config = uvicorn.Config(
+        create_app(runtime, on_fatal=on_fatal),
+        host=settings.server.host,
+        port=settings.server.port,
+        ws="websockets-sansio",
+        # Frames past 4x the per-message limit close the socket (1009); smaller oversized
+        # messages get an `error` event from the session and the session goes on.
+        ws_max_size=settings.server.max_message_bytes * 4,
+        ws_per_message_deflate=False,
+        lifespan="on",
+        log_config=None,
+        access_log=False,
+    )
+    server = uvicorn.Server(config)
+    return server
+
+
+async def _load(runtime: Runtime, on_fatal: Callable[[str], None] | None) -> None:
+    try:
+        await runtime.load()
+    except Exception:
+        log.error("models.load_failed", error=runtime.load_error)
+        if on_fatal is not None:
+            on_fatal(runtime.load_error or "model load failed")
+
+
+def _check_upgrade(websocket: WebSocket, runtime: Runtime) -> Response | None:
+    token = runtime.settings.auth_token
+    if token is not None:
+        header = websocket.headers.get("authorization", "")
+        scheme, _, given = header.partition(" ")
+        expected = token.get_secret_value()
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected.encode()):
+            log.warning("ws.unauthorized", client=_peer(websocket))
+            return JSONResponse({"error": {"type": "invalid_request_error", "code": "unauthorized",
+                                           "message": "missing or wrong bearer token"}},
+                                status_code=401, headers={"WWW-Authenticate": "Bearer"})
+    if not runtime.ready:
+        return JSONResponse({"error": {"type": "server_error", "code": "models_loading",
+                                       "message": "models are not loaded yet; see /health"}}, status_code=503)
+    if runtime.active_sessions >= runtime.settings.server.max_sessions:
+        return JSONResponse({"error": {"type": "server_error", "code": "too_many_sessions",
+                                       "message": "the server is at its session limit"}}, status_code=503)
+    return None
+
+
+def _peer(websocket: WebSocket) -> str | None:
+    return f"{websocket.client.host}:{websocket.client.port}" if websocket.client else None
+
+
+async def _incoming(websocket: WebSocket) -> AsyncIterator[str | bytes]:
+    while True:
+        message = await websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            return
+        if message.get("text") is not None:
+            yield message["text"]
+        elif message.get("bytes") is not None:
+            yield message["bytes"]

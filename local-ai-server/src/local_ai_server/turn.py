@@ -1,0 +1,69 @@
+"""The two units of work in a session: a caller's turn and a spoken response (their state)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import anyio
+import numpy as np
+
+
+def ms_between(start: float | None, end: float | None) -> int | None:
+    if start is None or end is None:
+        return None
+    return round((end - start) * 1000)
+
+
+@dataclass(eq=False)
+class Response:
+    """One spoken answer: LLM text (or verbatim text) cut into pieces, each synthesised and sent."""
+
+    id: str
+    item_id: str
+    messages: list[dict] | None = None  # LLM prompt, or None when speaking `text` verbatim
+    text: str | None = None
+    max_tokens: int = 80
+    gate: anyio.Event | None = None  # output waits for it (speculative responses)
+    scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
+    active: bool = False  # response.created was sent
+    cancelled: bool = False
+    finished: bool = False
+    pieces: list[str] = field(default_factory=list)  # text whose audio went out
+    requested_at: float = field(default_factory=time.monotonic)
+    first_token_at: float | None = None
+    first_piece_at: float | None = None  # first text piece ready for TTS
+    first_audio_at: float | None = None
+    cancel_reason: str | None = None
+    pieces_sent_to_tts: int = 0
+    first_piece_synthesized: anyio.Event = field(default_factory=anyio.Event)
+    trigger: str = "turn"  # or "response.create"
+    turn: Turn | None = None
+
+
+@dataclass(eq=False)
+class Turn:
+    """One caller utterance from the VAD (or a commit): transcribed, then usually answered."""
+
+    item_id: str
+    audio: np.ndarray
+    voiced_ms: int
+    end_of_speech: float  # monotonic time of the end of the caller's speech
+    speculative: bool
+    create_response: bool
+    scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
+    committed: anyio.Event = field(default_factory=anyio.Event)
+    committed_at: float | None = None
+    interrupted: bool = False  # caller spoke again / buffer cleared: transcribe, but no response
+    response: Response | None = None
+    stt_started: float | None = None
+    stt_done: float | None = None
+    transcript_at: float | None = None
+    speech_stopped_at: float | None = None
+
+
+def innermost(exc: BaseException) -> BaseException:
+    """The first real error inside (nested) exception groups."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return exc

@@ -1,0 +1,67 @@
+"""End-of-turn detection (webrtcvad) on a synthetic voice and on silence."""
+
+import numpy as np
+from local_ai_fakes import silence, vowel
+from local_ai_server.vad import Endpointer, Paused, Resumed, SpeechStarted, SpeechStopped, VadParams
+
+
+def pcm16k(data: bytes) -> np.ndarray:
+    return np.frombuffer(data, dtype="<i2").astype(np.int16)
+
+
+def feed(endpointer: Endpointer, *parts: bytes, chunk: int = 320) -> list:
+    audio = pcm16k(b"".join(parts))
+    events = []
+    for i in range(0, len(audio), chunk):
+        events += endpointer.feed(audio[i : i + chunk])
+    return events
+
+
+def test_speech_then_silence_makes_one_turn_with_padding():
+    endpointer = Endpointer(VadParams(silence_duration_ms=500, prefix_padding_ms=300, speculative_after_ms=0))
+    events = feed(endpointer, silence(0.5, 16000), vowel(1.0, 16000), silence(0.7, 16000))
+    kinds = [type(e) for e in events]
+    assert kinds == [SpeechStarted, SpeechStopped]
+    started, stopped = events
+    assert 480 <= started.start_ms <= 560  # speech begins at 500 ms
+    assert 1440 <= stopped.end_ms <= 1520  # and ends at 1500 ms
+    # The turn's audio reaches back by the prefix padding and covers the whole utterance.
+    assert len(stopped.audio) / 16000 >= 1.0 + 0.25
+    assert stopped.voiced_ms >= 900
+
+
+def test_silence_and_a_click_are_not_speech():
+    endpointer = Endpointer(VadParams())
+    click = vowel(0.02, 16000)
+    assert feed(endpointer, silence(1.0, 16000), click, silence(1.0, 16000)) == []
+
+
+def test_pause_shorter_than_the_silence_is_one_turn_with_speculation_dropped():
+    endpointer = Endpointer(VadParams(silence_duration_ms=500, speculative_after_ms=200))
+    events = feed(endpointer, vowel(0.6, 16000), silence(0.3, 16000), vowel(0.6, 16000), silence(0.6, 16000))
+    kinds = [type(e) for e in events]
+    assert kinds == [SpeechStarted, Paused, Resumed, Paused, SpeechStopped]
+    assert len(events[-1].audio) > len(events[1].audio)
+
+
+def test_any_chunk_size_gives_the_same_events():
+    audio = (silence(0.2, 16000), vowel(0.8, 16000), silence(0.6, 16000))
+    reference = [(type(e), getattr(e, "end_ms", None)) for e in feed(Endpointer(VadParams()), *audio)]
+    for chunk in (7, 160, 999):
+        assert [(type(e), getattr(e, "end_ms", None)) for e in feed(Endpointer(VadParams()), *audio, chunk=chunk)] \
+            == reference
+
+
+def test_long_speech_is_cut_at_max_turn():
+    endpointer = Endpointer(VadParams(max_turn_ms=1000, speculative_after_ms=0))
+    events = feed(endpointer, vowel(2.5, 16000))
+    stops = [e for e in events if isinstance(e, SpeechStopped)]
+    assert stops and stops[0].forced
+
+
+def test_force_stop_ends_the_turn_now():
+    endpointer = Endpointer(VadParams())
+    assert endpointer.force_stop() is None
+    feed(endpointer, vowel(0.5, 16000))
+    stopped = endpointer.force_stop()
+    assert isinstance(stopped, SpeechStopped) and not endpointer.in_speech

@@ -55,7 +55,9 @@ class TurnTimer:
         self._mark("first_audio_in")
 
     def server_metrics(self, values: dict[str, float]) -> None:
+        """The provider's own stage timings of its last turn (they come after its audio)."""
         self._server = values
+        log.info("provider.turn_metrics", mode=self.mode, **{k: v for k, v in values.items() if k.endswith("_ms")})
 
     def first_audio_out(self) -> None:
         if self._t0 is None:

@@ -5,12 +5,18 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHES = ["local_ai_server", "latency", "bargein", "media_load", "audiosocket_fuzz"]
+BENCHES = ["local_ai_server", "latency", "bargein", "media_load", "audiosocket_fuzz", "soak"]
 
 
 def main(argv: list[str]) -> int:
-    names = [a for a in argv if not a.startswith("-")] or BENCHES
-    options = [a for a in argv if a.startswith("-")]
+    names, options, prev = [], [], ""
+    for arg in argv:
+        if arg.startswith("-") or (prev.startswith("-") and "=" not in prev and arg not in BENCHES):
+            options.append(arg)  # an option, or the value of the one before it (--n 10,100)
+        else:
+            names.append(arg)
+        prev = arg
+    names = names or BENCHES
     status = 0
     for name in names:
         if name not in BENCHES:

@@ -50,6 +50,8 @@ def _split_args(text: str | None) -> list[str]:
 
 
 class OriginationMixin:
+    leg_class = AudioSocketLeg   # Asterisk's side of each AudioSocket connection (benchmarks swap it)
+
     # ---- dialplan
     def context_steps(self, ch) -> list[tuple[str, str]] | None:
         ctx, exten = ch.context, ch.exten
@@ -170,7 +172,7 @@ class OriginationMixin:
         rate = 8000
         if local1 is not None and local1.formats:
             rate = SLIN_FORMATS.get(local1.formats.split(",")[0].strip(), 8000)
-        leg = AudioSocketLeg(self.loop, ch, uid, host, port_no, rate=rate, local_fork=True,
+        leg = self.leg_class(self.loop, ch, uid, host, port_no, rate=rate, local_fork=True,
                              half_amplitude=bool(local1 is not None and local1.half_amplitude))
         self.audiosocket_log.append(leg.log)
         ch.leg = leg
@@ -353,7 +355,7 @@ class OriginationMixin:
         ch.vars.update({"AUDIOSOCKET_SERVICE": host, "AUDIOSOCKET_UUID": data})
         for k, v in variables.items():
             ch.vars[k] = str(v)
-        leg = AudioSocketLeg(self.loop, ch, uid, h, port_no, rate=SLIN_FORMATS[fmt],
+        leg = self.leg_class(self.loop, ch, uid, h, port_no, rate=SLIN_FORMATS[fmt],
                              local_fork=False)
         self.audiosocket_log.append(leg.log)
         if not await leg.connect(timeout=1.0):

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import gc
 import signal
 
 import anyio
@@ -86,6 +87,10 @@ class Engine:
             self.http = HttpServer(self, s.http)
             tg.start_soon(self.http.serve)
             log.info("engine.started", http_port=self.http_port, audiosocket_port=self.deps.audiosocket_port)
+            # Everything loaded so far lives as long as the engine: keep it out of the cyclic
+            # collector's full passes, which walk every object while all calls' 20 ms pacing
+            # waits (25-40 ms at 100 calls, bench/media_load.py); this makes them shorter.
+            gc.freeze()
             self.started.set()
 
     async def shutdown(self) -> None:

@@ -8,6 +8,7 @@ noise at -45 dBFS speech).
 
 from __future__ import annotations
 
+import math
 from collections import deque
 
 import numpy as np
@@ -36,7 +37,7 @@ class SpeechDetector:
         if len(pcm) != self._frame_bytes:
             return None
         samples = np.frombuffer(pcm, dtype="<i2").astype(np.float32)
-        loud = float(np.sqrt(np.mean(samples * samples))) >= self._min_rms
+        loud = math.sqrt(float(np.dot(samples, samples)) / samples.size) >= self._min_rms
         voiced = loud and self._vad.is_speech(pcm, self.rate)
         self._window.append(voiced)
         if not self.speaking and sum(self._window) >= self._need:

@@ -2,7 +2,8 @@
 
 Tasks (all in the call's task group, so a hang-up cancels them together):
   caller audio:  capture leg frames → engine VAD (barge-in, end of speech) → provider, frame by frame
-  keepalive:     silence on the capture leg when nothing crossed it (2 s timeout, DESIGN §3)
+  keepalive:     silence on the capture leg when nothing crossed it (2 s timeout, DESIGN §3);
+                 a leg that sent nothing for the read timeout ends the call
   provider:      one provider session at a time; its events → agent output / barge-in / timing.
                  A lost session plays the hold prompt at once and is reconnected with back-off
                  for up to `calls.provider_reconnect_s`; caller audio meanwhile is dropped.
@@ -62,7 +63,7 @@ class Conversation:
     async def run(self) -> None:
         async with anyio.create_task_group() as tg:
             tg.start_soon(self._caller_audio)
-            tg.start_soon(self.capture.keepalive, self.settings.audiosocket.keepalive_s)
+            tg.start_soon(self._keepalive)
             tg.start_soon(self.output.run)
             tg.start_soon(self._limits)
             await self._provider_sessions()
@@ -141,6 +142,15 @@ class Conversation:
             self.call.end(reason, caller_action="hangup")
             return
 
+    async def _keepalive(self) -> None:
+        """Silence on the capture leg when idle; a leg that sent nothing for the read timeout is dead."""
+        try:
+            await self.capture.keepalive(self.settings.audiosocket.keepalive_s)
+        except TimeoutError:
+            self.call.end("capture leg silent")
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
+            self.call.end("capture leg closed")
+
     async def _caller_audio(self) -> None:
         to_provider: Resampler | None = None
         while True:
@@ -148,9 +158,6 @@ class Conversation:
                 event = await self.capture.receive()
             except (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
                 self.call.end("capture leg closed")
-                return
-            except TimeoutError:
-                self.call.end("capture leg silent")
                 return
             except codec.ProtocolError as exc:
                 log.error("audiosocket.protocol_error", error=str(exc))
@@ -187,14 +194,17 @@ class Conversation:
         timeout = self.settings.calls.provider_response_timeout_s
         async with receive:
             while True:
-                with anyio.move_on_after(timeout if self._awaiting_response else None) as scope:
-                    try:
-                        event = await receive.receive()
-                    except anyio.EndOfStream:
-                        return  # the session ended
-                if scope.cancelled_caught:
-                    self._awaiting_response = False
-                    raise base.ProviderUnavailable(f"no response within {timeout} s of the caller's turn")
+                try:
+                    if not self._awaiting_response:
+                        event = await receive.receive()  # no timer per audio delta
+                    else:
+                        with anyio.move_on_after(timeout) as scope:
+                            event = await receive.receive()
+                        if scope.cancelled_caught:
+                            self._awaiting_response = False
+                            raise base.ProviderUnavailable(f"no response within {timeout} s of the caller's turn")
+                except anyio.EndOfStream:
+                    return  # the session ended
                 await self._on_provider_event(event)
 
     async def _on_provider_event(self, event: base.ProviderEvent) -> None:

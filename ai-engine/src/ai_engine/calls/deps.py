@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..config import Settings
@@ -19,3 +20,4 @@ class CallDeps:
     store: MediaStore
     providers: dict[str, Provider]
     audiosocket_port: int  # the port actually bound (externalMedia external_host)
+    request_sweep: Callable[[], None] = lambda: None  # an orphan sweep soon (set by CallManager)

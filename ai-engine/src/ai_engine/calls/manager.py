@@ -20,6 +20,7 @@ from .session import CallSession
 log = get_logger(__name__)
 
 ORPHAN_GRACE_S = 1.0  # a channel must stay unowned this long before the sweep removes it
+SWEEP_DELAY_S = 5.0  # a requested sweep waits this long (a storm of hang-ups passes first)
 
 
 class CallManager:
@@ -28,12 +29,32 @@ class CallManager:
         self.registry = deps.registry
         self.accepting = True
         self._tg: anyio.abc.TaskGroup | None = None
+        self._sweep_wanted = anyio.Event()
+        deps.request_sweep = self.request_sweep
 
     async def run(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         async with anyio.create_task_group() as tg:
             self._tg = tg
             task_status.started()
-            await anyio.sleep_forever()
+            await self._sweep_when_asked()
+
+    def request_sweep(self) -> None:
+        """A call's teardown could not finish: sweep for what it left, soon."""
+        self._sweep_wanted.set()
+
+    async def _sweep_when_asked(self) -> None:
+        while True:
+            await self._sweep_wanted.wait()
+            await anyio.sleep(SWEEP_DELAY_S)
+            self._sweep_wanted = anyio.Event()
+            if not self.deps.settings.ari.cleanup_orphans:
+                continue
+            try:
+                await self.sweep_orphans()
+            except (AriError, AriUnavailable) as exc:
+                log.warning("ari.orphan_sweep_failed", error=str(exc))
+            except Exception:  # a bug in the sweep must not stop the engine
+                log.exception("ari.orphan_sweep_crashed")
 
     def on_event(self, event: dict) -> None:
         call = self.registry.find(event)

@@ -54,9 +54,13 @@ class CallSession:
                         tg.start_soon(self._cancel_when_ended, tg.cancel_scope)
                         await self._converse()
             except (media_path.SetupFailed, AriError, AriUnavailable) as exc:
-                outcome = "setup_failed" if not self.call.ended.is_set() else outcome
-                call.end(f"ARI: {exc}")
-                log.error("call.failed", error=str(exc))
+                if await self._caller_left():  # the steps on its channel fail then: no failure
+                    call.end("caller hung up during setup", caller_action="none")
+                    log.info("call.caller_left_during_setup", error=str(exc))
+                else:
+                    outcome = "setup_failed" if not self.call.ended.is_set() else outcome
+                    call.end(f"ARI: {exc}")
+                    log.error("call.failed", error=str(exc))
             except ProviderUnavailable as exc:
                 outcome = "provider_failed"
                 call.end(f"provider: {exc}")
@@ -100,6 +104,18 @@ class CallSession:
         assert leg.connection is not None
         stream = StreamOutput(leg.connection, FORMAT_KINDS[p.stream_format], p.stream_start_ms, p.stream_max_lag_ms)
         return FallbackOutput(stream, self.output)
+
+    async def _caller_left(self) -> bool:
+        """Is the caller gone? (Its StasisEnd came, or ARI no longer knows its channel: the
+        StasisEnd may still be on its way when the REST error arrives.)"""
+        if self.call.caller_action == "none":
+            return True
+        with anyio.CancelScope(shield=True), anyio.move_on_after(self.deps.settings.ari.request_timeout_s):
+            try:
+                return await self.deps.rest.get_channel(self.call.caller_id) is None
+            except (AriError, AriUnavailable):
+                return False
+        return False
 
     async def _cancel_when_ended(self, scope: anyio.CancelScope) -> None:
         await self.call.ended.wait()

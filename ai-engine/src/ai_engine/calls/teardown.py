@@ -5,7 +5,8 @@ caller on (to the failure context, or hang it up) if it is still there, hang up 
 themselves, snoop F29), close the AudioSocket connections, delete the call's files. The snoop
 leaves by itself when the caller hangs up (snoop F25) but not when the caller is sent on, so it
 is hung up like the legs (a 404 when it is already gone, snoop F26). A step that fails is logged and the rest still run; when Asterisk
-is unreachable the REST steps are skipped and the orphan sweep after reconnecting finishes them.
+is unreachable the REST steps are skipped and the orphan sweep after reconnecting finishes them;
+when a step fails or they run out of time (teardown_timeout_s) an orphan sweep is requested.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ async def teardown(call: Call, deps: CallDeps, stop_playback: Callable[[], Await
     for bridge_id in call.bridges_created:
         steps.append((f"destroy {bridge_id}", lambda b=bridge_id: rest.destroy_bridge(b)))
 
-    with anyio.CancelScope(shield=True), anyio.move_on_after(deps.settings.calls.teardown_timeout_s):
+    done, failed = 0, False
+    with anyio.CancelScope(shield=True), anyio.move_on_after(deps.settings.calls.teardown_timeout_s) as scope:
         for what, step in steps:
             if not rest.available:
                 log.warning("call.teardown_deferred", step=what, reason="ARI not connected; orphan sweep will finish")
@@ -45,6 +47,12 @@ async def teardown(call: Call, deps: CallDeps, stop_playback: Callable[[], Await
                 await step()
             except (AriError, AriUnavailable) as exc:
                 log.warning("call.teardown_step_failed", step=what, error=str(exc))
+                failed = True
+            done += 1
+    if scope.cancelled_caught:  # e.g. a storm of hang-ups queued thousands of requests
+        log.warning("call.teardown_timed_out", left=[what for what, _ in steps[done:]])
+    if failed or scope.cancelled_caught:
+        deps.request_sweep()  # what is left would stay in Asterisk: bridges never go away by themselves
     for leg in call.legs.values():
         if leg.connection is not None:
             await leg.connection.release()  # shielded: Asterisk sees EOF and AudioSocket() returns

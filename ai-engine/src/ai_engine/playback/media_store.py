@@ -66,9 +66,10 @@ class MediaStore:
 
     def delete_call_files(self, call_id: str) -> int:
         removed = 0
-        for path in self.media_dir.glob(f"{NAME_PREFIX}{call_id}-*"):
-            if _OURS.match(path.name):
-                path.unlink(missing_ok=True)
+        prefix = f"{NAME_PREFIX}{call_id}-"  # a prefix test, not a glob: no pattern compiled per call
+        for entry in os.scandir(self.media_dir):
+            if entry.name.startswith(prefix) and _OURS.match(entry.name):
+                Path(entry.path).unlink(missing_ok=True)
                 removed += 1
         if removed:
             metrics.MEDIA_FILES_DELETED.labels("hangup").inc(removed)

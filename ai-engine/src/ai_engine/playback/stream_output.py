@@ -25,6 +25,7 @@ from .stream_buffer import Pacer, StreamBuffer
 
 log = get_logger(__name__)
 SEND_STALL_S = 1.0
+RESET_LOG_EVERY_S = 10.0
 
 
 class StreamFailed(Exception):
@@ -56,6 +57,7 @@ class StreamOutput:
         self.on_frame_sent: Callable[[bool], None] | None = None  # tests and benchmarks
         self.frames_sent = 0
         self.pacer: Pacer | None = None
+        self._sending: tuple[bytes, bool, float] | None = None  # frame, is audio, since (anyio time)
 
     @property
     def talking(self) -> bool:
@@ -100,11 +102,13 @@ class StreamOutput:
         with single_error(StreamFailed):
             async with anyio.create_task_group() as tg:
                 tg.start_soon(self._drain_inbound)
+                tg.start_soon(self._watch_sends)
                 await self._pace()
 
     async def _pace(self) -> None:
         clock = self.clock
         self.pacer = pacer = Pacer(clock.now(), 0.02, self._max_lag_s)
+        logged_resets, logged_at = 0, -math.inf
         while True:
             frame, is_audio = self.buffer.next_frame()
             if is_audio and self._talking_since is None:
@@ -114,29 +118,49 @@ class StreamOutput:
             elif not is_audio and not self.buffer.active:
                 self._talking_since = None
             underruns = self.buffer.underruns
+            self._sending = (frame, is_audio, anyio.current_time())
             try:
-                with anyio.fail_after(SEND_STALL_S):
-                    await self.conn.send_audio(frame, self.kind)
-            except (TimeoutError, OSError, anyio.BrokenResourceError, anyio.ClosedResourceError) as exc:
-                if is_audio:
-                    self.buffer.unread(frame)  # not heard: it goes to the file fall-back
+                await self.conn.send_audio(frame, self.kind)
+            except (OSError, anyio.BrokenResourceError, anyio.ClosedResourceError) as exc:
+                self._give_back_in_flight()
                 raise StreamFailed(f"playback leg send failed: {exc!r}") from None
+            self._sending = None
             self.frames_sent += 1
             if self.buffer.underruns != underruns:
                 metrics.UNDERRUNS.inc()
             if self.on_frame_sent is not None:
                 self.on_frame_sent(is_audio)
-            resets = pacer.resets
-            deadline = pacer.advance(clock.now())
-            if pacer.resets != resets:
-                log.warning("stream.pacing_reset", behind_s=round(clock.now() - deadline, 3))
+            now = clock.now()
+            behind = now - pacer.deadline - pacer.frame_s
+            deadline = pacer.advance(now)
+            if pacer.resets != logged_resets and now - logged_at >= RESET_LOG_EVERY_S:
+                # At most one line per stream per period: an overloaded engine resets every
+                # stream on every frame, and a log line each would only add to the load.
+                log.warning("stream.pacing_reset", behind_s=round(behind, 3), resets=pacer.resets - logged_resets)
+                logged_resets, logged_at = pacer.resets, now
             await clock.sleep_until(deadline)
+
+    async def _watch_sends(self) -> None:
+        """A send still pending after SEND_STALL_S (the leg stopped reading) fails the stream.
+        Checked twice per bound instead of a timeout around every send: a timer per 20 ms frame
+        was a large share of the engine's CPU per call (bench/media_load.py)."""
+        while True:
+            await anyio.sleep(SEND_STALL_S / 2)
+            sending = self._sending
+            if sending is not None and anyio.current_time() - sending[2] >= SEND_STALL_S:
+                self._give_back_in_flight()
+                raise StreamFailed(f"playback leg send stalled for {SEND_STALL_S} s")
+
+    def _give_back_in_flight(self) -> None:
+        sending, self._sending = self._sending, None
+        if sending is not None and sending[1]:
+            self.buffer.unread(sending[0])  # not heard: it goes to the file fall-back
 
     async def _drain_inbound(self) -> None:
         """Read and drop what Asterisk sends on this leg; adopt its frame kind if it differs."""
         while True:
             try:
-                event = await self.conn.receive(timeout_s=math.inf)
+                event = await self.conn.receive()
             except (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
                 raise StreamFailed("playback leg closed") from None
             except codec.ProtocolError as exc:

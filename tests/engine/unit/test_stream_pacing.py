@@ -141,3 +141,15 @@ async def test_a_failing_leg_raises_stream_failed_with_pending_audio_kept_for_fi
         await out.run()
     rid, pending, rate = out.take_pending()
     assert (rid, rate) == ("r1", 8000) and len(pending) == 3200 - 3 * 320
+
+
+async def test_first_frame_of_every_reply_is_announced_even_back_to_back():
+    clock = FakeClock()
+    leg = FakeLeg(clock)
+    out = StreamOutput(leg, codec.Kind.SLIN_8K, start_ms=0, clock=clock)
+    announced = []
+    out.on_first_audio = lambda: announced.append(len(leg.sent))
+    out.audio("r1", b"\x01\x00" * 800, 8000)  # 100 ms, reply left open (no response_done)
+    out.audio("r2", b"\x02\x00" * 800, 8000)  # the next reply follows without a gap
+    await run_for_frames(out, leg, 12)
+    assert announced == [0, 5]

@@ -7,6 +7,8 @@ runs dry mid-reply the frame is silence and counted as an underrun; when idle it
 
 from __future__ import annotations
 
+from collections import deque
+
 
 class StreamBuffer:
     def __init__(self, rate: int, start_ms: int = 60, frame_ms: int = 20):
@@ -18,6 +20,9 @@ class StreamBuffer:
         self._reply_open = False  # audio of the current reply may still come
         self._started = False  # the current reply passed its start buffer
         self.underruns = 0
+        self._taken = 0  # bytes taken out so far (positions below are absolute)
+        self._reply_starts: deque[int] = deque()
+        self.reply_began = False  # the last frame from next_frame() holds the start of a reply
 
     @property
     def buffered_ms(self) -> float:
@@ -28,9 +33,11 @@ class StreamBuffer:
         """Agent audio is playing or about to."""
         return bool(self._buf) or self._reply_open
 
-    def push(self, pcm: bytes) -> None:
+    def push(self, pcm: bytes, new_reply: bool = False) -> None:
         if not self._reply_open and not self._buf:
             self._started = False
+        if new_reply:
+            self._reply_starts.append(self._taken + len(self._buf))
         self._reply_open = True
         self._buf += pcm
 
@@ -38,6 +45,8 @@ class StreamBuffer:
         self._reply_open = False
 
     def clear(self) -> None:
+        self._taken += len(self._buf)
+        self._reply_starts.clear()
         self._buf.clear()
         self._reply_open = False
         self._started = False
@@ -45,22 +54,32 @@ class StreamBuffer:
     def unread(self, frame: bytes) -> None:
         """Put back a frame that could not be sent."""
         self._buf[:0] = frame
+        self._taken -= len(frame)
+
+    def _take(self, n: int) -> bytes:
+        frame = bytes(self._buf[:n])
+        del self._buf[:n]
+        end = self._taken + n
+        self.reply_began = False
+        while self._reply_starts and self._reply_starts[0] < end:
+            self._reply_starts.popleft()
+            self.reply_began = True
+        self._taken = end
+        return frame
 
     def next_frame(self) -> tuple[bytes, bool]:
         """(frame, is_agent_audio)."""
+        self.reply_began = False
         if not self._started:
             if len(self._buf) >= self._start_bytes or (self._buf and not self._reply_open):
                 self._started = True
             else:
                 return self._silence, False
         if len(self._buf) >= self.frame_bytes:
-            frame = bytes(self._buf[: self.frame_bytes])
-            del self._buf[: self.frame_bytes]
-            return frame, True
+            return self._take(self.frame_bytes), True
         if self._buf and not self._reply_open:  # the reply's last partial frame, padded
-            frame = bytes(self._buf) + self._silence[len(self._buf) :]
-            self._buf.clear()
-            return frame, True
+            part = self._take(len(self._buf))
+            return part + self._silence[len(part) :], True
         if self._reply_open:
             self.underruns += 1
         return self._silence, False

@@ -46,6 +46,7 @@ class StreamOutput:
         self.conn = conn
         self.kind = kind
         self.rate = codec.AUDIO_RATES[kind]
+        self._start_ms = start_ms
         self.buffer = StreamBuffer(self.rate, start_ms)
         self._max_lag_s = max_lag_ms / 1000
         self.clock = clock or MonotonicClock()
@@ -70,11 +71,12 @@ class StreamOutput:
     def audio(self, response_id: str, pcm: bytes, rate: int) -> None:
         if response_id in self._stale:
             return
+        new_reply = response_id != self._last_response  # its first frame out is announced (turn timing)
         self._last_response = response_id
         resampler = self._resamplers.get(rate)
         if resampler is None:
             resampler = self._resamplers[rate] = Resampler(rate, self.rate)
-        self.buffer.push(resampler.process(pcm))
+        self.buffer.push(resampler.process(pcm), new_reply)
 
     def text_boundary(self, response_id: str) -> None:
         pass
@@ -111,8 +113,9 @@ class StreamOutput:
         logged_resets, logged_at = 0, -math.inf
         while True:
             frame, is_audio = self.buffer.next_frame()
-            if is_audio and self._talking_since is None:
-                self._talking_since = clock.now()
+            if is_audio and (self._talking_since is None or self.buffer.reply_began):
+                if self._talking_since is None:
+                    self._talking_since = clock.now()
                 if self.on_first_audio is not None:
                     self.on_first_audio()
             elif not is_audio and not self.buffer.active:
@@ -168,7 +171,7 @@ class StreamOutput:
             if isinstance(event, codec.Audio) and event.kind != self.kind and not self.buffer.active:
                 log.warning("stream.kind_changed", requested=hex(self.kind), negotiated=hex(event.kind))
                 self.kind, self.rate = event.kind, event.rate
-                self.buffer = StreamBuffer(self.rate)
+                self.buffer = StreamBuffer(self.rate, self._start_ms)
                 self._resamplers.clear()
             elif isinstance(event, codec.Hangup):
                 raise StreamFailed("playback leg hung up")

@@ -27,6 +27,7 @@ import anyio
 from ai_engine.config import AudioSocketSettings
 from ai_engine.observability import metrics
 from ai_engine.observability.logs import setup_logging
+from ai_engine.playback.media_clock import MediaClock
 from ai_engine.transports.audiosocket import codec
 from ai_engine.transports.audiosocket.connection import AudioSocketConnection
 from ai_engine.transports.audiosocket.server import AudioSocketServer
@@ -67,10 +68,11 @@ def mutate(frame: bytes, rng: random.Random) -> bytes:
 
 
 class Calls:
-    """Binds known UUIDs and reads each bound connection like a call would, until it breaks."""
+    """Binds known UUIDs and hands each bound connection's frames to a call-like owner (the
+    engine's calls attach the same way) until it breaks; the media clock ends silent ones."""
 
-    def __init__(self, tg: anyio.abc.TaskGroup):
-        self.tg = tg
+    def __init__(self, media: MediaClock):
+        self.media = media
         self.known: set[uuid.UUID] = set()
         self.outcomes: Counter[str] = Counter()
         self.errors: list[str] = []
@@ -79,39 +81,30 @@ class Calls:
 
     def bind(self, conn: AudioSocketConnection) -> str | None:
         if conn.uuid == self.healthy_uuid:
-            self.tg.start_soon(self._healthy, conn)
+            conn.attach(self._healthy_frame, lambda reason: conn.release())
             return None
         if conn.uuid not in self.known:
             return "unknown UUID"
         self.known.discard(conn.uuid)
-        self.tg.start_soon(self._read, conn)
+        conn.attach(lambda event: None, lambda reason: self._ended(conn, reason))
+        self.media.add_leg(conn)
         return None
 
-    async def _read(self, conn: AudioSocketConnection) -> None:
-        try:
-            while True:
-                await conn.receive(timeout_s=2.0)
-        except codec.ProtocolError:
+    def _ended(self, conn: AudioSocketConnection, reason: str) -> None:
+        self.media.remove_leg(conn)
+        if reason.startswith("malformed"):
             self.outcomes["protocol error"] += 1
-        except (anyio.EndOfStream, anyio.BrokenResourceError, OSError):
+        elif reason == "closed":
             self.outcomes["closed by client"] += 1
-        except TimeoutError:
+        elif reason == "timeout":
             self.outcomes["read timeout"] += 1
-        except Exception as exc:  # anything else is a bug
-            self.errors.append(repr(exc))
-        finally:
-            await conn.release()
+        else:  # anything else is a bug
+            self.errors.append(reason)
+        conn.release()
 
-    async def _healthy(self, conn: AudioSocketConnection) -> None:
-        try:
-            while True:
-                event = await conn.receive(timeout_s=5.0)
-                if isinstance(event, codec.Audio):
-                    self.healthy_times.append(anyio.current_time())
-        except (anyio.EndOfStream, anyio.BrokenResourceError, OSError):
-            pass
-        finally:
-            await conn.release()
+    def _healthy_frame(self, event: codec.Event) -> None:
+        if isinstance(event, codec.Audio):
+            self.healthy_times.append(anyio.current_time())
 
 
 async def healthy_client(port: int, calls: Calls, stop: anyio.Event) -> None:
@@ -170,7 +163,9 @@ async def run(total: int, seed: int) -> dict:
     settings = AudioSocketSettings(host="127.0.0.1", port=0, uuid_timeout_s=1.0)
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     async with anyio.create_task_group() as tg:
-        calls = Calls(tg)
+        media = MediaClock(keepalive_s=3600.0, read_timeout_s=2.0)  # the old readers' 2 s read timeout
+        tg.start_soon(media.run)
+        calls = Calls(media)
         calls.known.update(known)
         server = AudioSocketServer(settings, calls.bind, max_connections=256)
         port = await tg.start(server.serve)

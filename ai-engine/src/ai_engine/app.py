@@ -2,6 +2,7 @@
 
   ARI supervisor  → events → CallManager (one task group per call)
   AudioSocket server → connections bound to calls by UUID
+  media clock: one 20 ms tick paces every call's stream, keeps capture legs alive
   HTTP API (health, metrics, calls), media sweeper
 """
 
@@ -19,6 +20,7 @@ from .calls.manager import CallManager
 from .calls.registry import CallRegistry
 from .config import Settings
 from .observability.logs import get_logger
+from .playback.media_clock import MediaClock
 from .playback.media_store import MediaStore, run_sweeper
 from .providers.base import Provider
 from .providers.echo import EchoProvider
@@ -45,7 +47,14 @@ class Engine:
             self.registry.bind_connection,
             max_connections=settings.calls.max_concurrent_calls * 3 + 16,
         )
-        self.deps = CallDeps(settings, self.rest, self.registry, self.store, self._providers, settings.audiosocket.port)
+        self.media_clock = MediaClock(
+            max_lag_s=settings.playback.stream_max_lag_ms / 1000,
+            keepalive_s=settings.audiosocket.keepalive_s,
+            read_timeout_s=settings.audiosocket.read_timeout_s,
+        )
+        self.deps = CallDeps(
+            settings, self.rest, self.registry, self.store, self._providers, settings.audiosocket.port, self.media_clock
+        )
         self.manager = CallManager(self.deps)
         self.ari = AriSupervisor(settings.ari, self.rest, self.manager.on_event, self.manager.on_ari_connected)
         self.http: HttpServer | None = None
@@ -82,6 +91,7 @@ class Engine:
             self._tg = tg
             self.deps.audiosocket_port = await tg.start(self.audiosocket.serve)
             await tg.start(self.manager.run)
+            tg.start_soon(self.media_clock.run)
             tg.start_soon(self.ari.run)
             tg.start_soon(run_sweeper, self.store, s.playback.max_file_age_s, s.playback.sweep_interval_s)
             self.http = HttpServer(self, s.http)

@@ -6,10 +6,25 @@ import anyio
 import pytest
 
 from ai_engine.config import AudioSocketSettings
+from ai_engine.playback.media_clock import MediaClock
 from ai_engine.transports.audiosocket import codec
 from ai_engine.transports.audiosocket.server import AudioSocketServer
 
 pytestmark = pytest.mark.anyio
+
+
+class Owner:
+    """A call's side of a bound connection: frames and the leg's end, as they arrive."""
+
+    def __init__(self, conn):
+        self.events = []
+        self.ended = []
+        self.got = anyio.Event()
+        conn.attach(self.on_event, self.ended.append)
+
+    def on_event(self, event):
+        self.events.append(event)
+        self.got.set()
 
 
 class Binder:
@@ -57,12 +72,15 @@ async def test_known_uuid_is_bound_and_receives_frames():
             with anyio.fail_after(2):
                 await binder.event.wait()
             conn = binder.bound[known]
-            event = await conn.receive()
-            assert event == codec.Audio(codec.Kind.SLIN_8K, b"\x10\x00" * 160)
-            await conn.send_audio(b"\x00\x00" * 160)
+            owner = Owner(conn)  # frames that came with the UUID were kept for it
+            with anyio.fail_after(2):
+                await owner.got.wait()
+            assert owner.events == [codec.Audio(codec.Kind.SLIN_8K, b"\x10\x00" * 160)]
+            conn.send_audio(b"\x00\x00" * 160)
             assert await s.receive() == b"\x10\x01\x40" + b"\x00" * 320
-            await conn.release()
+            conn.release()
             assert await closed_by_server(s)
+            assert owner.ended == []  # the owner released it: nothing to tell
         tg.cancel_scope.cancel()
 
 
@@ -99,7 +117,7 @@ async def test_second_connection_for_a_bound_uuid_is_refused():
             async with await anyio.connect_tcp("127.0.0.1", port) as second:
                 await second.send(codec.encode_uuid(known))
                 assert await closed_by_server(second)
-            await binder.bound[known].release()
+            binder.bound[known].release()
         tg.cancel_scope.cancel()
 
 
@@ -123,7 +141,9 @@ async def test_keepalive_sends_silence_when_the_line_is_idle():
             with anyio.fail_after(2):
                 await binder.event.wait()
             conn = binder.bound[known]
-            tg.start_soon(conn.keepalive, 0.2)
+            media = MediaClock(keepalive_s=0.2)
+            media.add_leg(conn)
+            tg.start_soon(media.run)
             dec = codec.Decoder()
             frames = []
             with anyio.move_on_after(0.75):
@@ -132,5 +152,51 @@ async def test_keepalive_sends_silence_when_the_line_is_idle():
             # Never a kind Asterisk would hang up on: only non-empty 0x10 frames of silence.
             assert 2 <= len(frames) <= 5
             assert all(f == codec.Audio(codec.Kind.SLIN_8K, b"\x00" * 320) for f in frames)
-            await conn.release()
+            conn.release()
+        tg.cancel_scope.cancel()
+
+
+async def test_a_bound_leg_that_goes_silent_ends_after_the_read_timeout_and_a_closed_one_is_told():
+    known, other = uuid.uuid4(), uuid.uuid4()
+    binder = Binder([known, other])
+    async with anyio.create_task_group() as tg:
+        _, port = await start(tg, binder)
+        media = MediaClock(keepalive_s=0.1, read_timeout_s=0.5)
+        tg.start_soon(media.run)
+        async with await anyio.connect_tcp("127.0.0.1", port) as s, await anyio.connect_tcp("127.0.0.1", port) as s2:
+            await s.send(codec.encode_uuid(known))
+            await s2.send(codec.encode_uuid(other))
+            with anyio.fail_after(2):
+                while len(binder.bound) < 2:
+                    await anyio.sleep(0.01)
+            silent, closing = Owner(binder.bound[known]), Owner(binder.bound[other])
+            media.add_leg(binder.bound[known])
+            t0 = anyio.current_time()
+            await s2.aclose()  # the peer hangs up: the owner hears it at once
+            with anyio.fail_after(2):
+                while not (silent.ended and closing.ended):
+                    await anyio.sleep(0.01)
+            assert closing.ended == ["closed"]
+            assert silent.ended == ["timeout"] and 0.45 <= anyio.current_time() - t0 < 1.5
+            binder.bound[known].release()
+        tg.cancel_scope.cancel()
+
+
+async def test_a_malformed_frame_on_a_bound_leg_tells_the_owner():
+    known = uuid.uuid4()
+    binder = Binder([known])
+    async with anyio.create_task_group() as tg:
+        _, port = await start(tg, binder)
+        async with await anyio.connect_tcp("127.0.0.1", port) as s:
+            await s.send(codec.encode_uuid(known))
+            with anyio.fail_after(2):
+                await binder.event.wait()
+            owner = Owner(binder.bound[known])
+            await s.send(codec.encode_audio(b"\x00\x00" * 160) + b"\x42\x00\x00")
+            with anyio.fail_after(2):
+                while not owner.ended:
+                    await anyio.sleep(0.01)
+            assert owner.ended == [owner.ended[0]] and owner.ended[0].startswith("malformed: unknown frame kind 0x42")
+            binder.bound[known].release()
+            assert await closed_by_server(s)
         tg.cancel_scope.cancel()

@@ -1,8 +1,11 @@
-"""Stream mode pacing, buffering and barge-in with a fake clock (a simulated minute in ms)."""
+"""Stream mode pacing, buffering and barge-in with a fake clock (a simulated minute in ms).
+
+Streams are paced by the engine's shared media clock (`MediaClock`), driven here by a fake clock."""
 import anyio
 import pytest
 
 from ai_engine.audio.clock import FakeClock
+from ai_engine.playback.media_clock import MediaClock
 from ai_engine.playback.stream_buffer import Pacer, StreamBuffer
 from ai_engine.playback.stream_output import StreamFailed, StreamOutput
 from ai_engine.transports.audiosocket import codec
@@ -13,27 +16,40 @@ pytestmark = pytest.mark.anyio
 class FakeLeg:
     """Stands in for an AudioSocketConnection: records what is sent, at which (fake) time."""
 
+    write_paused_since = None
+    last_audio_kind = None
+
     def __init__(self, clock, fail_after_frames=None):
         self.clock = clock
         self.sent: list[tuple[float, bytes, codec.Kind]] = []
         self.fail_after_frames = fail_after_frames
         self.done = anyio.Event()
         self.stop_after = None
+        self.on_event = self.on_close = None
 
-    async def send_audio(self, pcm, kind=None):
+    def send_audio(self, pcm, kind=None):
         if self.fail_after_frames is not None and len(self.sent) >= self.fail_after_frames:
             raise anyio.BrokenResourceError()
         self.sent.append((self.clock.now(), pcm, kind))
         if self.stop_after is not None and len(self.sent) >= self.stop_after:
             self.done.set()
 
-    async def receive(self, timeout_s=None):
-        await anyio.sleep_forever()
+    def attach(self, on_event, on_close, keep_audio=True):
+        self.on_event, self.on_close = on_event, on_close
+
+    def detach(self):
+        self.on_event = self.on_close = None
+
+
+def stream(leg, kind, clock, **kw):
+    media = MediaClock(clock=clock)
+    return StreamOutput(leg, kind, media, **kw)
 
 
 async def run_for_frames(output, leg, frames):
     leg.stop_after = frames
     async with anyio.create_task_group() as tg:
+        tg.start_soon(output.media.run)
         tg.start_soon(output.run)
         await leg.done.wait()
         tg.cancel_scope.cancel()
@@ -42,7 +58,7 @@ async def run_for_frames(output, leg, frames):
 async def test_a_simulated_minute_is_exactly_3000_frames_20ms_apart_with_no_drift():
     clock = FakeClock(start=1000.0)
     leg = FakeLeg(clock)
-    out = StreamOutput(leg, codec.Kind.SLIN_8K, clock=clock)
+    out = stream(leg, codec.Kind.SLIN_8K, clock)
     await run_for_frames(out, leg, 3000)
     times = [t for t, _, _ in leg.sent]
     assert len(times) == 3000
@@ -55,7 +71,7 @@ async def test_a_simulated_minute_is_exactly_3000_frames_20ms_apart_with_no_drif
 async def test_idle_stream_sends_silence_and_a_reply_plays_in_order_after_the_start_buffer():
     clock = FakeClock()
     leg = FakeLeg(clock)
-    out = StreamOutput(leg, codec.Kind.SLIN_8K, start_ms=60, clock=clock)
+    out = stream(leg, codec.Kind.SLIN_8K, clock, start_ms=60)
     reply = b"".join(bytes([i, 0]) * 160 for i in range(1, 11))  # ten distinct 20 ms frames
     out.audio("r1", reply, 8000)
     out.response_done("r1")
@@ -106,7 +122,7 @@ def test_pacer_restarts_instead_of_bursting_after_a_stall():
 async def test_frames_match_the_leg_kind_and_rate(fmt, rate, size):
     clock = FakeClock()
     leg = FakeLeg(clock)
-    out = StreamOutput(leg, fmt, start_ms=0, clock=clock)
+    out = stream(leg, fmt, clock, start_ms=0)
     out.audio("r1", b"\x10\x00" * 8000, 8000)  # one second at 8 kHz, resampled to the leg's rate
     await run_for_frames(out, leg, 10)
     assert all(kind == fmt and len(pcm) == size for _, pcm, kind in leg.sent)
@@ -116,10 +132,11 @@ async def test_frames_match_the_leg_kind_and_rate(fmt, rate, size):
 async def test_barge_in_drops_queued_audio_at_once_and_late_audio_of_that_reply_is_never_sent():
     clock = FakeClock()
     leg = FakeLeg(clock)
-    out = StreamOutput(leg, codec.Kind.SLIN_8K, start_ms=0, clock=clock)
+    out = stream(leg, codec.Kind.SLIN_8K, clock, start_ms=0)
     out.audio("r1", b"\x01\x00" * 8000, 8000)
     leg.stop_after = 5
     async with anyio.create_task_group() as tg:
+        tg.start_soon(out.media.run)
         tg.start_soon(out.run)
         await leg.done.wait()
         assert await out.stop("r1") is True
@@ -135,10 +152,13 @@ async def test_barge_in_drops_queued_audio_at_once_and_late_audio_of_that_reply_
 async def test_a_failing_leg_raises_stream_failed_with_pending_audio_kept_for_files():
     clock = FakeClock()
     leg = FakeLeg(clock, fail_after_frames=3)
-    out = StreamOutput(leg, codec.Kind.SLIN_8K, start_ms=0, clock=clock)
+    out = stream(leg, codec.Kind.SLIN_8K, clock, start_ms=0)
     out.audio("r1", b"\x01\x00" * 1600, 8000)  # 200 ms
-    with pytest.raises(StreamFailed):
-        await out.run()
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(out.media.run)
+        with pytest.raises(StreamFailed):
+            await out.run()
+        tg.cancel_scope.cancel()
     rid, pending, rate = out.take_pending()
     assert (rid, rate) == ("r1", 8000) and len(pending) == 3200 - 3 * 320
 
@@ -146,7 +166,7 @@ async def test_a_failing_leg_raises_stream_failed_with_pending_audio_kept_for_fi
 async def test_first_frame_of_every_reply_is_announced_even_back_to_back():
     clock = FakeClock()
     leg = FakeLeg(clock)
-    out = StreamOutput(leg, codec.Kind.SLIN_8K, start_ms=0, clock=clock)
+    out = stream(leg, codec.Kind.SLIN_8K, clock, start_ms=0)
     announced = []
     out.on_first_audio = lambda: announced.append(len(leg.sent))
     out.audio("r1", b"\x01\x00" * 800, 8000)  # 100 ms, reply left open (no response_done)

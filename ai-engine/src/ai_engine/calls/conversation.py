@@ -1,14 +1,21 @@
 """One call's conversation, once its media path is up: caller audio → provider → agent audio.
 
+Caller audio is handled in the capture leg's receive callback, frame by frame and without a
+task in between: engine VAD (barge-in, end of speech) → resampling → the provider session's
+`push_audio` (sync). Provider events come back through a sync callback too (`_on_provider_event`):
+the echo provider's audio reaches the agent output in the same callback. Whatever a frame
+triggers that must wait (stopping a file playback over REST, cancelling the provider's reply) is
+signalled to a task of the call, never awaited in a callback. The engine's media clock sends the
+capture leg's keepalive silence and ends a leg that sent nothing for the read timeout.
+
 Tasks (all in the call's task group, so a hang-up cancels them together):
-  caller audio:  capture leg frames → engine VAD (barge-in, end of speech) → provider, frame by frame
-  keepalive:     silence on the capture leg when nothing crossed it (2 s timeout, DESIGN §3);
-                 a leg that sent nothing for the read timeout ends the call
-  provider:      one provider session at a time; its events → agent output / barge-in / timing.
-                 A lost session plays the hold prompt at once and is reconnected with back-off
-                 for up to `calls.provider_reconnect_s`; caller audio meanwhile is dropped.
+  provider:      one provider session at a time. A lost session plays the hold prompt at once
+                 and is reconnected with back-off for up to `calls.provider_reconnect_s`; caller
+                 audio meanwhile is dropped. A transcribed turn with no response in
+                 `calls.provider_response_timeout_s` counts as a lost session.
+  barge-in:      caller speech while the agent talks stops the agent and cancels its reply
   limits:        max call duration and the silent-caller timeout end the call with a goodbye
-  output:        the agent output's own tasks (file player, or the paced stream)
+  output:        the agent output's own tasks (file player, or the stream's failure watch)
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from ..observability.logs import get_logger
 from ..playback.output import AgentOutput
 from ..providers import base
 from ..transports.audiosocket import codec
+from ..playback.media_clock import MediaClock
 from ..transports.audiosocket.connection import AudioSocketConnection
 from .barge_in import BargeInPolicy
 from .call import Call
@@ -44,6 +52,7 @@ class Conversation:
         capture: AudioSocketConnection,
         provider: base.Provider,
         output: AgentOutput,
+        media: MediaClock,
     ):
         self.call = call
         self.settings = settings
@@ -51,23 +60,33 @@ class Conversation:
         self.provider = provider
         self.session: base.ProviderSession | None = None
         self.output = output
+        self.media = media
         self._caller_active = anyio.Event()  # set on each caller speech onset (silence timeout)
-        self._awaiting_response = False  # a caller turn was transcribed; a response is due
+        self._response_due: float | None = None  # a caller turn was transcribed: a response is due by then
+        self._response_watch = anyio.Event()
+        self._speech = anyio.Event()  # caller speech started: the barge-in task decides
+        self._speech_source = ""
         self._prompts = 0
         self.barge_in = BargeInPolicy(settings.barge_in)
         self.timer = TurnTimer(mode=output.mode)
         self._response_id: str | None = None
         self._detector: SpeechDetector | None = None
+        self._to_provider: Resampler | None = None
         output.on_first_audio = self.timer.first_audio_out
 
     async def run(self) -> None:
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(self._caller_audio)
-            tg.start_soon(self._keepalive)
-            tg.start_soon(self.output.run)
-            tg.start_soon(self._limits)
-            await self._provider_sessions()
-            tg.cancel_scope.cancel()
+        self.capture.attach(self._on_capture_event, self._on_capture_end)
+        self.media.add_leg(self.capture)
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(self._barge_ins)
+                tg.start_soon(self.output.run)
+                tg.start_soon(self._limits)
+                await self._provider_sessions()
+                tg.cancel_scope.cancel()
+        finally:
+            self.media.remove_leg(self.capture)
+            self.capture.detach()
 
     async def _provider_sessions(self) -> None:
         """Run provider sessions until the call ends; raises ProviderUnavailable when it gives up."""
@@ -82,12 +101,14 @@ class Conversation:
                         log.info("provider.reconnected", down_s=round(anyio.current_time() - down_since, 2))
                     down_since, attempt = None, 0
                     self.session = session
-                    if not greeted:
-                        await session.say(self.call.persona.greeting or "")
-                        greeted = True
-                    await self._run_session(session)
+                    try:
+                        if not greeted:
+                            await session.say(self.call.persona.greeting or "")
+                            greeted = True
+                        await self._run_session(session)
+                    finally:
+                        self.session = None
             except base.ProviderUnavailable as exc:
-                self.session = None
                 now = anyio.current_time()
                 log.error("provider.lost", error=str(exc), attempt=attempt)
                 if down_since is None:
@@ -99,14 +120,25 @@ class Conversation:
                 attempt += 1
 
     async def _run_session(self, session: base.ProviderSession) -> None:
-        events_send, events_receive = anyio.create_memory_object_stream[base.ProviderEvent](256)
+        self._response_due = None
         with single_error(base.ProviderUnavailable):
             async with anyio.create_task_group() as tg:
-                tg.start_soon(self._handle_provider, events_receive)
-                async with events_send:
-                    async for event in session.events():
-                        await events_send.send(event)
+                tg.start_soon(self._watch_response)
+                await session.run(self._on_provider_event)
                 tg.cancel_scope.cancel()
+
+    async def _watch_response(self) -> None:
+        """A transcribed caller turn must get a response (response.created) in time."""
+        timeout = self.settings.calls.provider_response_timeout_s
+        while True:
+            await self._response_watch.wait()
+            self._response_watch = anyio.Event()
+            while (due := self._response_due) is not None:
+                now = anyio.current_time()
+                if now >= due:
+                    self._response_due = None
+                    raise base.ProviderUnavailable(f"no response within {timeout} s of the caller's turn")
+                await anyio.sleep(due - now)
 
     async def _play_prompt(self, name: str, override) -> float:
         """Interrupt the agent and play a bundled prompt; returns its duration."""
@@ -142,73 +174,48 @@ class Conversation:
             self.call.end(reason, caller_action="hangup")
             return
 
-    async def _keepalive(self) -> None:
-        """Silence on the capture leg when idle; a leg that sent nothing for the read timeout is dead."""
-        try:
-            await self.capture.keepalive(self.settings.audiosocket.keepalive_s)
-        except TimeoutError:
+    # ---- callbacks: run synchronously, once per frame or event ----------------------------
+
+    def _on_capture_event(self, event: codec.Event) -> None:
+        if type(event) is codec.Audio:
+            pcm = event.payload
+            session = self.session
+            if session is not None:  # while the provider reconnects, caller audio is dropped
+                to_provider = self._to_provider
+                if to_provider is None or to_provider.out_rate != session.input_rate or to_provider.in_rate != event.rate:
+                    to_provider = self._to_provider = Resampler(event.rate, session.input_rate)
+                session.push_audio(to_provider.process(pcm))
+            detector = self._detector
+            if detector is None:
+                if event.rate not in VAD_RATES:
+                    return
+                b = self.settings.barge_in
+                detector = self._detector = SpeechDetector(event.rate, b.vad_aggressiveness, b.min_speech_ms, b.min_level_dbfs)
+            change = detector.feed(pcm)
+            if change == "start":
+                self._caller_active.set()
+                self._speech_started("engine")
+            elif change == "stop":
+                self.timer.caller_quiet(detector.stop_delay_s)
+        elif isinstance(event, codec.Dtmf):
+            log.info("call.dtmf", digit=event.digit, via="audiosocket")
+        elif isinstance(event, codec.Hangup):
+            self.call.end("capture leg hung up")
+        elif isinstance(event, codec.Error):
+            log.warning("audiosocket.error_frame", payload=event.payload.hex())
+
+    def _on_capture_end(self, reason: str) -> None:
+        if reason == "timeout":
             self.call.end("capture leg silent")
-        except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
+        elif reason.startswith("malformed"):
+            self.call.end("capture leg sent a malformed frame")
+        elif reason.startswith("error"):
+            self.call.end(f"{reason} (capture leg)")
+        else:
             self.call.end("capture leg closed")
 
-    async def _caller_audio(self) -> None:
-        to_provider: Resampler | None = None
-        while True:
-            try:
-                event = await self.capture.receive()
-            except (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
-                self.call.end("capture leg closed")
-                return
-            except codec.ProtocolError as exc:
-                log.error("audiosocket.protocol_error", error=str(exc))
-                self.call.end("capture leg sent a malformed frame")
-                return
-            if isinstance(event, codec.Audio):
-                session = self.session
-                if session is not None:  # while the provider reconnects, caller audio is dropped
-                    if to_provider is None or to_provider.out_rate != session.input_rate:
-                        to_provider = Resampler(event.rate, session.input_rate)
-                    try:
-                        await session.send_audio(to_provider.process(event.payload))
-                    except base.ProviderUnavailable:
-                        pass  # the session's reader notices and reconnects
-                if self._detector is None and event.rate in VAD_RATES:
-                    b = self.settings.barge_in
-                    self._detector = SpeechDetector(event.rate, b.vad_aggressiveness, b.min_speech_ms, b.min_level_dbfs)
-                if self._detector is not None:
-                    change = self._detector.feed(event.payload)
-                    if change == "start":
-                        self._caller_active.set()
-                        await self._on_speech_start("engine")
-                    elif change == "stop":
-                        self.timer.caller_quiet(self._detector.stop_delay_s)
-            elif isinstance(event, codec.Dtmf):
-                log.info("call.dtmf", digit=event.digit, via="audiosocket")
-            elif isinstance(event, codec.Hangup):
-                self.call.end("capture leg hung up")
-                return
-            elif isinstance(event, codec.Error):
-                log.warning("audiosocket.error_frame", payload=event.payload.hex())
-
-    async def _handle_provider(self, receive: anyio.abc.ObjectReceiveStream[base.ProviderEvent]) -> None:
-        timeout = self.settings.calls.provider_response_timeout_s
-        async with receive:
-            while True:
-                try:
-                    if not self._awaiting_response:
-                        event = await receive.receive()  # no timer per audio delta
-                    else:
-                        with anyio.move_on_after(timeout) as scope:
-                            event = await receive.receive()
-                        if scope.cancelled_caught:
-                            self._awaiting_response = False
-                            raise base.ProviderUnavailable(f"no response within {timeout} s of the caller's turn")
-                except anyio.EndOfStream:
-                    return  # the session ended
-                await self._on_provider_event(event)
-
-    async def _on_provider_event(self, event: base.ProviderEvent) -> None:
-        if isinstance(event, base.AgentAudio):
+    def _on_provider_event(self, event: base.ProviderEvent) -> None:
+        if type(event) is base.AgentAudio:
             if event.response_id == self._response_id:
                 self.timer.first_audio_in()
                 self.output.audio(event.response_id, event.pcm, event.rate)
@@ -217,7 +224,7 @@ class Conversation:
                 self.output.text_boundary(event.response_id)
                 log.info("agent.text", text=event.text)
         elif isinstance(event, base.ResponseStarted):
-            self._awaiting_response = False
+            self._response_due = None
             self._response_id = event.response_id
             self.timer.response_started()
         elif isinstance(event, base.ResponseDone):
@@ -226,17 +233,34 @@ class Conversation:
             log.info("agent.response_done", status=event.status)
         elif isinstance(event, base.SpeechStarted):
             if self.settings.barge_in.use_provider_events:
-                await self._on_speech_start("provider")
+                self._speech_started("provider")
         elif isinstance(event, base.SpeechStopped):
             self.timer.speech_stopped()
         elif isinstance(event, base.Transcript):
-            self._awaiting_response = bool(event.text.strip())
+            if event.text.strip():
+                self._response_due = anyio.current_time() + self.settings.calls.provider_response_timeout_s
+                self._response_watch.set()
+            else:
+                self._response_due = None
             self.timer.transcript()
             log.info("caller.transcript", text=event.text)
         elif isinstance(event, base.TurnMetrics):
             self.timer.server_metrics(event.values)
         elif isinstance(event, base.ProviderError):
             log.warning("provider.error", message=event.message)
+
+    def _speech_started(self, source: str) -> None:
+        if self.barge_in.settings.enabled and self.output.talking:
+            self._speech_source = source
+            self._speech.set()
+
+    # ---- barge-in -------------------------------------------------------------------------
+
+    async def _barge_ins(self) -> None:
+        while True:
+            await self._speech.wait()
+            self._speech = anyio.Event()
+            await self._on_speech_start(self._speech_source)
 
     async def _on_speech_start(self, source: str) -> None:
         """Caller speech while the agent talks: stop the agent at once and cancel its reply."""

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..config import Settings
+from ..playback.media_clock import MediaClock
 from ..playback.media_store import MediaStore
 from ..providers.base import Provider
 from ..transports.ari.rest import AriRest
@@ -20,4 +21,5 @@ class CallDeps:
     store: MediaStore
     providers: dict[str, Provider]
     audiosocket_port: int  # the port actually bound (externalMedia external_host)
+    media_clock: MediaClock  # paces every stream output, keeps capture legs alive
     request_sweep: Callable[[], None] = lambda: None  # an orphan sweep soon (set by CallManager)

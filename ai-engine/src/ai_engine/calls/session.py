@@ -90,7 +90,7 @@ class CallSession:
         if deps.settings.playback.downstream_mode == "stream":
             self.output = await self._stream_output()
         provider = deps.providers[call.persona.provider]
-        await Conversation(call, deps.settings, leg.connection, provider, self.output).run()
+        await Conversation(call, deps.settings, leg.connection, provider, self.output, deps.media_clock).run()
 
     async def _stream_output(self) -> AgentOutput:
         """The paced stream on a playback leg, falling back to files if the leg cannot be had."""
@@ -102,7 +102,7 @@ class CallSession:
             log.error("stream.setup_failed_using_files", error=str(exc))
             return self.output
         assert leg.connection is not None
-        stream = StreamOutput(leg.connection, FORMAT_KINDS[p.stream_format], p.stream_start_ms, p.stream_max_lag_ms)
+        stream = StreamOutput(leg.connection, FORMAT_KINDS[p.stream_format], self.deps.media_clock, p.stream_start_ms)
         return FallbackOutput(stream, self.output)
 
     async def _caller_left(self) -> bool:

@@ -55,7 +55,7 @@ async def teardown(call: Call, deps: CallDeps, stop_playback: Callable[[], Await
         deps.request_sweep()  # what is left would stay in Asterisk: bridges never go away by themselves
     for leg in call.legs.values():
         if leg.connection is not None:
-            await leg.connection.release()  # shielded: Asterisk sees EOF and AudioSocket() returns
+            leg.connection.release()  # Asterisk sees EOF and AudioSocket() returns
     deps.store.delete_call_files(call.id)
 
 

@@ -23,6 +23,7 @@ class StreamBuffer:
         self._taken = 0  # bytes taken out so far (positions below are absolute)
         self._reply_starts: deque[int] = deque()
         self.reply_began = False  # the last frame from next_frame() holds the start of a reply
+        self.underran = False  # the last frame from next_frame() was an underrun
 
     @property
     def buffered_ms(self) -> float:
@@ -69,7 +70,7 @@ class StreamBuffer:
 
     def next_frame(self) -> tuple[bytes, bool]:
         """(frame, is_agent_audio)."""
-        self.reply_began = False
+        self.reply_began = self.underran = False
         if not self._started:
             if len(self._buf) >= self._start_bytes or (self._buf and not self._reply_open):
                 self._started = True
@@ -82,6 +83,7 @@ class StreamBuffer:
             return part + self._silence[len(part) :], True
         if self._reply_open:
             self.underruns += 1
+            self.underran = True
         return self._silence, False
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Literal, Protocol
@@ -74,11 +74,15 @@ class SessionOptions:
     call_id: str
 
 
+EventSink = Callable[[ProviderEvent], None]
+
+
 class ProviderSession(Protocol):
     input_rate: int
 
-    async def send_audio(self, pcm: bytes) -> None:
-        """Caller audio, s16le mono at `input_rate`."""
+    def push_audio(self, pcm: bytes) -> None:
+        """Caller audio, s16le mono at `input_rate`. Never blocks (it is called from the capture
+        leg's receive callback, once per 20 ms frame): the session queues it, bounded."""
 
     async def say(self, text: str) -> None:
         """Speak `text` verbatim (greetings)."""
@@ -86,8 +90,9 @@ class ProviderSession(Protocol):
     async def cancel_response(self) -> None:
         """Stop the current response; no more of its audio is delivered."""
 
-    def events(self) -> AsyncIterator[ProviderEvent]:
-        """Events until the session closes (ends with ProviderClosed raised or iteration end)."""
+    async def run(self, deliver: EventSink) -> None:
+        """Hand every event to `deliver` (sync, in order) until the session ends; raises
+        `ProviderUnavailable` when it is lost. Caller audio is only sent while this runs."""
 
 
 class Provider(Protocol):

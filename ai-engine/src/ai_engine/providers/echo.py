@@ -24,25 +24,24 @@ class EchoProvider:
 
     @asynccontextmanager
     async def session(self, options: base.SessionOptions) -> AsyncIterator[EchoSession]:
-        send, receive = anyio.create_memory_object_stream[bytes](64)
-        async with send, receive:
-            yield EchoSession(self.settings.input_rate, send, receive)
+        yield EchoSession(self.settings.input_rate)
 
     async def ready(self) -> bool:
         return True
 
 
 class EchoSession:
-    def __init__(self, rate: int, send, receive):
-        self.input_rate = rate
-        self._send = send
-        self._receive = receive
+    """Each caller frame goes straight back as agent audio, in the capture leg's receive
+    callback: no queue and no task in between."""
 
-    async def send_audio(self, pcm: bytes) -> None:
-        try:
-            self._send.send_nowait(pcm)
-        except anyio.WouldBlock:
-            pass  # nobody is reading: drop, as a network provider's buffer would
+    def __init__(self, rate: int):
+        self.input_rate = rate
+        self._deliver: base.EventSink | None = None
+
+    def push_audio(self, pcm: bytes) -> None:
+        deliver = self._deliver
+        if deliver is not None:  # not running: dropped, as a network provider's would be
+            deliver(base.AgentAudio(RESPONSE_ID, pcm, self.input_rate))
 
     async def say(self, text: str) -> None:
         pass
@@ -50,7 +49,10 @@ class EchoSession:
     async def cancel_response(self) -> None:
         pass
 
-    async def events(self) -> AsyncIterator[base.ProviderEvent]:
-        yield base.ResponseStarted(RESPONSE_ID)
-        async for pcm in self._receive:
-            yield base.AgentAudio(RESPONSE_ID, pcm, self.input_rate)
+    async def run(self, deliver: base.EventSink) -> None:
+        deliver(base.ResponseStarted(RESPONSE_ID))
+        self._deliver = deliver
+        try:
+            await anyio.sleep_forever()
+        finally:
+            self._deliver = None

@@ -1,6 +1,8 @@
 """Client of the OpenAI Realtime protocol subset (DESIGN §4; docs/protocol.md).
 
-One WebSocket per call. Caller audio goes out as `input_audio_buffer.append`; server events
+One WebSocket per call. Caller audio (`push_audio`, sync, from the capture leg's receive
+callback) is queued, bounded, and one sender task per session sends it as
+`input_audio_buffer.append`, several frames in one message when it fell behind. Server events
 come back as provider events. Audio of a response we cancelled is dropped here too, so a late
 delta can never reach the caller.
 """
@@ -9,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -18,12 +21,16 @@ import httpx
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
+from ..concurrency import single_error
 from ..config import ProviderSettings
 from ..observability import metrics
 from ..observability.logs import get_logger
 from . import base
 
 log = get_logger(__name__)
+
+MAX_QUEUED_FRAMES = 100  # caller audio waiting to be sent (2 s of 20 ms frames); the oldest goes first
+MAX_FRAMES_PER_MESSAGE = 25  # one append carries at most this many queued frames (500 ms)
 
 
 class RealtimeProvider:
@@ -84,6 +91,9 @@ class RealtimeSession:
         self.input_rate = settings.input_rate
         self._current_response: str | None = None
         self._cancelled: set[str] = set()
+        self._outgoing: deque[bytes] = deque()
+        self._has_audio = anyio.Event()
+        self.dropped_frames = 0
 
     async def start(self) -> None:
         with anyio.fail_after(self._settings.connect_timeout_s):
@@ -109,8 +119,36 @@ class RealtimeSession:
             session["model"] = self._settings.model
         await self._send({"type": "session.update", "session": session})
 
+    def push_audio(self, pcm: bytes) -> None:
+        outgoing = self._outgoing
+        if len(outgoing) >= MAX_QUEUED_FRAMES:  # the provider is not keeping up: bounded, drop the oldest
+            outgoing.popleft()
+            self.dropped_frames += 1
+            if self.dropped_frames % 50 == 1:
+                log.warning("provider.audio_dropped", provider=self.name, frames=self.dropped_frames)
+        outgoing.append(pcm)
+        self._has_audio.set()
+
     async def send_audio(self, pcm: bytes) -> None:
         await self._send({"type": "input_audio_buffer.append", "audio": base64.b64encode(pcm).decode("ascii")})
+
+    async def _send_queued_audio(self) -> None:
+        outgoing = self._outgoing
+        while True:
+            await self._has_audio.wait()
+            self._has_audio = anyio.Event()
+            while outgoing:
+                n = min(len(outgoing), MAX_FRAMES_PER_MESSAGE)
+                chunk = outgoing.popleft() if n == 1 else b"".join([outgoing.popleft() for _ in range(n)])
+                await self.send_audio(chunk)
+
+    async def run(self, deliver: base.EventSink) -> None:
+        with single_error(base.ProviderUnavailable):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(self._send_queued_audio)
+                async for event in self.events():
+                    deliver(event)
+                tg.cancel_scope.cancel()
 
     async def say(self, text: str) -> None:
         await self._send(

@@ -119,6 +119,25 @@ def encode_audio(pcm: bytes, kind: Kind = Kind.SLIN_8K) -> bytes:
     return frame_bytes(kind, pcm)
 
 
+def audio_header(kind: Kind, nbytes: int) -> bytes:
+    """The 3-byte header of an audio frame of `nbytes` (cached: the hot path sends one per 20 ms
+    per leg, always of the same size)."""
+    key = (kind, nbytes)
+    header = _AUDIO_HEADERS.get(key)
+    if header is None:
+        if kind not in AUDIO_RATES:
+            raise ValueError(f"0x{int(kind):02x} is not an audio kind")
+        if not nbytes or nbytes % 2 or nbytes > MAX_LENGTH:
+            raise ValueError(f"audio payload must be a non-empty whole number of samples, got {nbytes} bytes")
+        header = HEADER.pack(kind, nbytes)
+        if len(_AUDIO_HEADERS) < 64:
+            _AUDIO_HEADERS[key] = header
+    return header
+
+
+_AUDIO_HEADERS: dict[tuple[int, int], bytes] = {}
+
+
 def encode_hangup() -> bytes:
     return frame_bytes(Kind.HANGUP)
 
@@ -136,47 +155,72 @@ def encode_dtmf(digit: str) -> bytes:
 
 
 class Decoder:
-    """Incremental decoder: `feed()` bytes as they arrive, then drain `events()`.
+    """Incremental decoder: `feed()` bytes as they arrive, get the complete frames back.
 
-    Handles frames split over reads and several frames coalesced in one read.
+    Handles frames split over reads and several frames coalesced in one read. Whole frames in
+    one read (the usual case: one 20 ms frame per read) are parsed straight from the bytes
+    received, with no intermediate buffer.
     """
 
     def __init__(self, max_payload: int = MAX_LENGTH) -> None:
         self.max_payload = max_payload
-        self._buf = bytearray()
+        self._rest = b""  # the start of a frame whose end has not arrived yet
         self._broken: ProtocolError | None = None
+        self.audio_frames = 0  # audio frames decoded so far (kept or skipped)
+        self.first_audio_kind: Kind | None = None  # what the leg negotiated
+        self.last_audio_kind: Kind | None = None
 
     @property
     def buffered(self) -> int:
-        return len(self._buf)
+        return len(self._rest)
 
-    def feed(self, data: bytes) -> list[Event]:
-        """Add received bytes; return the complete frames now available, in order."""
+    def feed(self, data: bytes, keep_audio: bool = True) -> list[Event]:
+        """Add received bytes; return the complete frames now available, in order.
+
+        With `keep_audio=False` audio frames are validated and counted (`audio_frames`,
+        `last_audio_kind`) but not returned: for a leg whose inbound audio is dropped."""
         if self._broken is not None:
             raise self._broken
-        self._buf += data
+        if self._rest:
+            data = self._rest + data
         events: list[Event] = []
-        buf = self._buf
         pos = 0
-        end = len(buf)
+        end = len(data)
+        max_payload = self.max_payload
         try:
             while end - pos >= HEADER_SIZE:
-                kind, length = HEADER.unpack_from(buf, pos)
+                kind = data[pos]
+                length = (data[pos + 1] << 8) | data[pos + 2]
+                audio_kind = _AUDIO_KINDS.get(kind)
+                if audio_kind is not None:
+                    if length > max_payload or length == 0 or length & 1:
+                        self._check_header(kind, length)  # raises, with the reason
+                    if end - pos - HEADER_SIZE < length:
+                        break
+                    start = pos + HEADER_SIZE
+                    pos = start + length
+                    self.audio_frames += 1
+                    if self.last_audio_kind is not audio_kind:
+                        if self.first_audio_kind is None:
+                            self.first_audio_kind = audio_kind
+                        self.last_audio_kind = audio_kind
+                    if keep_audio:
+                        events.append(Audio(audio_kind, data[start:pos]))
+                    continue
                 self._check_header(kind, length)
                 if end - pos - HEADER_SIZE < length:
                     break
                 start = pos + HEADER_SIZE
-                events.append(self._event(kind, bytes(buf[start : start + length])))
+                events.append(self._event(kind, bytes(data[start : start + length])))
                 pos = start + length
             if end - pos >= 1:
                 # Validate a partial header's kind early: garbage is refused before we wait for more.
-                self._check_kind(buf[pos])
+                self._check_kind(data[pos])
         except ProtocolError as exc:
             self._broken = exc
+            self._rest = b""
             raise
-        finally:
-            if pos:
-                del buf[:pos]
+        self._rest = data[pos:] if pos < end else b""
         return events
 
     def _check_kind(self, kind: int) -> None:
@@ -209,4 +253,5 @@ class Decoder:
 
 
 _KNOWN_KINDS = frozenset(int(k) for k in Kind)
+_AUDIO_KINDS: dict[int, Kind] = {int(k): Kind(k) for k in AUDIO_RATES}
 _FIXED_LENGTHS = {Kind.HANGUP: 0, Kind.UUID: 16, Kind.DTMF: 1}

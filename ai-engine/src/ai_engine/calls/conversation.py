@@ -64,8 +64,8 @@ class Conversation:
         self._caller_active = anyio.Event()  # set on each caller speech onset (silence timeout)
         self._response_due: float | None = None  # a caller turn was transcribed: a response is due by then
         self._response_watch = anyio.Event()
-        self._speech = anyio.Event()  # caller speech started: the barge-in task decides
-        self._speech_source = ""
+        self._speech = anyio.Event()  # a barge-in was decided: the barge-in task carries it out
+        self._barge_in: tuple[str | None, str] | None = None  # (reply to cancel, source), not yet carried out
         self._prompts = 0
         self.barge_in = BargeInPolicy(settings.barge_in)
         self.timer = TurnTimer(mode=output.mode)
@@ -250,9 +250,15 @@ class Conversation:
             log.warning("provider.error", message=event.message)
 
     def _speech_started(self, source: str) -> None:
-        if self.barge_in.settings.enabled and self.output.talking:
-            self._speech_source = source
-            self._speech.set()
+        """Caller speech while the agent talks: decided here, at once and in event order (the
+        provider's own response.done may follow in the same read), so the reply's id is
+        forgotten before any more of its audio or its end is handled. The `_barge_ins` task
+        then stops the output and cancels the reply."""
+        if self._barge_in is not None or not self.barge_in.should_interrupt(self.output):
+            return
+        self._barge_in = (self._response_id, source)
+        self._response_id = None
+        self._speech.set()
 
     # ---- barge-in -------------------------------------------------------------------------
 
@@ -260,13 +266,12 @@ class Conversation:
         while True:
             await self._speech.wait()
             self._speech = anyio.Event()
-            await self._on_speech_start(self._speech_source)
+            if self._barge_in is not None:
+                (cancelled, source), self._barge_in = self._barge_in, None
+                await self._interrupt(cancelled, source)
 
-    async def _on_speech_start(self, source: str) -> None:
-        """Caller speech while the agent talks: stop the agent at once and cancel its reply."""
-        if not self.barge_in.should_interrupt(self.output):
-            return
-        cancelled, self._response_id = self._response_id, None
+    async def _interrupt(self, cancelled: str | None, source: str) -> None:
+        """Stop the agent at once and cancel its reply."""
         stopped = await self.output.stop(cancelled)
         if self.session is not None:
             try:

@@ -96,8 +96,8 @@ class FakeRealtimeServer:
         state = _Session(self, ws, log)
         try:
             await state.run()
-        except ConnectionClosed:
-            pass
+        except* ConnectionClosed:
+            pass  # the engine went away, with or without a close frame (kill -9)
 
 
 class _Session:

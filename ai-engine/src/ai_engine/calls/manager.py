@@ -19,7 +19,7 @@ from .session import CallSession
 
 log = get_logger(__name__)
 
-ORPHAN_GRACE_S = 1.0  # a channel must stay unowned this long before the sweep removes it
+ORPHAN_GRACE_S = 1.0  # a channel must stay unowned this long before the sweep acts on it
 SWEEP_DELAY_S = 5.0  # a requested sweep waits this long (a storm of hang-ups passes first)
 
 
@@ -89,10 +89,14 @@ class CallManager:
 
     async def _refuse(self, channel_id: str) -> None:
         """A clear refusal, not silence: the call continues in the overflow context (or gets busy)."""
+        await self._send_on(channel_id, self.deps.settings.calls.overflow_context)
+
+    async def _send_on(self, channel_id: str, context: str) -> None:
+        """The caller continues in `context` of the dialplan; if Asterisk refuses, congestion."""
         try:
-            await self.deps.rest.continue_in_dialplan(channel_id, self.deps.settings.calls.overflow_context)
+            await self.deps.rest.continue_in_dialplan(channel_id, context)
         except (AriError, AriUnavailable) as exc:
-            log.warning("call.refuse_continue_failed", channel_id=channel_id, error=str(exc))
+            log.warning("call.continue_failed", channel_id=channel_id, context=context, error=str(exc))
             await self._hangup(channel_id, reason="congestion")
 
     async def _hangup(self, channel_id: str, reason: str | None = None) -> None:
@@ -126,9 +130,15 @@ class CallManager:
             return
         await anyio.sleep(ORPHAN_GRACE_S)  # a call whose StasisStart is in flight gets registered meanwhile
         for channel in channels:
-            if not self.registry.owns_channel(channel["id"]):
-                log.warning("ari.orphan_channel", channel_id=channel["id"], name=channel.get("name"))
-                await self._hangup(channel["id"])
+            channel_id = channel["id"]
+            if self.registry.owns_channel(channel_id):
+                continue
+            if channel_id.startswith(f"{app}-"):  # a leg we made (call.py names them): hung up
+                log.warning("ari.orphan_leg", channel_id=channel_id, name=channel.get("name"))
+                await self._hangup(channel_id)
+            else:  # a caller left in Stasis (e.g. by an engine that crashed): never dropped
+                log.warning("ari.orphan_caller", channel_id=channel_id, name=channel.get("name"))
+                await self._send_on(channel_id, self.deps.settings.calls.failure_context)
         for bridge in bridges:
             if not self.registry.owns_bridge(bridge["id"]):
                 log.warning("ari.orphan_bridge", bridge_id=bridge["id"], name=bridge.get("name"))

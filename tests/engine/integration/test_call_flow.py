@@ -170,3 +170,34 @@ async def test_echo_provider_plays_the_caller_back_in_stream_mode(tmp_path):
         await call.say(tone(700, 600))
         await eventually(lambda: peak_tone_level(call.heard_pcm(), 700) > 2000, 5, "own voice heard back")
         await call.hangup()
+
+
+def playback_failures(metrics_text: str, reason: str) -> float:
+    prefix = f'ai_engine_playback_failures_total{{reason="{reason}"}} '
+    return sum(float(line[len(prefix):]) for line in metrics_text.splitlines() if line.startswith(prefix))
+
+
+async def test_a_reply_asterisk_cannot_play_is_counted_its_file_deleted_and_the_call_goes_on(tmp_path):
+    # A common install mistake: Asterisk looks for the files under another name than the folder
+    # the engine writes (playback.sound_prefix). Asterisk answers PlaybackFinished "failed" (FACT 51).
+    async with running_rig(tmp_path, playback={"sound_prefix": "not-the-shared-folder"}) as rig:
+        async with httpx.AsyncClient(base_url=rig.http_url) as http:
+            before = playback_failures((await http.get("/metrics")).text, "failed")
+            call = await rig.emu.place_call(exten="5551234", stasis_args=["default"])
+            await call.wait_answered(5)
+
+            async def failures() -> float:
+                return playback_failures((await http.get("/metrics")).text, "failed") - before
+
+            with anyio.fail_after(8):
+                while await failures() < 1:  # the greeting
+                    await anyio.sleep(0.05)
+            await eventually(lambda: rig.media_files() == [], what="the unplayable file deleted")
+            await call.say(tone(600, 600) + b"\x00" * 320 * 40)
+            with anyio.fail_after(8):
+                while await failures() < 2:  # the caller was still answered (and failed again)
+                    await anyio.sleep(0.05)
+            assert len(rig.engine.registry.calls) == 1 and not call.ended, "the call goes on"
+            await eventually(lambda: rig.media_files() == [], what="no file left")
+            await call.hangup()
+            await eventually(lambda: not rig.emu.bridges and not rig.emu.channels, what="everything torn down")

@@ -121,13 +121,19 @@ async def test_second_connection_for_a_bound_uuid_is_refused():
         tg.cancel_scope.cancel()
 
 
-async def test_a_connection_that_never_sends_its_uuid_is_closed_after_the_timeout():
+@pytest.mark.parametrize("sent", [b"", b"\x01", b"\x01\x00\x10" + b"\x42" * 7], ids=["nothing", "one-byte", "truncated-uuid"])
+async def test_a_connection_that_never_sends_its_uuid_is_closed_after_the_timeout(sent):
+    known = uuid.uuid4()
+    binder = Binder([known])
     async with anyio.create_task_group() as tg:
-        _, port = await start(tg, Binder([]), uuid_timeout_s=0.3)
+        _, port = await start(tg, binder, uuid_timeout_s=0.3)
         async with await anyio.connect_tcp("127.0.0.1", port) as s:
             start_t = anyio.current_time()
+            if sent:
+                await s.send(sent)  # slowloris: a start, then nothing
             assert await closed_by_server(s, within=2)
             assert 0.25 <= anyio.current_time() - start_t < 1.5
+        assert binder.bound == {}
         tg.cancel_scope.cancel()
 
 
@@ -156,7 +162,7 @@ async def test_keepalive_sends_silence_when_the_line_is_idle():
         tg.cancel_scope.cancel()
 
 
-async def test_a_bound_leg_that_goes_silent_ends_after_the_read_timeout_and_a_closed_one_is_told():
+async def test_a_bound_leg_that_stalls_mid_frame_ends_after_the_read_timeout_and_a_closed_one_is_told():
     known, other = uuid.uuid4(), uuid.uuid4()
     binder = Binder([known, other])
     async with anyio.create_task_group() as tg:
@@ -171,6 +177,7 @@ async def test_a_bound_leg_that_goes_silent_ends_after_the_read_timeout_and_a_cl
                     await anyio.sleep(0.01)
             silent, closing = Owner(binder.bound[known]), Owner(binder.bound[other])
             media.add_leg(binder.bound[known])
+            await s.send(b"\x10\x01\x40" + b"\x00" * 100)  # a truncated frame, then nothing
             t0 = anyio.current_time()
             await s2.aclose()  # the peer hangs up: the owner hears it at once
             with anyio.fail_after(2):

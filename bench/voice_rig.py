@@ -86,17 +86,19 @@ def frame_levels(pcm: bytes) -> np.ndarray:
 
 
 def first_heard_after(call, t: float) -> float | None:
-    """Loop time of the first loud 20 ms frame the caller heard after `t`."""
-    start = max(0, int((t - call.t_answered) / 0.02))
-    levels = frame_levels(call.heard_pcm())[start:]
-    loud = np.nonzero(levels > HEARD_LEVEL)[0]
-    return call.t_answered + (start + loud[0]) * 0.02 if loud.size else None
+    """Emulator time of the first loud 20 ms frame the caller heard from `t` on."""
+    times = call.heard_times()
+    start = int(np.searchsorted(times, t))
+    loud = np.nonzero(frame_levels(call.heard_pcm())[start:] > HEARD_LEVEL)[0]
+    return float(times[start + loud[0]]) if loud.size else None
 
 
 def last_heard_before(call, t: float) -> float | None:
-    end = int((t - call.t_answered) / 0.02)
+    """Emulator time at which the last loud frame the caller heard before `t` ended."""
+    times = call.heard_times()
+    end = int(np.searchsorted(times, t))
     loud = np.nonzero(frame_levels(call.heard_pcm())[:end] > HEARD_LEVEL)[0]
-    return call.t_answered + (loud[-1] + 1) * 0.02 if loud.size else None
+    return float(times[loud[-1]]) + 0.02 if loud.size else None
 
 
 async def wait_quiet(call, quiet_s: float = 1.2, timeout: float = 30.0) -> None:

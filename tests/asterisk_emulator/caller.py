@@ -109,6 +109,20 @@ class Call:
             return b""
         return np.concatenate(self._heard).astype("<i2").tobytes()
 
+    def heard_times(self) -> np.ndarray:
+        """The emulator time (``loop.time()``) of each 20 ms frame in ``heard_pcm()``. When the
+        mixer was late it skips ticks (as a real-time mixer does), so a frame's index times
+        20 ms drifts from its time: use these."""
+        return np.asarray(self._heard_t, dtype=np.float64)
+
+    def heard_between(self, t0: float, t1: float) -> bytes:
+        """What the caller heard in the frames timed from ``t0`` (inclusive) to ``t1``."""
+        times = self.heard_times()
+        a, b = np.searchsorted(times, [t0, t1])
+        if a >= b:
+            return b""
+        return np.concatenate(self._heard[a:b]).astype("<i2").tobytes()
+
     def heard_segments(self, threshold: int = 0, min_gap: float = 0.0) -> list[tuple[float, float]]:
         """(t_start, t_end) of heard audio whose peak exceeds ``threshold``, in the emulator's
         clock (``loop.time()``, the same as ``event_log``/``rest_log``). Segments closer than

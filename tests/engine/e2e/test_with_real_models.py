@@ -1,6 +1,7 @@
 """End to end with nothing faked but Asterisk: the emulator's caller asks a spoken question, the
 engine carries it to the real local-ai-server (bundled Whisper, SmolLM2, Piper, in its own
 process), and the spoken answer the caller hears is read back with Whisper."""
+import math
 import re
 import shutil
 
@@ -43,13 +44,12 @@ def loud_frames(pcm: bytes) -> np.ndarray:
 
 async def heard_after(call, t0: float, quiet_s: float = 1.5, timeout: float = 30.0) -> bytes:
     """What the caller heard from t0 until the agent went quiet for `quiet_s` after talking."""
-    start = int((t0 - call.t_answered) / 0.02)
     deadline = anyio.current_time() + timeout
     while anyio.current_time() < deadline:
-        loud = loud_frames(call.heard_pcm())[start:]
-        talked = np.nonzero(loud)[0]
-        if talked.size and len(loud) - talked[-1] > quiet_s / 0.02:
-            return call.heard_pcm()[start * 320 : (start + talked[-1] + 1) * 320]
+        pcm = call.heard_between(t0, math.inf)
+        talked = np.nonzero(loud_frames(pcm))[0]
+        if talked.size and len(pcm) // 320 - talked[-1] > quiet_s / 0.02:
+            return pcm[: (talked[-1] + 1) * 320]
         await anyio.sleep(0.1)
     raise AssertionError("no complete spoken answer")
 

@@ -15,11 +15,8 @@ STREAM = {"downstream_mode": "stream"}
 
 
 def heard_between(call, t0, t1):
-    """What the caller heard between two loop times (heard_pcm starts at answer)."""
-    pcm = call.heard_pcm()
-    a = max(0, int((t0 - call.t_answered) * 8000)) * 2
-    b = max(0, int((t1 - call.t_answered) * 8000)) * 2
-    return pcm[a:b]
+    """What the caller heard between two loop times."""
+    return call.heard_between(t0, t1)
 
 
 def playback_leg_log(rig):
@@ -104,6 +101,35 @@ async def test_protection_window_keeps_early_noise_from_cutting_the_agent(tmp_pa
         assert not [r for r in rig.emu.rest_log if r["method"] == "DELETE" and "/playbacks/" in r["path"]]
         assert peak_tone_level(heard_between(call, t0 + 0.8, t0 + 1.4), GREETING_HZ) > 2000, "the greeting went on"
         await call.hangup()
+
+
+@pytest.mark.parametrize("mode", ["stream", "file"])
+async def test_a_caller_who_keeps_talking_from_the_agents_first_word_is_not_talked_over(tmp_path, mode):
+    # Double talk: the caller starts as the agent starts (inside the protection window, so that
+    # onset is held back) and goes on talking. The agent must yield once the window has passed.
+    fake = FakeRealtimeServer(greeting_ms=5000)  # the whole greeting arrives at once: only the engine can stop it
+    barge_in = {"protection_ms": 800, "use_provider_events": False}
+    async with running_rig(tmp_path, fake=fake, playback={"downstream_mode": mode}, barge_in=barge_in) as rig:
+        call = await rig.emu.place_call(exten="5551234", stasis_args=["default"])
+        await call.wait_answered(5)
+        before = await barge_ins(rig, mode)
+        await eventually(lambda: peak_tone_level(call.heard_pcm()[-3200:], GREETING_HZ) > 2000, 8, "greeting started")
+        t0 = anyio.current_time()
+        await call.say(espeak("I am calling about my order from last week, it has not arrived yet."), wait=False)
+        await anyio.sleep(2.5)
+        # Held back at first (the window), then stopped: the greeting is not heard 2 s in.
+        assert peak_tone_level(heard_between(call, t0, t0 + 0.6), GREETING_HZ) > 2000, "the window held the onset back"
+        assert peak_tone_level(heard_between(call, t0 + 1.8, t0 + 2.5), GREETING_HZ) < 500, "the agent yielded"
+        assert await barge_ins(rig, mode) == before + 1
+        await call.hangup()
+
+
+async def barge_ins(rig, mode) -> float:
+    """The engine's barge-in count for `mode`, as /metrics shows it."""
+    prefix = f'ai_engine_barge_ins_total{{mode="{mode}"}} '
+    async with httpx.AsyncClient(base_url=rig.http_url) as http:
+        lines = (await http.get("/metrics")).text.splitlines()
+    return sum(float(line[len(prefix):]) for line in lines if line.startswith(prefix))
 
 
 async def test_audio_of_a_cancelled_reply_is_never_sent_even_if_the_provider_keeps_sending(tmp_path):

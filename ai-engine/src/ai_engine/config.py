@@ -136,7 +136,10 @@ class PlaybackSettings(_Section):
 class BargeInSettings(_Section):
     enabled: bool = Field(True, description="Caller speech while the agent talks stops the agent and cancels its reply.")
     protection_ms: int = Field(
-        300, ge=0, description="Barge-in is ignored this long after agent audio starts (so line noise at the start cannot cut it)."
+        300,
+        ge=0,
+        description="Speech onset is ignored this long after agent audio starts (line noise, a cough); a caller still "
+        "talking min_speech_ms after it interrupts.",
     )
     min_speech_ms: int = Field(60, ge=20, description="Voiced caller audio needed (engine VAD) before it counts as speech.")
     vad_aggressiveness: int = Field(2, ge=0, le=3, description="webrtcvad mode for the engine's speech detection (3 = strictest).")

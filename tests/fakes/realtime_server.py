@@ -145,7 +145,10 @@ class _Session:
             pcm = _tone(440, self.server.greeting_ms, self.log.output_rate)
             self.start_response([(getattr(self, "pending_text", "greeting"), pcm)])
         elif kind == "response.cancel":
-            if self.response_scope is not None and not self.server.ignore_cancel:
+            if self.response_scope is None:  # as local-ai-server (and OpenAI) answer it
+                await self.send({"type": "error", "error": {"type": "invalid_request_error", "code": "response_cancel_not_active",
+                                                            "message": "there is no active response to cancel"}})
+            elif not self.server.ignore_cancel:
                 self.response_scope.cancel()
         elif kind == "input_audio_buffer.clear":
             self.turn.clear()

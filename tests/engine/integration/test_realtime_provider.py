@@ -1,4 +1,5 @@
 """The Realtime provider client against a fake server speaking the protocol over a WebSocket."""
+import anyio
 import numpy as np
 import pytest
 
@@ -56,6 +57,23 @@ async def test_cancelled_response_audio_is_never_delivered():
                     assert ev.status == "cancelled"
                     break
         assert cancelled and not got_audio_after_cancel
+
+
+async def test_a_cancel_that_crossed_the_servers_own_is_not_an_error_and_the_session_goes_on():
+    async with FakeRealtimeServer().running() as fake:
+        provider = RealtimeProvider("local", ProviderSettings(url=fake.url, health_url=None))
+        async with provider.session(OPTIONS) as session:
+            await session.cancel_response()  # nothing is active: the server answers with an error event
+            await session.say("Hello there")
+            seen = []
+            with anyio.fail_after(5):
+                async for ev in session.events():
+                    seen.append(type(ev))
+                    if isinstance(ev, base.ResponseDone):
+                        break
+        errors = [m["error"]["code"] for m in fake.sessions[0].sent if m["type"] == "error"]
+        assert errors == ["response_cancel_not_active"]
+        assert base.ProviderError not in seen and base.AgentAudio in seen
 
 
 async def test_bearer_token_is_sent_and_a_refusal_is_a_clear_error():

@@ -208,8 +208,13 @@ class RealtimeSession:
         if kind == "x_local.turn.metrics":
             return base.TurnMetrics({k: float(v) for k, v in msg.items() if isinstance(v, int | float)})
         if kind == "error":
+            error = msg.get("error") or {}
+            if isinstance(error, dict) and error.get("code") == "response_cancel_not_active":
+                # Our cancel after a barge-in crossed the server's own (it cancels on new speech): benign.
+                log.debug("provider.cancel_not_active", provider=self.name)
+                return None
             metrics.PROVIDER_ERRORS.labels(self.name, "event").inc()
-            return base.ProviderError(str((msg.get("error") or {}).get("message", msg)))
+            return base.ProviderError(str(error.get("message", msg) if isinstance(error, dict) else error))
         return None
 
     async def _send(self, msg: dict) -> None:

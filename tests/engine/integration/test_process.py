@@ -36,6 +36,16 @@ def engine_env(emu, fake, media_dir, http_port, as_port, **extra):
     return env  # no AI_ENGINE_CONFIG and no config/ in cwd: defaults + environment
 
 
+def emulator(tmp_path, as_port: int) -> AsteriskEmulator:
+    """Callers the engine sends on stay alive in the failure context, as with the real dialplan."""
+    return AsteriskEmulator(
+        password=ARI_PASSWORD,
+        audiosocket_address=("127.0.0.1", as_port),
+        sounds_dir=tmp_path / "sounds",
+        extra_contexts={"ai-agent-unavailable": [("Answer", ""), ("Wait", "30"), ("Hangup", "")]},
+    )
+
+
 def start_engine(env: dict, cwd) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "ai_engine"], env=env, cwd=cwd,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -67,12 +77,7 @@ async def test_engine_process_logs_json_keeps_secrets_out_and_shuts_down_cleanly
     http_port, as_port = free_port(), free_port()
     fake = FakeRealtimeServer(greeting_ms=3000)
     fake.token = TOKEN
-    async with fake.running(), AsteriskEmulator(
-        password=ARI_PASSWORD,
-        audiosocket_address=("127.0.0.1", as_port),
-        sounds_dir=tmp_path / "sounds",
-        extra_contexts={"ai-agent-unavailable": [("Answer", ""), ("Wait", "30"), ("Hangup", "")]},
-    ) as emu:
+    async with fake.running(), emulator(tmp_path, as_port) as emu:
         proc = start_engine(engine_env(emu, fake, media, http_port, as_port), tmp_path)
         try:
             async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{http_port}") as http:
@@ -111,12 +116,7 @@ async def test_after_an_engine_crash_the_next_engine_sends_the_stranded_caller_o
     media.mkdir(parents=True)
     http_port, as_port = free_port(), free_port()
     fake = FakeRealtimeServer(greeting_ms=6000)
-    async with fake.running(), AsteriskEmulator(
-        password=ARI_PASSWORD,
-        audiosocket_address=("127.0.0.1", as_port),
-        sounds_dir=tmp_path / "sounds",
-        extra_contexts={"ai-agent-unavailable": [("Answer", ""), ("Wait", "30"), ("Hangup", "")]},
-    ) as emu:
+    async with fake.running(), emulator(tmp_path, as_port) as emu:
         env = engine_env(emu, fake, media, http_port, as_port,
                          AI_ENGINE_PLAYBACK__MAX_FILE_AGE_S="2", AI_ENGINE_PLAYBACK__SWEEP_INTERVAL_S="0.5")
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{http_port}") as http:

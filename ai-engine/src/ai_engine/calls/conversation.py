@@ -271,8 +271,10 @@ class Conversation:
             await self._speech.wait()
             self._speech = anyio.Event()
             if self._barge_in is not None:
-                (cancelled, source), self._barge_in = self._barge_in, None
-                await self._interrupt(cancelled, source)
+                try:
+                    await self._interrupt(*self._barge_in)
+                finally:
+                    self._barge_in = None  # only now: no second barge-in while this one stops the agent
 
     async def _interrupt(self, cancelled: str | None, source: str) -> None:
         """Stop the agent at once and cancel its reply."""

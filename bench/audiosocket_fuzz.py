@@ -14,6 +14,7 @@ exceptions (must be 0), memory growth, and the healthy call's worst gap.
 
 from __future__ import annotations
 
+import argparse
 import json
 import random
 import resource
@@ -195,15 +196,12 @@ async def run(total: int, seed: int) -> dict:
 
 
 def main(argv: list[str]) -> int:
-    total = 1_000_000
-    seed = 1
-    for arg in argv:
-        if arg.startswith("--frames="):
-            total = int(arg.split("=", 1)[1])
-        elif arg.startswith("--seed="):
-            seed = int(arg.split("=", 1)[1])
+    p = argparse.ArgumentParser(prog="python -m bench audiosocket_fuzz")
+    p.add_argument("--frames", type=int, default=1_000_000)
+    p.add_argument("--seed", type=int, default=1)
+    args = p.parse_args(argv)
     setup_logging("ERROR")  # one line per refused connection would drown the figures
-    result = anyio.run(run, total, seed)
+    result = anyio.run(run, args.frames, args.seed)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "audiosocket_fuzz.json").write_text(json.dumps(result, indent=2))
     print(f"{'metric':<28} value")

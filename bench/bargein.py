@@ -12,6 +12,7 @@ Targets: ≤ 150 ms stream, ≤ 300 ms file.
 
 from __future__ import annotations
 
+import argparse
 import json
 import random
 import sys
@@ -91,13 +92,11 @@ async def run(trials: int, modes: list[str]) -> dict:
 
 
 def main(argv: list[str]) -> int:
-    trials, modes = 10, ["stream", "file"]
-    for arg in argv:
-        if arg.startswith("--trials="):
-            trials = int(arg.split("=", 1)[1])
-        elif arg.startswith("--modes="):
-            modes = arg.split("=", 1)[1].split(",")
-    results = anyio.run(run, trials, modes)
+    p = argparse.ArgumentParser(prog="python -m bench bargein")
+    p.add_argument("--trials", type=int, default=10)
+    p.add_argument("--modes", type=lambda v: v.split(","), default=["stream", "file"], help="comma-separated")
+    args = p.parse_args(argv)
+    results = anyio.run(run, args.trials, args.modes)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "bargein.json").write_text(json.dumps(results, indent=2))
     print(f"{'mode':<7} {'onset → agent stopped':<24} {'p50 ms':>7} {'p95 ms':>7} {'max ms':>7} {'n':>3}")

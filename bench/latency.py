@@ -13,6 +13,7 @@ p95 ≤ 1.2 s.
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 
@@ -91,13 +92,11 @@ async def run(turns: int, modes: list[str]) -> dict:
 
 
 def main(argv: list[str]) -> int:
-    turns, modes = 20, ["stream", "file"]
-    for arg in argv:
-        if arg.startswith("--turns="):
-            turns = int(arg.split("=", 1)[1])
-        elif arg.startswith("--modes="):
-            modes = arg.split("=", 1)[1].split(",")
-    results = anyio.run(run, turns, modes)
+    p = argparse.ArgumentParser(prog="python -m bench latency")
+    p.add_argument("--turns", type=int, default=20)
+    p.add_argument("--modes", type=lambda v: v.split(","), default=["stream", "file"], help="comma-separated")
+    args = p.parse_args(argv)
+    results = anyio.run(run, args.turns, args.modes)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "latency.json").write_text(json.dumps(results, indent=2))
     print_table(results)

@@ -20,18 +20,26 @@ class Owner:
         self.events = []
         self.ended = []
         self.got = anyio.Event()
-        conn.attach(self.on_event, self.ended.append)
+        self.done = anyio.Event()
+        conn.attach(self.on_event, self.on_close)
 
     def on_event(self, event):
         self.events.append(event)
         self.got.set()
+
+    def on_close(self, reason):
+        self.ended.append(reason)
+        self.done.set()
 
 
 class Binder:
     def __init__(self, known):
         self.known = set(known)
         self.bound = {}
-        self.event = anyio.Event()
+        self._bound_events = {}
+
+    def bound_event(self, u):
+        return self._bound_events.setdefault(u, anyio.Event())
 
     def __call__(self, conn):
         if conn.uuid not in self.known:
@@ -39,7 +47,7 @@ class Binder:
         if conn.uuid in self.bound:
             return "UUID already bound"
         self.bound[conn.uuid] = conn
-        self.event.set()
+        self.bound_event(conn.uuid).set()
         return None
 
 
@@ -48,6 +56,15 @@ async def start(tg, binder, **kw):
     server = AudioSocketServer(settings, binder, max_connections=8)
     port = await tg.start(server.serve)
     return server, port
+
+
+async def connect_bound(port, binder, known, with_uuid=b""):
+    """A connection that sent its UUID frame (and `with_uuid` in the same write), once bound."""
+    stream = await anyio.connect_tcp("127.0.0.1", port)
+    await stream.send(codec.encode_uuid(known) + with_uuid)
+    with anyio.fail_after(2):
+        await binder.bound_event(known).wait()
+    return stream
 
 
 async def closed_by_server(stream, within=3.0) -> bool:
@@ -66,11 +83,8 @@ async def test_known_uuid_is_bound_and_receives_frames():
     async with anyio.create_task_group() as tg:
         server, port = await start(tg, binder)
         assert server.listening
-        async with await anyio.connect_tcp("127.0.0.1", port) as s:
-            # FACT 9: the UUID frame often arrives together with the first audio frame.
-            await s.send(codec.encode_uuid(known) + codec.encode_audio(b"\x10\x00" * 160))
-            with anyio.fail_after(2):
-                await binder.event.wait()
+        # FACT 9: the UUID frame often arrives together with the first audio frame.
+        async with await connect_bound(port, binder, known, codec.encode_audio(b"\x10\x00" * 160)) as s:
             conn = binder.bound[known]
             owner = Owner(conn)  # frames that came with the UUID were kept for it
             with anyio.fail_after(2):
@@ -110,10 +124,7 @@ async def test_second_connection_for_a_bound_uuid_is_refused():
     binder = Binder([known])
     async with anyio.create_task_group() as tg:
         _, port = await start(tg, binder)
-        async with await anyio.connect_tcp("127.0.0.1", port) as first:
-            await first.send(codec.encode_uuid(known))
-            with anyio.fail_after(2):
-                await binder.event.wait()
+        async with await connect_bound(port, binder, known):
             async with await anyio.connect_tcp("127.0.0.1", port) as second:
                 await second.send(codec.encode_uuid(known))
                 assert await closed_by_server(second)
@@ -142,10 +153,7 @@ async def test_keepalive_sends_silence_when_the_line_is_idle():
     binder = Binder([known])
     async with anyio.create_task_group() as tg:
         _, port = await start(tg, binder)
-        async with await anyio.connect_tcp("127.0.0.1", port) as s:
-            await s.send(codec.encode_uuid(known))
-            with anyio.fail_after(2):
-                await binder.event.wait()
+        async with await connect_bound(port, binder, known) as s:
             conn = binder.bound[known]
             media = MediaClock(keepalive_s=0.2)
             media.add_leg(conn)
@@ -169,20 +177,15 @@ async def test_a_bound_leg_that_stalls_mid_frame_ends_after_the_read_timeout_and
         _, port = await start(tg, binder)
         media = MediaClock(keepalive_s=0.1, read_timeout_s=0.5)
         tg.start_soon(media.run)
-        async with await anyio.connect_tcp("127.0.0.1", port) as s, await anyio.connect_tcp("127.0.0.1", port) as s2:
-            await s.send(codec.encode_uuid(known))
-            await s2.send(codec.encode_uuid(other))
-            with anyio.fail_after(2):
-                while len(binder.bound) < 2:
-                    await anyio.sleep(0.01)
+        async with await connect_bound(port, binder, known) as s, await connect_bound(port, binder, other) as s2:
             silent, closing = Owner(binder.bound[known]), Owner(binder.bound[other])
             media.add_leg(binder.bound[known])
             await s.send(b"\x10\x01\x40" + b"\x00" * 100)  # a truncated frame, then nothing
             t0 = anyio.current_time()
             await s2.aclose()  # the peer hangs up: the owner hears it at once
             with anyio.fail_after(2):
-                while not (silent.ended and closing.ended):
-                    await anyio.sleep(0.01)
+                await closing.done.wait()
+                await silent.done.wait()
             assert closing.ended == ["closed"]
             assert silent.ended == ["timeout"] and 0.45 <= anyio.current_time() - t0 < 1.5
             binder.bound[known].release()
@@ -194,15 +197,11 @@ async def test_a_malformed_frame_on_a_bound_leg_tells_the_owner():
     binder = Binder([known])
     async with anyio.create_task_group() as tg:
         _, port = await start(tg, binder)
-        async with await anyio.connect_tcp("127.0.0.1", port) as s:
-            await s.send(codec.encode_uuid(known))
-            with anyio.fail_after(2):
-                await binder.event.wait()
+        async with await connect_bound(port, binder, known) as s:
             owner = Owner(binder.bound[known])
             await s.send(codec.encode_audio(b"\x00\x00" * 160) + b"\x42\x00\x00")
             with anyio.fail_after(2):
-                while not owner.ended:
-                    await anyio.sleep(0.01)
+                await owner.done.wait()
             assert owner.ended == [owner.ended[0]] and owner.ended[0].startswith("malformed: unknown frame kind 0x42")
             binder.bound[known].release()
             assert await closed_by_server(s)

@@ -16,22 +16,17 @@ class BargeInPolicy:
     def __init__(self, settings: BargeInSettings):
         self.settings = settings
 
-    def should_interrupt(self, output: AgentOutput, now: float | None = None) -> bool:
+    def should_interrupt(self, output: AgentOutput, now: float | None = None, *, still_speaking: bool = False) -> bool:
+        """Speech onset (or, with `still_speaking`, speech that began earlier and goes on) while
+        the agent talks: interrupt past the protection window; speech that goes on must also
+        outlast it by the minimum speech length."""
         if not self.settings.enabled or not output.talking:
             return False
         since = output.talking_since
         if since is None:
-            return True  # queued but not heard yet: the caller is ahead of it
+            # Queued but not heard yet: a new onset means the caller is ahead of it; speech that
+            # was already going on is heard by the provider too, which answers it.
+            return not still_speaking
+        window_ms = self.settings.protection_ms + (self.settings.min_speech_ms if still_speaking else 0)
         now = anyio.current_time() if now is None else now
-        return (now - since) * 1000 >= self.settings.protection_ms
-
-    def still_speaking_interrupts(self, output: AgentOutput, now: float | None = None) -> bool:
-        """The caller is still talking (speech began earlier): interrupt once the agent has been
-        talking for the protection window plus the minimum speech length."""
-        if not self.settings.enabled or not output.talking:
-            return False
-        since = output.talking_since
-        if since is None:
-            return False  # not heard yet: the provider hears the caller too and will answer them
-        now = anyio.current_time() if now is None else now
-        return (now - since) * 1000 >= self.settings.protection_ms + self.settings.min_speech_ms
+        return (now - since) * 1000 >= window_ms

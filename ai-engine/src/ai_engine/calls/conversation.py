@@ -197,8 +197,8 @@ class Conversation:
                 self._speech_started("engine")
             elif change == "stop":
                 self.timer.caller_quiet(detector.stop_delay_s)
-            elif detector.speaking and self._barge_in is None and self.barge_in.still_speaking_interrupts(self.output):
-                self._interrupt_now(self._response_id, "engine (caller kept talking)")
+            elif detector.speaking:
+                self._speech_started("engine (caller kept talking)", still_speaking=True)
         elif isinstance(event, codec.Dtmf):
             log.info("call.dtmf", digit=event.digit, via="audiosocket")
         elif isinstance(event, codec.Hangup):
@@ -251,18 +251,15 @@ class Conversation:
         elif isinstance(event, base.ProviderError):
             log.warning("provider.error", message=event.message)
 
-    def _speech_started(self, source: str) -> None:
+    def _speech_started(self, source: str, *, still_speaking: bool = False) -> None:
         """Caller speech while the agent talks: decided here, at once and in event order (the
         provider's own response.done may follow in the same read), so the reply's id is
         forgotten before any more of its audio or its end is handled. The `_barge_ins` task
         then stops the output and cancels the reply."""
-        if self._barge_in is None and self.barge_in.should_interrupt(self.output):
-            self._interrupt_now(self._response_id, source)
-
-    def _interrupt_now(self, response_id: str | None, source: str) -> None:
-        self._barge_in = (response_id, source)
-        self._response_id = None
-        self._speech.set()
+        if self._barge_in is None and self.barge_in.should_interrupt(self.output, still_speaking=still_speaking):
+            self._barge_in = (self._response_id, source)
+            self._response_id = None
+            self._speech.set()
 
     # ---- barge-in -------------------------------------------------------------------------
 

@@ -14,6 +14,16 @@ from ..transports.audiosocket.connection import AudioSocketConnection
 EVENT_QUEUE_SIZE = 512
 
 
+def channel_prefix(app: str) -> str:
+    """Every channel and bridge id the engine makes starts with this; a caller's never does."""
+    return f"{app}-"
+
+
+def bridge_name_prefix(app: str) -> str:
+    """Every bridge the engine makes is named so (bridges carry no app in ARI)."""
+    return f"{app}/"
+
+
 @dataclass
 class Leg:
     """An AudioSocket leg: `capture` (caller audio in) or `playback` (agent audio out, stream mode)."""
@@ -39,7 +49,7 @@ class Call:
         self.args = args
         self.persona_name = persona_name
         self.persona = persona
-        prefix = f"{app}-{self.id}"
+        prefix = f"{channel_prefix(app)}{self.id}"
         self.bridge_id = f"{prefix}-call"
         self.capture_bridge_id = f"{prefix}-capture"
         self.snoop_id = f"{prefix}-snoop"
@@ -59,10 +69,10 @@ class Call:
 
     def bridge_name(self, role: str) -> str:
         # Bridges carry no app in ARI; the name lets a restarted engine find its orphans.
-        return f"{self.app}/{self.id}/{role}"
+        return f"{bridge_name_prefix(self.app)}{self.id}/{role}"
 
     def new_leg(self, role: str, local: bool) -> Leg:
-        base = f"{self.app}-{self.id}-{role}"
+        base = f"{channel_prefix(self.app)}{self.id}-{role}"
         leg = Leg(role=role, uuid=uuidlib.uuid4(), channel_id=base, other_channel_id=f"{base};2" if local else None)
         self.legs[role] = leg
         return leg

@@ -13,7 +13,7 @@ import anyio.abc
 from ..observability import metrics
 from ..observability.logs import get_logger
 from ..transports.ari.errors import AriError, AriUnavailable
-from .call import Call
+from .call import Call, bridge_name_prefix, channel_prefix
 from .deps import CallDeps
 from .session import CallSession
 
@@ -124,7 +124,7 @@ class CallManager:
         bridges = [
             b
             for b in await rest.list_bridges()
-            if str(b.get("name", "")).startswith(f"{app}/") and not self.registry.owns_bridge(b.get("id", ""))
+            if str(b.get("name", "")).startswith(bridge_name_prefix(app)) and not self.registry.owns_bridge(b.get("id", ""))
         ]
         if not channels and not bridges:
             return
@@ -133,7 +133,7 @@ class CallManager:
             channel_id = channel["id"]
             if self.registry.owns_channel(channel_id):
                 continue
-            if channel_id.startswith(f"{app}-"):  # a leg we made (call.py names them): hung up
+            if channel_id.startswith(channel_prefix(app)):  # a leg we made: hung up
                 log.warning("ari.orphan_leg", channel_id=channel_id, name=channel.get("name"))
                 await self._hangup(channel_id)
             else:  # a caller left in Stasis (e.g. by an engine that crashed): never dropped

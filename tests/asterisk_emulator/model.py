@@ -28,8 +28,20 @@ def party(name: str = "", number: str = "") -> dict:
     return {"name": name, "number": number}
 
 
+class PlaybackTarget:
+    """A channel or bridge: its playbacks queue in order, the first one plays (FACTS 25-26, 56)."""
+
+    playbacks: collections.deque
+
+    @property
+    def playing(self) -> "Playback | None":
+        if self.playbacks and self.playbacks[0].state == "playing":
+            return self.playbacks[0]
+        return None
+
+
 @dataclass(eq=False)
-class Channel:
+class Channel(PlaybackTarget):
     """One Asterisk channel.
 
     ``kind`` is one of: ``phone`` (the ;1 half of an inbound call, driven by a :class:`Call`),
@@ -107,16 +119,10 @@ class Channel:
         if priority is not None:
             self.priority = priority
 
-    @property
-    def playing(self) -> "Playback | None":
-        """The channel playback currently playing on this channel (FACTS 25-26)."""
-        if self.playbacks and self.playbacks[0].state == "playing":
-            return self.playbacks[0]
-        return None
 
 
 @dataclass(eq=False)
-class Bridge:
+class Bridge(PlaybackTarget):
     id: str
     name: str = ""
     bridge_type: str = "mixing"
@@ -150,12 +156,6 @@ class Bridge:
             "creationtime": self.creationtime,
             "video_mode": "talker",
         }
-
-    @property
-    def playing(self) -> "Playback | None":
-        if self.playbacks and self.playbacks[0].state == "playing":
-            return self.playbacks[0]
-        return None
 
 
 @dataclass(eq=False)

@@ -300,3 +300,13 @@ class Rig:
         await self.started(sid)
         await self.add(bridge, sid)
         return sid
+
+    async def media_path(self, cid: str):
+        """DESIGN §2: the caller in a call bridge, a snoop (spy=in) in a capture bridge with a
+        media fork. Returns (call bridge, capture fork connection)."""
+        b1 = await self.bridge()
+        await self.add(b1, cid)
+        b2 = await self.bridge("ai-agent-capture")
+        await self.snoop(cid, b2)
+        _, cap = await self.fork(b2, args="media-fork,capture")
+        return b1, cap

@@ -1,6 +1,6 @@
 """A lean Asterisk for load benchmarks: the test emulator's control plane with a cheap media plane.
 
-Why: the full emulator (tests/asterisk_emulator) mixes every bridge in Python (numpy) every 20 ms
+Why: the full emulator (tests/support/asterisk_emulator) mixes every bridge in Python (numpy) every 20 ms
 and logs every AudioSocket frame with its payload; at a few hundred calls that, not the engine,
 is the bottleneck (bench/media_load.py measures it with `--generator full`).
 
@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"))
 
 from asterisk_emulator import AsteriskEmulator  # noqa: E402
 from asterisk_emulator.audiosocket_client import AudioSocketLeg  # noqa: E402

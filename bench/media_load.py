@@ -65,7 +65,7 @@ WHY_LEAN = (
     "lean generator (bench/load_asterisk.py): the emulator's ARI REST, events WebSocket, channels, bridges, "
     "snoops and AudioSocket legs, without its per-bridge numpy mixing and per-frame logging"
 )
-WHY_FULL = "full test emulator (tests/asterisk_emulator): every bridge mixed in Python every 20 ms"
+WHY_FULL = "full test emulator (tests/support/asterisk_emulator): every bridge mixed in Python every 20 ms"
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:

@@ -2,7 +2,7 @@
 Run: `python -m bench soak [--calls 1000] [--concurrency 40] [--seed 1]`.
 
 Two engines in this process, one in file mode and one in stream mode, each against its own full
-Asterisk emulator, share a fake Realtime provider (tests/fakes/realtime_server.py: a 440 Hz
+Asterisk emulator, share a fake Realtime provider (tests/support/fakes/realtime_server.py: a 440 Hz
 greeting, replies that echo the caller's speech). Each call goes to one of them at random and the
 caller hangs up at a random point: during setup (right after Stasis), during the greeting, during
 its own speech, or while the agent's reply plays (file playback, or the paced stream).
@@ -14,7 +14,7 @@ heap (allocated blocks). The test doubles' logs of finished calls are dropped at
 so that memory is the engine's, not the emulator's recordings.
 
 Prints the curve and the checks, writes bench/results/soak.json. The fast version is
-tests/engine/integration/test_soak.py (40 calls, same scenario).
+tests/ai_engine/integration/test_soak.py (40 calls, same scenario).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from pathlib import Path
 import anyio
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"))
 
 from engine.harness import running_rig, tone  # noqa: E402
 from fakes.realtime_server import FakeRealtimeServer  # noqa: E402

@@ -14,7 +14,7 @@ import anyio
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))  # the Asterisk emulator is a test double living in tests/
+sys.path.insert(0, str(ROOT / "tests" / "support"))  # the Asterisk emulator is a test double living in tests/
 
 from ai_engine.observability.logs import setup_logging  # noqa: E402
 from engine.harness import running_rig  # noqa: E402

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from asterisk_emulator import AsteriskEmulator
-from engine.harness import ARI_PASSWORD, eventually, free_port, peak_tone_level
+from engine_harness import ARI_PASSWORD, eventually, free_port, peak_tone_level
 from fakes.realtime_server import FakeRealtimeServer
 
 pytestmark = pytest.mark.anyio

@@ -5,7 +5,7 @@ import httpx
 import numpy as np
 import pytest
 
-from engine.harness import eventually, peak_tone_level, running_rig
+from engine_harness import eventually, peak_tone_level, running_rig
 from fakes.realtime_server import FakeRealtimeServer
 from local_ai_server.client import espeak
 

@@ -7,7 +7,7 @@ import pytest
 
 from ai_engine.calls import manager
 from bench.soak import POINTS, run_soak
-from engine.harness import eventually, running_rig
+from engine_harness import eventually, running_rig
 
 pytestmark = pytest.mark.anyio
 

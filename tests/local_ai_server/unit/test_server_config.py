@@ -8,7 +8,7 @@ from local_ai_server.conversation import Conversation, Item, history_start
 from local_ai_server.models.bundled import BUNDLED_LLM, BUNDLED_STT, BUNDLED_TTS, ModelNotFoundError, resolve
 from pydantic import ValidationError
 
-SHIPPED = Path(__file__).resolve().parents[2] / "local-ai-server" / "config" / "local-ai-server.yaml"
+SHIPPED = Path(__file__).resolve().parents[3] / "local-ai-server" / "config" / "local-ai-server.yaml"
 
 
 def test_contract_defaults():

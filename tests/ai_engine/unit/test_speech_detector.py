@@ -2,7 +2,7 @@
 import numpy as np
 
 from ai_engine.audio.vad import SpeechDetector
-from engine.harness import tone
+from engine_harness import tone
 from local_ai_server.client import espeak
 
 FRAME = 320

@@ -7,7 +7,7 @@ import httpx
 import pytest
 
 from ai_engine.transports.audiosocket import codec
-from engine.harness import eventually, peak_tone_level, running_rig, tone
+from engine_harness import eventually, peak_tone_level, running_rig, tone
 from fakes.realtime_server import FakeRealtimeServer
 
 pytestmark = pytest.mark.anyio

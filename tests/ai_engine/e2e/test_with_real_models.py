@@ -11,7 +11,7 @@ import pytest
 import soxr
 
 from bench.local_ai_server import free_port, start_server
-from engine.harness import running_rig
+from engine_harness import running_rig
 from local_ai_server.client import espeak
 from local_ai_server.config import Settings as ServerSettings
 from local_ai_server.models import BUNDLED_STT, resolve

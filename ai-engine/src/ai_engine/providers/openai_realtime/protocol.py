@@ -1,5 +1,6 @@
 """OpenAI Realtime API (GA), sans-IO: the client events we send, and server events mapped onto
-the engine's provider events. `session.py` is the edge.
+the engine's provider events. Every event is spelled once, in the shared `realtime_protocol`
+package (`rp`); this module only decides what they mean for a phone call. `session.py` is the edge.
 
   we send                      | when
   -----------------------------+-----------------------------------------------------------
@@ -29,17 +30,15 @@ the engine's provider events. `session.py` is the edge.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from dataclasses import dataclass
-from typing import Any
+
+import realtime_protocol as rp
 
 from .. import base
 from ..ws_edge import ulaw_decode, ulaw_encode
 
-PCMU_RATE = 8000
-PCM_RATE = 24000  # the only audio/pcm rate the API accepts
+PCMU = rp.AudioFormat("pcmu", rp.G711_RATE)
+PCM24 = rp.AudioFormat("pcm", 24000)  # the only audio/pcm rate OpenAI accepts
 BENIGN_ERRORS = {"response_cancel_not_active"}  # our cancel crossed the server's own
 REFUSED_ERRORS = {"invalid_api_key", "authentication_error", "insufficient_quota"}
 FATAL_ERRORS = {"rate_limit_exceeded", "session_expired"}
@@ -73,148 +72,118 @@ class RealtimeConfig:
     language: str | None
 
 
-def _format(config: RealtimeConfig) -> dict[str, Any]:
-    return {"type": "audio/pcmu"} if config.audio_format == "pcmu" else {"type": "audio/pcm", "rate": PCM_RATE}
-
-
 def session_update(config: RealtimeConfig) -> str:
+    fmt = PCMU if config.audio_format == "pcmu" else PCM24
     if config.turn_detection == "semantic_vad":
-        turn: dict[str, Any] = {"type": "semantic_vad", "eagerness": config.eagerness}
+        turn = rp.TurnDetection(type="semantic_vad", eagerness=config.eagerness)  # type: ignore[arg-type]
     else:
-        turn = {
-            "type": "server_vad",
-            "threshold": config.vad_threshold,
-            "prefix_padding_ms": config.prefix_padding_ms,
-            "silence_duration_ms": config.silence_duration_ms,
-        }
-    transcription: dict[str, Any] = {"model": config.transcription_model}
-    if config.language:
-        transcription["language"] = config.language
-    session = {
-        "type": "realtime",
-        "instructions": config.instructions,
-        "output_modalities": ["audio"],
-        "audio": {
-            "input": {"format": _format(config), "transcription": transcription, "turn_detection": turn},
-            "output": {"format": _format(config), "voice": config.voice},
-        },
-    }
-    return json.dumps({"type": "session.update", "session": session})
+        turn = rp.TurnDetection(
+            threshold=config.vad_threshold,
+            prefix_padding_ms=config.prefix_padding_ms,
+            silence_duration_ms=config.silence_duration_ms,
+        )
+    session = rp.SessionConfig(
+        instructions=config.instructions,
+        voice=config.voice,
+        input_format=fmt,
+        output_format=fmt,
+        turn_detection=turn,
+        transcription=rp.Transcription(config.transcription_model, config.language),
+    )
+    return rp.serialize(rp.SessionUpdate(session))
 
 
 def greeting(text: str) -> str:
     """response.create with instructions for this one reply: the model says the text as written
     (an assistant item plus response.create would make it write a new reply instead)."""
-    instructions = f"Say exactly the following, word for word, and nothing else: {text}"
-    return json.dumps({"type": "response.create", "response": {"instructions": instructions}})
-
-
-def response_cancel() -> str:
-    return json.dumps({"type": "response.cancel"})
-
-
-def truncate(item_id: str, audio_end_ms: int) -> str:
-    return json.dumps({"type": "conversation.item.truncate", "item_id": item_id, "content_index": 0, "audio_end_ms": audio_end_ms})
+    return rp.serialize(rp.ResponseCreate(instructions=f"Say exactly the following, word for word, and nothing else: {text}"))
 
 
 class RealtimeProtocol:
-    """State of one Realtime session: the reply in progress, its audio item and how much of it
-    we delivered, and replies we cancelled (their late deltas are dropped)."""
+    """State of one Realtime session: the reply in progress (and the ones we cancelled, in
+    `rp.ClientConnection`), the audio item of the last reply and how much of it we delivered."""
 
-    def __init__(self, audio_format: str):
+    def __init__(self, audio_format: str, max_bytes: int = 4 * 1024 * 1024):
         self.pcmu = audio_format == "pcmu"
-        self.rate = PCMU_RATE if self.pcmu else PCM_RATE
-        self.reply: str | None = None  # in progress (response.created, no response.done yet)
-        self._cancelled: set[str] = set()
+        self.rate = (PCMU if self.pcmu else PCM24).rate
+        self._conn = rp.ClientConnection(max_bytes=max_bytes)
         self.item_id: str | None = None  # the audio item of the last reply that sent audio
         self.delivered_ms = 0.0  # of that item
 
+    @property
+    def reply(self) -> str | None:
+        return self._conn.current_response
+
     def encode_audio(self, pcm: bytes) -> str:
-        data = ulaw_encode(pcm) if self.pcmu else pcm
-        return json.dumps({"type": "input_audio_buffer.append", "audio": base64.b64encode(data).decode("ascii")})
+        return rp.append_message(ulaw_encode(pcm) if self.pcmu else pcm)
 
     def cancel(self) -> tuple[list[str], str | None]:
         """Our barge-in: (messages to send, the item to truncate); the reply's audio stops here."""
-        messages = []
-        if self.reply is not None:
-            self._cancelled.add(self.reply)
-            messages.append(response_cancel())
+        messages = [self._conn.send(rp.ResponseCancel())] if self._conn.current_response is not None else []
         item, self.item_id = self.item_id, None
         return messages, item
 
+    def truncate(self, item_id: str, audio_end_ms: int) -> str:
+        return self._conn.send(rp.ConversationItemTruncate(item_id, audio_end_ms))
+
     def receive(self, raw: str | bytes) -> list[Event]:
         try:
-            msg = json.loads(raw)
-        except ValueError:
-            return [base.ProviderError("message is not JSON")]
-        if not isinstance(msg, dict):
-            return [base.ProviderError("message is not a JSON object")]
-        kind = msg.get("type")
-        if kind == "session.created":
-            return [SessionCreated(str((msg.get("session") or {}).get("id", "")))]
-        if kind == "input_audio_buffer.speech_started":
-            return [base.SpeechStarted()]
-        if kind == "input_audio_buffer.speech_stopped":
-            return [base.SpeechStopped()]
-        if kind == "conversation.item.input_audio_transcription.completed":
-            return [base.Transcript("caller", str(msg.get("transcript", "")))]
-        if kind == "response.created":
-            self.reply = str((msg.get("response") or {}).get("id", ""))
-            return [base.ResponseStarted(self.reply)]
-        if kind == "response.output_audio.delta":
-            return self._audio(msg)
-        if kind == "response.output_audio_transcript.delta":
-            rid = str(msg.get("response_id", ""))
-            return [] if rid in self._cancelled else [base.AgentText(rid, str(msg.get("delta", "")))]
-        if kind == "response.done":
-            return self._done(msg.get("response") or {})
-        if kind == "error":
-            return self._error(msg.get("error") or {})
-        if kind == "rate_limits.updated":
-            spent = [r for r in msg.get("rate_limits") or [] if isinstance(r, dict) and r.get("remaining") == 0]
-            return [base.ProviderError(f"rate limit {r.get('name')} exhausted, resets in {r.get('reset_seconds')} s") for r in spent]
+            event = self._conn.receive(raw)
+        except rp.ProtocolError as exc:
+            return [base.ProviderError(f"bad server event: {exc}")]
+        match event:
+            case rp.SessionCreated():
+                return [SessionCreated(event.id)]
+            case rp.InputAudioBufferSpeechStarted():
+                return [base.SpeechStarted()]
+            case rp.InputAudioBufferSpeechStopped():
+                return [base.SpeechStopped()]
+            case rp.InputAudioTranscriptionCompleted():
+                return [base.Transcript("caller", event.transcript)]
+            case rp.ResponseCreated():
+                return [base.ResponseStarted(event.response.id)]
+            case rp.ResponseOutputAudioDelta():
+                return self._audio(event)
+            case rp.ResponseOutputAudioTranscriptDelta():
+                return [] if self._conn.is_cancelled(event.response_id) else [base.AgentText(event.response_id, event.delta)]
+            case rp.ResponseDone():
+                return self._done(event.response)
+            case rp.Error():
+                return self._error(event)
+            case rp.RateLimitsUpdated():
+                return [
+                    base.ProviderError(f"rate limit {r.name} exhausted, resets in {r.reset_seconds} s")
+                    for r in event.rate_limits
+                    if r.remaining == 0
+                ]
         return []
 
-    def _audio(self, msg: dict) -> list[Event]:
-        rid = str(msg.get("response_id", ""))
-        if rid in self._cancelled:
+    def _audio(self, event: rp.ResponseOutputAudioDelta) -> list[Event]:
+        if self._conn.is_cancelled(event.response_id):
             return []
-        try:
-            data = base64.b64decode(msg.get("delta", ""), validate=True)
-        except (ValueError, binascii.Error):
-            return [base.ProviderError("audio delta is not base64")]
-        if not self.pcmu and len(data) % 2:
+        if not self.pcmu and len(event.delta) % 2:
             return [base.ProviderError("audio delta is not whole samples")]
-        pcm = ulaw_decode(data) if self.pcmu else data
-        item = str(msg.get("item_id", ""))
-        if item != self.item_id:
-            self.item_id, self.delivered_ms = item, 0.0
+        pcm = ulaw_decode(event.delta) if self.pcmu else event.delta
+        if event.item_id != self.item_id:
+            self.item_id, self.delivered_ms = event.item_id, 0.0
         self.delivered_ms += len(pcm) / 2 / self.rate * 1000
-        return [base.AgentAudio(rid, pcm, self.rate)]
+        return [base.AgentAudio(event.response_id, pcm, self.rate)]
 
-    def _done(self, response: dict) -> list[Event]:
-        rid = str(response.get("id", ""))
-        status = str(response.get("status", "completed"))
-        self._cancelled.discard(rid)
-        if self.reply == rid:
-            self.reply = None
-        events: list[Event] = [base.ResponseDone(rid, status)]
-        error = ((response.get("status_details") or {}).get("error") or {}) if status == "failed" else {}
-        if error:
+    def _done(self, response: rp.ResponseInfo) -> list[Event]:
+        events: list[Event] = [base.ResponseDone(response.id, response.status)]
+        error = (response.status_details or {}).get("error") if response.status == "failed" else None
+        if isinstance(error, dict):
             code = str(error.get("code") or error.get("type") or "")
             events.append(base.ProviderError(f"response failed: {code}: {error.get('message', '')}"))
             if code in FATAL_ERRORS or code in REFUSED_ERRORS:
                 events.append(Fatal(f"response failed: {code}", rejected=code in REFUSED_ERRORS))
         return events
 
-    def _error(self, error: Any) -> list[Event]:
-        if not isinstance(error, dict):
-            return [base.ProviderError(str(error))]
-        code = str(error.get("code") or "")
-        if code in BENIGN_ERRORS:
+    def _error(self, error: rp.Error) -> list[Event]:
+        if error.code in BENIGN_ERRORS:
             return []
-        message = f"{error.get('type', 'error')} {code}: {error.get('message', '')}".strip()
+        message = f"{error.error_type} {error.code}: {error.message}"
         events: list[Event] = [base.ProviderError(message)]
-        if code in REFUSED_ERRORS or code in FATAL_ERRORS:
-            events.append(Fatal(message, rejected=code in REFUSED_ERRORS))
+        if error.code in REFUSED_ERRORS or error.code in FATAL_ERRORS:
+            events.append(Fatal(message, rejected=error.code in REFUSED_ERRORS))
         return events

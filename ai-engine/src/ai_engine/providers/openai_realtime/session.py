@@ -76,7 +76,7 @@ class OpenAIRealtimeSession:
         self._provider = provider
         self._ws = ws
         self._config = config
-        self._protocol = p.RealtimeProtocol(config.audio_format)
+        self._protocol = p.RealtimeProtocol(config.audio_format, provider.settings.max_message_bytes)
         self.input_rate = self._protocol.rate
         self._outbox = Outbox(provider.name)
         self._item: tuple[str, float] | None = None  # (audio item, when its first audio reached us)
@@ -102,7 +102,7 @@ class OpenAIRealtimeSession:
         if item is not None and self._item is not None and self._item[0] == item:
             heard_ms = (anyio.current_time() - self._item[1]) * 1000
             audio_end_ms = int(min(heard_ms, self._protocol.delivered_ms))
-            await self._send(p.truncate(item, audio_end_ms))
+            await self._send(self._protocol.truncate(item, audio_end_ms))
             log.info("provider.truncated", provider=self.name, audio_end_ms=audio_end_ms)
         self._item = None
 

@@ -36,7 +36,7 @@ def _default(field) -> str:
     return f"`{value}`"
 
 
-def rows(model: type[BaseModel], prefix: str, env_prefix: str) -> list[str]:
+def rows(model: type[BaseModel], prefix: str, env_prefix: str, label: str = "") -> list[str]:
     out = []
     for name, field in model.model_fields.items():
         key = f"{prefix}{name}"
@@ -46,20 +46,35 @@ def rows(model: type[BaseModel], prefix: str, env_prefix: str) -> list[str]:
             out += rows(ann, key + ".", env + "__")
             continue
         desc = (field.description or "").replace("|", "\\|")
-        out.append(f"| `{key}` | {_default(field)} | `{env}` | {desc} |")
-        value_type = _dict_value_model(ann)
-        if value_type is not None:
-            out += rows(value_type, key + ".<name>.", env + "__<NAME>__")
+        out.append(f"| `{key}` | {_default(field)} | `{env}` | {label}{desc} |")
+        for value_type in _dict_value_models(ann):
+            out += rows(value_type, key + ".<name>.", env + "__<NAME>__", _kinds(value_type))
     return out
 
 
-def _dict_value_model(ann) -> type[BaseModel] | None:
+def _kinds(model: type[BaseModel]) -> str:
+    """`[kind a, b] ` before each meaning when the dict's values are a union told apart by `kind`."""
+    kind = model.model_fields.get("kind")
+    values = getattr(kind.annotation, "__args__", ()) if kind is not None else ()
+    return f"[kind {', '.join(values)}] " if values else ""
+
+
+def _dict_value_models(ann) -> list[type[BaseModel]]:
+    """The settings model(s) of a `dict[str, Model]` field; each member of a (discriminated) union."""
     args = getattr(ann, "__args__", ())
-    if getattr(ann, "__origin__", None) is dict and len(args) == 2:
-        value = args[1]
-        if isinstance(value, type) and issubclass(value, BaseModel):
-            return value
-    return None
+    if getattr(ann, "__origin__", None) is not dict or len(args) != 2:
+        return []
+    value = args[1]
+    while getattr(value, "__metadata__", None) is not None:  # Annotated[...]
+        value = value.__origin__
+    members = getattr(value, "__args__", None) or (value,)
+    out = []
+    for member in members:
+        while getattr(member, "__metadata__", None) is not None:
+            member = member.__origin__
+        if isinstance(member, type) and issubclass(member, BaseModel):
+            out.append(member)
+    return out
 
 
 def table(model: type[BaseModel], env_prefix: str) -> str:

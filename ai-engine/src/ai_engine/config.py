@@ -168,8 +168,10 @@ class ProviderSettings(_Section):
 
 
 class _CloudProviderSettings(_Section):
-    """What every cloud provider has: an endpoint, a model, a key from the environment, bounds."""
+    """What every cloud provider has: an endpoint, a key from the environment, bounds."""
 
+    kind: str = Field(description="Which vendor API this entry speaks.")
+    url: str = Field(description="The vendor's WebSocket URL.")
     api_key: SecretStr | None = Field(
         None,
         description="API key. Environment only: AI_ENGINE_PROVIDERS__<NAME>__API_KEY (else the variable named by api_key_env).",
@@ -177,6 +179,7 @@ class _CloudProviderSettings(_Section):
     api_key_env: str = Field("", description="Environment variable read for the key when api_key is not set.")
     language: str | None = Field("en", description="Language of the conversation (BCP-47 or the vendor's code); null: the vendor's default.")
     connect_timeout_s: float = Field(5.0, gt=0, description="Bound on the WebSocket connect and the vendor's first answer.")
+    send_timeout_s: float = Field(2.0, gt=0, description="Bound on one send; a vendor that stops reading counts as lost.")
     max_message_bytes: int = Field(4 * 1024 * 1024, ge=65536, description="Largest accepted vendor message.")
 
     def key(self) -> str | None:

@@ -74,6 +74,18 @@ def closed(name: str, exc: ConnectionClosed) -> base.ProviderUnavailable:
     return base.ProviderUnavailable(f"{name}: session {why}")
 
 
+async def send(name: str, ws: ClientConnection, message: str | bytes, timeout_s: float) -> None:
+    """One bounded send: a vendor that stops reading (full buffers) counts as lost, like a closed socket."""
+    try:
+        with anyio.fail_after(timeout_s):
+            await ws.send(message)
+    except ConnectionClosed as exc:
+        raise closed(name, exc) from None
+    except TimeoutError:
+        metrics.PROVIDER_ERRORS.labels(name, "send_timeout").inc()
+        raise base.ProviderUnavailable(f"{name}: send stalled for {timeout_s} s") from None
+
+
 async def close_quietly(ws: ClientConnection) -> None:
     with anyio.CancelScope(shield=True), anyio.move_on_after(1):
         await ws.close()

@@ -18,7 +18,7 @@ from ...concurrency import single_error
 from ...config import DeepgramAgentSettings
 from ...observability.logs import get_logger
 from .. import base
-from ..ws_edge import KeyState, Outbox, close_quietly, closed, open_ws
+from ..ws_edge import KeyState, Outbox, close_quietly, closed, open_ws, send
 from . import protocol as p
 
 log = get_logger(__name__)
@@ -127,10 +127,7 @@ class DeepgramAgentSession:
             await self._send(p.keep_alive_message() if chunk is None else self._protocol.encode_audio(chunk))
 
     async def _send(self, message: str | bytes) -> None:
-        try:
-            await self._ws.send(message)
-        except ConnectionClosed as exc:
-            raise closed(self.name, exc) from None
+        await send(self.name, self._ws, message, self._settings.send_timeout_s)
 
     async def _recv(self) -> str | bytes:
         try:

@@ -167,10 +167,14 @@ class GeminiLiveSession:
 
     async def _send(self, ws: ClientConnection, message: str) -> None:
         try:
-            await ws.send(message)
+            with anyio.fail_after(self._provider.settings.send_timeout_s):
+                await ws.send(message)
         except ConnectionClosed as exc:
             if ws is self.ws:
                 raise self._provider.closed(exc) from None
+        except TimeoutError:
+            metrics.PROVIDER_ERRORS.labels(self.name, "send_timeout").inc()
+            raise base.ProviderUnavailable(f"{self.name}: send stalled") from None
 
     async def _recv(self, ws: ClientConnection) -> str | bytes:
         try:

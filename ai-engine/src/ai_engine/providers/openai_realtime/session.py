@@ -23,7 +23,7 @@ from ...config import OpenAIRealtimeSettings
 from ...observability import metrics
 from ...observability.logs import get_logger
 from .. import base
-from ..ws_edge import KeyState, Outbox, close_quietly, closed, open_ws
+from ..ws_edge import KeyState, Outbox, close_quietly, closed, open_ws, send
 from . import protocol as p
 
 log = get_logger(__name__)
@@ -136,10 +136,7 @@ class OpenAIRealtimeSession:
             await self._send(self._protocol.encode_audio(await self._outbox.take(MAX_FRAMES_PER_MESSAGE)))
 
     async def _send(self, message: str) -> None:
-        try:
-            await self._ws.send(message)
-        except ConnectionClosed as exc:
-            raise closed(self.name, exc) from None
+        await send(self.name, self._ws, message, self._provider.settings.send_timeout_s)
 
     async def _recv(self) -> str | bytes:
         try:

@@ -59,9 +59,24 @@ def setting_exists(model, env_name: str, prefix: str) -> bool:
         i += 1
         if getattr(ann, "__origin__", None) is dict:
             current, i = ann.__args__[1], i + 1  # skip the dict key, e.g. the provider name
+            members = _union_members(current)
+            if len(members) > 1:  # a union told apart by `kind` (providers): any member's field
+                rest = prefix + "__".join(parts[i:]).upper()
+                return any(setting_exists(m, rest, prefix) for m in members)
         else:
             current = ann
     return True
+
+
+def _union_members(ann) -> list:
+    while getattr(ann, "__metadata__", None) is not None:  # Annotated[...]
+        ann = ann.__origin__
+    out = []
+    for member in getattr(ann, "__args__", None) or (ann,):
+        while getattr(member, "__metadata__", None) is not None:
+            member = member.__origin__
+        out.append(member)
+    return out
 
 
 def dialplan_contexts(text: str) -> dict[str, list[str]]:

@@ -29,6 +29,7 @@ class SessionLog:
     input_rate: int = 0
     audio_in: int = 0  # caller audio bytes received (decoded s16le)
     cancelled: int = 0  # replies cut short (by the client or by caller speech)
+    first_audio: list[float] = field(default_factory=list)  # when each reply's first audio went out (bench)
     headers: dict = field(default_factory=dict)
     path: str = ""
 

@@ -60,7 +60,7 @@ def first_out_after(rig, t0: float, mode: str) -> float | None:
     for leg in rig.emu.audiosocket_log:
         if leg.channel_id and leg.channel_id.endswith("-playback"):
             for f in leg.frames:
-                if f["dir"] == "out" and f["t"] >= t0 and f["len"] and np.abs(np.frombuffer(f["payload"], "<i2")).max() > 500:
+                if f["dir"] == "out" and f["t"] >= t0 and f["len"] and np.abs(np.frombuffer(f["payload"], "<i2")).max() > 50:
                     return f["t"]
     return None
 
@@ -80,11 +80,12 @@ def timed_local_fake() -> FakeRealtimeServer:
     seen: set[str] = set()
     send = realtime_server._Session.send
 
-    async def timed_send(self, msg: dict) -> None:
-        if msg.get("type") == "response.output_audio.delta" and msg["response_id"] not in seen:
-            seen.add(msg["response_id"])
+    async def timed_send(self, event) -> None:
+        rid = getattr(event, "response_id", None)
+        if getattr(event, "type", None) == "response.output_audio.delta" and rid not in seen:
+            seen.add(rid)
             fake.first_audio.append(anyio.current_time())
-        await send(self, msg)
+        await send(self, event)
 
     realtime_server._Session.send = timed_send
     return fake

@@ -137,7 +137,7 @@ def espeak(text: str, *, rate: int = 8000, voice: str = "en-us", speed: int = 16
     """Test speech: espeak-ng, resampled to telephone quality (s16le mono at `rate`)."""
     import subprocess
 
-    from .audio import resample
+    from .speech.audio import resample
 
     wav = subprocess.run(["espeak-ng", "-v", voice, "-s", str(speed), "--stdout", text],
                          check=True, capture_output=True).stdout

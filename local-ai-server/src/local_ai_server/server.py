@@ -18,7 +18,7 @@ from starlette.websockets import WebSocket
 
 from . import metrics
 from .runtime import Runtime
-from .session import Session
+from .realtime.session import Session
 
 log = structlog.get_logger("local_ai_server.server")
 

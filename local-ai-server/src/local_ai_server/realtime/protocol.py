@@ -15,7 +15,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from .audio import AudioFormat, AudioFormatError
+from ..speech.audio import AudioFormat, AudioFormatError
 
 UNSET: Any = object()  # a field the client did not send (distinct from an explicit null)
 

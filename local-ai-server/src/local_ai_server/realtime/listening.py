@@ -17,6 +17,7 @@ from ..config import Settings
 from ..speech.audio import PROCESSING_RATE, StreamResampler, decode
 from ..speech.conversation import Conversation
 from ..speech.vad import Endpointer, Paused, Resumed, SpeechStarted, SpeechStopped
+from .limits import AudioRateLimit
 from .outbox import Outbox
 from .protocol import ProtocolError, new_id, server_event
 from .responses import Responses
@@ -39,6 +40,9 @@ class Listener:
         self.endpointer = Endpointer(state.vad_params())
         self._resampler = StreamResampler(state.input_format.rate, PROCESSING_RATE)
         self._manual_buffer: list[np.ndarray] = []
+        self._manual_samples = 0
+        limits = settings.limits
+        self._rate = AudioRateLimit(limits.audio_rate, limits.audio_burst_ms)
         self._speech_item_id: str | None = None
         self._speculative: Turn | None = None
 
@@ -54,6 +58,7 @@ class Listener:
     def reset(self) -> None:
         self.endpointer.reset()
         self._manual_buffer.clear()
+        self._manual_samples = 0
         self._drop_speculative()
         self._speech_item_id = None
 
@@ -61,9 +66,23 @@ class Listener:
         samples = decode(data, self._state.input_format)
         if samples.size == 0:
             return
+        limits = self._settings.limits
+        if not self._rate.admit(samples.size * 1000 / self._state.input_format.rate):
+            if not self._rate.report_due():
+                return
+            raise ProtocolError("input_audio_rate_exceeded",
+                                f"audio arrives faster than {limits.audio_rate}x real time (after a "
+                                f"{limits.audio_burst_ms} ms burst); audio is dropped until it slows down",
+                                param="audio")
         audio_16k = self._resampler.process(samples)
         if self._state.turn_detection is None:
+            max_samples = limits.max_input_buffer_ms * PROCESSING_RATE // 1000
+            if self._manual_samples + audio_16k.size > max_samples:
+                raise ProtocolError("input_audio_buffer_full",
+                                    f"the input audio buffer holds at most {limits.max_input_buffer_ms} ms; "
+                                    "commit or clear it", param="audio")
             self._manual_buffer.append(audio_16k)
+            self._manual_samples += audio_16k.size
             return
         for vad_event in self.endpointer.feed(audio_16k):
             match vad_event:
@@ -88,6 +107,8 @@ class Listener:
             raise ProtocolError("input_audio_buffer_commit_empty", "the input audio buffer is empty")
         audio = np.concatenate(self._manual_buffer)
         self._manual_buffer.clear()
+        self._manual_samples = 0
+        self._check_room()
         item_id = new_id("item")
         await self._outbox.emit(server_event("input_audio_buffer.committed", item_id=item_id,
                                              previous_item_id=self._conversation.last_id))
@@ -108,7 +129,7 @@ class Listener:
     def _on_paused(self, event: Paused) -> None:
         if self._speculative is not None and not self._speculative.failed:
             return
-        if event.voiced_ms < self._settings.vad.min_speech_ms:
+        if event.voiced_ms < self._settings.vad.min_speech_ms or not self._turns.has_room():
             return
         turn = Turn(item_id=self._speech_item_id or new_id("item"), audio=event.audio, voiced_ms=event.voiced_ms,
                     end_of_speech=self._wall_time(event.end_ms), speculative=True,
@@ -129,6 +150,10 @@ class Listener:
         turn = self._speculative
         self._speculative = None
         if turn is None or turn.failed:  # no early work, or it failed: the final turn starts afresh
+            if not self._turns.has_room():
+                await self._outbox.emit(server_event("input_audio_buffer.speech_stopped",
+                                                     audio_end_ms=event.end_ms, item_id=item_id))
+                self._check_room()
             turn = Turn(item_id=item_id, audio=event.audio, voiced_ms=event.voiced_ms,
                         end_of_speech=self._wall_time(event.end_ms), speculative=False,
                         create_response=self._state.create_response)
@@ -139,6 +164,12 @@ class Listener:
         await self._outbox.emit(server_event("input_audio_buffer.committed", item_id=item_id,
                                              previous_item_id=self._conversation.last_id))
         self._turns.commit(turn)
+
+    def _check_room(self) -> None:
+        if not self._turns.has_room():
+            limit = self._settings.limits.max_queued_turns
+            raise ProtocolError("turn_queue_full", f"{limit} turns of this session are still being processed; "
+                                                   "this turn is dropped", error_type="server_error")
 
     def _wall_time(self, audio_ms: int) -> float:
         """Monotonic time at which audio time `audio_ms` arrived (audio arrives in real time)."""

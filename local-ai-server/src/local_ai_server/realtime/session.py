@@ -42,8 +42,9 @@ log = structlog.get_logger("local_ai_server.session")
 class Session:
     """One Realtime conversation; `run` serves it until the client goes away."""
 
-    def __init__(self, runtime: Runtime, session_id: str | None = None) -> None:
+    def __init__(self, runtime: Runtime, session_id: str | None = None, call_id: str | None = None) -> None:
         self.runtime = runtime
+        self.call_id = call_id  # the client's (the engine's) call id, when it sent one
         self.settings = runtime.settings
         self.state = SessionState(runtime.settings, session_id)
         self.id = self.state.id
@@ -52,8 +53,12 @@ class Session:
         self.outbox = Outbox()
 
     async def run(self, incoming: AsyncIterator[str | bytes], send_text: Callable[[str], Awaitable[None]]) -> None:
-        structlog.contextvars.bind_contextvars(session_id=self.id)
+        ids = {"session_id": self.id, **({"call_id": self.call_id} if self.call_id else {})}
         QUEUE_KEY.set(self.id)  # this session's model jobs queue fairly against other sessions'
+        with structlog.contextvars.bound_contextvars(**ids):
+            await self._serve(incoming, send_text)
+
+    async def _serve(self, incoming: AsyncIterator[str | bytes], send_text: Callable[[str], Awaitable[None]]) -> None:
         log.info("session.started")
         try:
             async with anyio.create_task_group() as tg:

@@ -37,8 +37,13 @@ class Turns:
         self._outbox = outbox
         self._responses = responses
         self._pending: list[Turn] = []  # committed, not yet answered
+        self._running = 0  # turns in transcription or answer (speculative ones included)
+
+    def has_room(self) -> bool:
+        return self._running < self._settings.limits.max_queued_turns
 
     def start(self, turn: Turn) -> None:
+        self._running += 1
         self._tg.start_soon(self._run, turn)
 
     def commit(self, turn: Turn) -> None:
@@ -71,6 +76,7 @@ class Turns:
                 await self._outbox.error(ProtocolError("turn_failed", f"the turn could not be processed: {exc}",
                                                        error_type="server_error"))
         finally:
+            self._running -= 1
             if turn in self._pending:
                 self._pending.remove(turn)
 

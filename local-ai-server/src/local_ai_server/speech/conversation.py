@@ -79,23 +79,27 @@ class Conversation:
 
 
 def fit_prompt(messages: list[dict], max_chars: int) -> list[dict]:
-    """The prompt cut to at most `max_chars` characters of content: first the system message (its
-    end: the client's system items come after the instructions), then the oldest dialogue
-    messages, and last the newest message itself (its start is kept)."""
-    total = sum(len(m["content"]) for m in messages)
-    if total <= max_chars:
+    """The prompt cut to at most `max_chars` characters of content. The system message (whose start
+    is the instructions; the client's system items come after) is cut to half the bound first, then
+    the oldest dialogue messages go, then the system message is cut further, and last the newest
+    message itself (its start is kept)."""
+    if sum(len(m["content"]) for m in messages) <= max_chars:
         return messages
     out = [dict(m) for m in messages]
-    if out and out[0]["role"] == "system":
-        keep = max(0, len(out[0]["content"]) - (total - max_chars))
-        total -= len(out[0]["content"]) - keep
-        out[0]["content"] = out[0]["content"][:keep]
-    first = 1 if out and out[0]["role"] == "system" else 0
-    while total > max_chars and len(out) - first > 1:
-        total -= len(out.pop(first)["content"])
-    if total > max_chars:
-        out[-1]["content"] = out[-1]["content"][: max(0, len(out[-1]["content"]) - (total - max_chars))]
-    return [m for m in out if m["content"] or m is out[-1]]
+    system = out.pop(0) if out and out[0]["role"] == "system" else None
+
+    def total() -> int:
+        return sum(len(m["content"]) for m in out) + (len(system["content"]) if system else 0)
+
+    if system is not None:
+        system["content"] = system["content"][: max_chars // 2]
+    while total() > max_chars and len(out) > 1:
+        out.pop(0)
+    if system is not None and total() > max_chars:
+        system["content"] = system["content"][: max(0, len(system["content"]) - (total() - max_chars))]
+    if out and total() > max_chars:
+        out[-1]["content"] = out[-1]["content"][: max(0, len(out[-1]["content"]) - (total() - max_chars))]
+    return ([system] if system is not None and system["content"] else []) + out
 
 
 def shorten(text: str, max_chars: int) -> str:

@@ -14,23 +14,19 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
-from pydantic_settings import (
-    BaseSettings,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-    YamlConfigSettingsSource,
-)
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from voice_common.settings import SecretFreeYamlSource, Section
 
 ENV_PREFIX = "AI_ENGINE_"
 CONFIG_ENV = "AI_ENGINE_CONFIG"
 DEFAULT_CONFIG_FILE = Path("config/ai-engine.yaml")
-# (section, key) pairs that may only come from the environment.
+# Dotted keys that may only come from the environment (`*`: any name in a dict section).
+SECRETS = ("ari.password", "providers.*.auth_token")
 PLACEHOLDER_PASSWORDS = {"change_me", "changeme", "password", "secret"}
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")  # a misspelt key is an error, not a silent default
+_Section = Section  # a misspelt key is an error, not a silent default
 
 
 class AriSettings(_Section):
@@ -182,22 +178,6 @@ def _default_personas() -> dict[str, PersonaSettings]:
     return {"default": PersonaSettings()}
 
 
-class _SecretFreeYamlSource(YamlConfigSettingsSource):
-    """YAML source that refuses secrets: they belong in the environment."""
-
-    def __init__(self, settings_cls: type[BaseSettings], yaml_file: Path | None):
-        super().__init__(settings_cls, yaml_file=yaml_file)
-        ari = self.yaml_data.get("ari") or {}
-        if isinstance(ari, dict) and "password" in ari:
-            raise ValueError(f"{yaml_file}: ari.password must come from the environment (AI_ENGINE_ARI__PASSWORD)")
-        for name, prov in (self.yaml_data.get("providers") or {}).items():
-            if isinstance(prov, dict) and "auth_token" in prov:
-                raise ValueError(
-                    f"{yaml_file}: providers.{name}.auth_token must come from the environment "
-                    f"(AI_ENGINE_PROVIDERS__{name.upper()}__AUTH_TOKEN)"
-                )
-
-
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid")
 
@@ -227,7 +207,7 @@ class Settings(BaseSettings):
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
         path = config_file_path()
         if path is not None:
-            sources.append(_SecretFreeYamlSource(settings_cls, path))
+            sources.append(SecretFreeYamlSource(settings_cls, path, SECRETS, ENV_PREFIX))
         return tuple(sources)
 
     def check_ready_to_run(self) -> None:

@@ -16,7 +16,8 @@ from collections.abc import Callable
 
 import anyio
 
-from ..audio.pcm import Resampler
+from voice_common.resample import StreamResampler
+
 from ..observability import metrics
 from ..observability.logs import get_logger
 from ..transports.audiosocket import codec
@@ -42,7 +43,7 @@ class StreamOutput:
         self.media = media
         self._start_ms = start_ms
         self.buffer = StreamBuffer(self.rate, start_ms)
-        self._resamplers: dict[int, Resampler] = {}
+        self._resamplers: dict[int, StreamResampler] = {}
         self._stale: set[str] = set()
         self._talking_since: float | None = None
         self._last_response = ""
@@ -67,8 +68,8 @@ class StreamOutput:
         self._last_response = response_id
         resampler = self._resamplers.get(rate)
         if resampler is None:
-            resampler = self._resamplers[rate] = Resampler(rate, self.rate)
-        self.buffer.push(resampler.process(pcm), new_reply)
+            resampler = self._resamplers[rate] = StreamResampler(rate, self.rate)
+        self.buffer.push(resampler.process_bytes(pcm), new_reply)
 
     def text_boundary(self, response_id: str) -> None:
         pass

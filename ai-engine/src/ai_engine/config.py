@@ -55,7 +55,12 @@ class AudioSocketSettings(_Section):
     advertise_host: str = Field(
         "127.0.0.1", description="Host Asterisk connects to for externalMedia legs (external_host=<advertise_host>:<port>)."
     )
-    uuid_timeout_s: float = Field(2.0, gt=0, description="A new connection must send its UUID frame within this time.")
+    uuid_timeout_s: float = Field(
+        2.0, gt=0, description="A new connection must send its UUID frame within this time (legs the engine is waiting for get calls.setup_timeout_s)."
+    )
+    max_unidentified: int = Field(
+        8, ge=1, description="Connections that have not sent their UUID yet, at most (plus one per leg the engine is waiting for); more are refused."
+    )
     read_timeout_s: float = Field(5.0, gt=0, description="A bound leg that sends nothing for this long is considered dead.")
     keepalive_s: float = Field(
         0.5, gt=0, description="Send a 20 ms silence frame when nothing crossed the socket for this long (Asterisk hangs up after 2 s)."

@@ -36,7 +36,7 @@ from ..playback.output import AgentOutput
 from ..providers import base
 from ..transports.audiosocket import codec
 from ..playback.media_clock import MediaClock
-from ..transports.audiosocket.connection import AudioSocketConnection
+from ..transports.audiosocket.connection import AudioSocketConnection, EndKind, LegEnd
 from .barge_in import BargeInPolicy
 from .call import Call
 from .turn_timer import TurnTimer
@@ -209,13 +209,13 @@ class Conversation:
         elif isinstance(event, codec.Error):
             log.warning("audiosocket.error_frame", payload=event.payload.hex())
 
-    def _on_capture_end(self, reason: str) -> None:
-        if reason == "timeout":
+    def _on_capture_end(self, end: LegEnd) -> None:
+        if end.kind is EndKind.TIMEOUT:
             self.call.end("capture leg silent")
-        elif reason.startswith("malformed"):
+        elif end.kind is EndKind.MALFORMED:
             self.call.end("capture leg sent a malformed frame")
-        elif reason.startswith("error"):
-            self.call.end(f"{reason} (capture leg)")
+        elif end.kind is EndKind.HANDLER_FAILED:
+            self.call.end(f"{end} (capture leg)")
         else:
             self.call.end("capture leg closed")
 

@@ -21,7 +21,7 @@ from voice_common.resample import StreamResampler
 from ..observability import metrics
 from ..observability.logs import get_logger
 from ..transports.audiosocket import codec
-from ..transports.audiosocket.connection import AudioSocketConnection
+from ..transports.audiosocket.connection import AudioSocketConnection, EndKind, LegEnd
 from .media_clock import MediaClock
 from .stream_buffer import StreamBuffer
 
@@ -148,13 +148,13 @@ class StreamOutput:
         if type(event) is codec.Hangup:
             self._fail("playback leg hung up")
 
-    def _on_leg_end(self, reason: str) -> None:
-        if reason == "closed":
+    def _on_leg_end(self, end: LegEnd) -> None:
+        if end.kind is EndKind.CLOSED:
             self._fail("playback leg closed")
-        elif reason.startswith("malformed: "):
-            self._fail(f"playback leg sent a malformed frame: {reason.removeprefix('malformed: ')}")
+        elif end.kind is EndKind.MALFORMED:
+            self._fail(f"playback leg sent a malformed frame: {end.detail}")
         else:
-            self._fail(f"playback leg ended: {reason}")
+            self._fail(f"playback leg ended: {end}")
 
     def _fail(self, reason: str) -> None:
         if not self._failed.is_set():

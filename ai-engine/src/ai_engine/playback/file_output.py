@@ -51,11 +51,6 @@ class FileOutput:
         self._queue(self.segmenter.add_audio(response_id, self._to_8k.process_bytes(pcm)))
         self._arrived.set()
 
-    def add_segment_pcm(self, response_id: str, pcm8k: bytes) -> None:
-        """Audio handed over by stream mode when it falls back to files."""
-        self._queue(self.segmenter.add_audio(response_id, pcm8k))
-        self._queue(self.segmenter.flush())
-
     def text_boundary(self, response_id: str) -> None:
         self._queue(self.segmenter.text_boundary(response_id))
 

@@ -71,7 +71,7 @@ class Conversation:
         self._barge_in: tuple[str | None, str] | None = None  # (reply to cancel, source), not yet carried out
         self._prompts = 0
         self.barge_in = BargeInPolicy(settings.barge_in)
-        self.timer = TurnTimer(mode=output.mode)
+        self.timer = TurnTimer()
         self._response_id: str | None = None
         self._detector: SpeechDetector | None = None
         self._to_provider: StreamResampler | None = None

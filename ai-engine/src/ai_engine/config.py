@@ -162,6 +162,9 @@ class ProviderSettings(_Section):
     output_rate: Literal[8000, 16000, 24000] = Field(8000, description="Agent audio rate asked from the provider (audio/pcm).")
     silence_duration_ms: int = Field(500, ge=100, description="Server VAD end-of-turn silence.")
     connect_timeout_s: float = Field(5.0, gt=0, description="Bound on the WebSocket connect and session.created.")
+    send_timeout_s: float = Field(
+        2.0, gt=0, description="Bound on one send to the provider; a provider that stops reading counts as lost."
+    )
     max_message_bytes: int = Field(4 * 1024 * 1024, ge=65536, description="Largest accepted provider message.")
 
 

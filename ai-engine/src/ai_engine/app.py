@@ -15,6 +15,7 @@ import anyio
 import anyio.abc
 
 from .api.http import HttpServer
+from .calls.call import CallerAction
 from .calls.deps import CallDeps
 from .calls.manager import CallManager
 from .calls.registry import CallRegistry
@@ -111,7 +112,7 @@ class Engine:
         active = list(self.registry.calls.values())
         log.info("engine.shutting_down", active_calls=len(active))
         for call in active:
-            call.end("engine shutting down", caller_action="continue")
+            call.end("engine shutting down", caller_action=CallerAction.CONTINUE)
         with anyio.move_on_after(self.settings.calls.shutdown_timeout_s) as scope:
             await self.registry.wait_empty()
         if scope.cancelled_caught:

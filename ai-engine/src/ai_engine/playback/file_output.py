@@ -24,7 +24,7 @@ class FileOutput:
         self.segmenter = Segmenter(segment_min_ms)
         self._to_8k: StreamResampler | None = None
         self._arrived = anyio.Event()
-        self.on_first_audio: Callable[[], None] | None = None
+        self.on_first_audio: Callable[[str], None] | None = None
         player.on_started = self._started
         self._talking_since: float | None = None
 
@@ -32,7 +32,7 @@ class FileOutput:
         if self._talking_since is None:
             self._talking_since = anyio.current_time()
         if self.on_first_audio is not None:
-            self.on_first_audio()
+            self.on_first_audio(self.mode)
 
     @property
     def talking(self) -> bool:

@@ -24,8 +24,7 @@ from .observability.logs import get_logger
 from .playback.media_clock import MediaClock
 from .playback.media_store import MediaStore, run_sweeper
 from .providers.base import Provider
-from .providers.echo import EchoProvider
-from .providers.realtime import RealtimeProvider
+from .providers.registry import build_providers
 from .transports.ari.rest import AriRest
 from .transports.ari.supervisor import AriSupervisor
 from .transports.audiosocket.server import AudioSocketServer
@@ -40,9 +39,7 @@ class Engine:
         self.registry = CallRegistry()
         self.rest = AriRest(settings.ari.request_timeout_s)
         self.store = MediaStore(settings.playback.media_dir, settings.playback.sound_prefix)
-        self._providers: dict[str, Provider] = {
-            name: (EchoProvider if p.kind == "echo" else RealtimeProvider)(name, p) for name, p in settings.providers.items()
-        }
+        self._providers: dict[str, Provider] = build_providers(settings)
         self.audiosocket = AudioSocketServer(
             settings.audiosocket,
             self.registry.bind_connection,

@@ -147,6 +147,11 @@ class AsteriskEmulator:
     def audiosocket_log(self) -> list[ConnLog]:
         return self.pbx.audiosocket_log
 
+    @property
+    def rtp_legs(self) -> list:
+        """Every externalMedia RTP leg (``rtp_leg.RtpLeg``: ``log``, ``dropped``, ``local_port``)."""
+        return self.pbx.rtp_legs
+
     def audiosocket(self, uuid: str) -> ConnLog | None:
         for log in self.pbx.audiosocket_log:
             if log.uuid == uuid:

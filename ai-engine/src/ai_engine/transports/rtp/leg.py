@@ -39,6 +39,7 @@ log = get_logger(__name__)
 PENDING_MAX = 50  # events kept until the owner attaches (1 s of 20 ms packets)
 SEND_RATE = 8000  # what Asterisk plays from us (M8/M9)
 FRAME_S = 0.02
+SEND_FRAME_BYTES = SEND_RATE // 50 * 2
 
 
 def _dropped(reason: str):
@@ -68,6 +69,7 @@ class RtpLeg(asyncio.DatagramProtocol):
         self._keep_audio = True
         self._ended: str | None = None
         self._resamplers: dict[int, Resampler] = {}
+        self._resampled = bytearray()
         self._last_sent: float | None = None
         self._last_samples = 0
         self.port = 0
@@ -127,11 +129,19 @@ class RtpLeg(asyncio.DatagramProtocol):
         if peer is None or not pcm:
             return  # nothing heard from Asterisk yet: no address to answer to
         rate = frames.AUDIO_RATES[kind] if kind is not None else SEND_RATE
-        if rate != SEND_RATE:
-            resampler = self._resamplers.get(rate)
-            if resampler is None:
-                resampler = self._resamplers[rate] = Resampler(rate, SEND_RATE)
-            pcm = resampler.process(pcm)
+        if rate == SEND_RATE:
+            self._send_packet(pcm, peer)
+            return
+        # Whole 20 ms packets only: a streaming resampler's output comes in varying sizes.
+        resampler = self._resamplers.get(rate)
+        if resampler is None:
+            resampler = self._resamplers[rate] = Resampler(rate, SEND_RATE)
+        self._resampled += resampler.process(pcm)
+        while len(self._resampled) >= SEND_FRAME_BYTES:
+            self._send_packet(bytes(self._resampled[:SEND_FRAME_BYTES]), peer)
+            del self._resampled[:SEND_FRAME_BYTES]
+
+    def _send_packet(self, pcm: bytes, peer: tuple[str, int]) -> None:
         payload = g711.pcm_to_ulaw(pcm) if self._send.encoding == "PCMU" else _swap16(pcm)
         now = self._loop.time()
         gap, marker = 0, False

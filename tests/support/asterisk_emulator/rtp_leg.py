@@ -118,6 +118,10 @@ class RtpLeg:
         self.seq = (self.seq + 1) & 0xFFFF
         self.sent += 1
 
+    def stop_sending(self) -> None:
+        """Tests: Asterisk's packets stop reaching the engine (a network cut); the channel stays."""
+        self.mute_until = float("inf")
+
     def send_dtmf(self, digit: str) -> None:
         """No packets while the digit crosses the bridge (M6); no RFC 2833."""
         self.mute_until = max(self.mute_until, self.loop.time()) + DTMF_GAP_PER_DIGIT

@@ -83,6 +83,7 @@ class RtpLeg:
         self.inbound = np.zeros(0, dtype=np.int16)
         self.mute_until = 0.0
         self.gap_marker = False
+        self.last_sent_t = 0.0
         self.log: list[dict] = []     # {"t", "dir" (in = Asterisk → engine), "src"/"dst", "m", "pt", "seq", "ts", "ssrc", "len", "payload", "played"}
         self.dropped = {"stranger": 0, "payload_type": 0, "malformed": 0, "overflow": 0}
         self.closed = False
@@ -104,13 +105,16 @@ class RtpLeg:
         step = self.rate // 50
         now = self.loop.time()
         if now < self.mute_until:
-            self.ts += step           # the timestamp follows the wall clock through the gap (M6)
             return
         samples = resample(samples_8k, 8000, self.rate)
         payload = ulaw_encode(samples) if self.pt == 0 else samples.astype(">i2").tobytes()
-        self.ts += step
         marker = self.gap_marker
         self.gap_marker = False
+        if marker and self.sent:      # the timestamp follows the wall clock through the gap (M6)
+            self.ts += max(step, int(round((now - self.last_sent_t) * self.rate)))
+        else:
+            self.ts += step
+        self.last_sent_t = now
         data = struct.pack(">BBHII", 0x80, (0x80 if marker else 0) | self.pt, self.seq, self.ts % (1 << 32), self.ssrc)
         self.transport.sendto(data + payload, self.remote)
         self.log.append({"t": now, "dir": "in", "dst": self.remote, "m": int(marker), "pt": self.pt, "seq": self.seq,

@@ -318,6 +318,8 @@ class OriginationMixin:
         app, host, fmt = p.get("app"), p.get("external_host"), p.get("format")
         if not app:
             raise AriError(400, "app cannot be empty")
+        if (p.get("transport") or "").lower() == "websocket":
+            return self.websocket_channel(p, AriError(500, INTERNAL_ERROR))
         if not host:
             raise AriError(400, "external_host is required for all but websocket server "
                                 "connections")

@@ -19,6 +19,7 @@ from __future__ import annotations
 import anyio
 
 from ..observability.logs import get_logger
+from ..transports.websocket import leg as websocket_leg
 from .call import Call, Leg
 from .deps import CallDeps
 
@@ -69,6 +70,8 @@ async def open_leg(call: Call, deps: CallDeps, role: str, external_media: bool, 
     s, rest = deps.settings, deps.rest
     if s.calls.audio_transport == "externalmedia_rtp":
         return await _open_rtp_leg(call, deps, role)
+    if s.calls.audio_transport == "websocket":
+        return await _open_websocket_leg(call, deps, role)
     leg = call.new_leg(role, local=not external_media)
     deps.registry.add_leg(call, leg)
     started = call.expect_stasis(leg.channel_id)
@@ -110,6 +113,35 @@ async def _open_rtp_leg(call: Call, deps: CallDeps, role: str) -> Leg:
     rtp.expect_peer((answer or {}).get("channelvars"))
     await _wait(started, f"StasisStart of the {role} leg", s.calls.setup_timeout_s)
     log.info("rtp.leg_open", role=role, port=rtp.port, peer=rtp.peer, format=s.rtp.format)
+    leg.bound.set()
+    return leg
+
+
+async def _open_websocket_leg(call: Call, deps: CallDeps, role: str) -> Leg:
+    """A chan_websocket leg (connection_type=server): the channel waits until we connect to
+    /media/<MEDIA_WEBSOCKET_CONNECTION_ID>; then StasisStart and MEDIA_START come (more/ M15-M17)."""
+    s = deps.settings
+    leg = call.new_leg(role, local=False)
+    deps.registry.add_leg(call, leg)
+    started = call.expect_stasis(leg.channel_id)
+    call.channels_created.append(leg.channel_id)
+    answer = await deps.rest.external_media_websocket(leg.channel_id, s.ari.app, s.websocket.format)
+    connection_id = ((answer or {}).get("channelvars") or {}).get("MEDIA_WEBSOCKET_CONNECTION_ID")
+    if not connection_id:
+        raise SetupFailed("externalMedia answer without MEDIA_WEBSOCKET_CONNECTION_ID")
+    url = websocket_leg.media_url(s.ari.url, s.websocket.media_url)
+    try:
+        leg.connection = await websocket_leg.connect(
+            url,
+            connection_id,
+            s.websocket.format,
+            timeout_s=s.websocket.connect_timeout_s,
+            max_message=s.websocket.max_message_bytes,
+        )
+    except (OSError, TimeoutError) as exc:
+        raise SetupFailed(f"media WebSocket {url}{connection_id}: {exc!r}") from None
+    await _wait(started, f"StasisStart of the {role} leg", s.calls.setup_timeout_s)
+    log.info("websocket_media.leg_open", role=role, connection_id=connection_id, format=s.websocket.format)
     leg.bound.set()
     return leg
 

@@ -5,6 +5,7 @@ import pytest
 from websockets.asyncio.server import serve
 
 from ai_engine.transports.audiosocket import codec as frames
+from ai_engine.transports.leg import EndKind
 from ai_engine.transports.websocket.leg import connect, media_url
 
 pytestmark = pytest.mark.anyio
@@ -80,7 +81,7 @@ async def test_a_bad_message_ends_the_leg_as_malformed(bad, why):
         ended = []
         leg.attach(lambda e: None, ended.append)
         await until(lambda: ended)
-        assert ended[0].startswith("malformed") and why in ended[0]
+        assert ended[0].kind is EndKind.MALFORMED and why in ended[0].detail
 
 
 async def test_no_media_start_in_time_is_a_timeout():

@@ -9,16 +9,16 @@ edge, so the conversation, the VAD and the stream output never know which transp
 
 The contract:
   * `attach(on_event, on_close, keep_audio=)` hands every inbound event to `on_event`, synchronously
-    from the receive callback (no task per frame), and the leg's end once to `on_close(reason)`:
-    "closed", "malformed: ...", "timeout" (the media clock saw nothing for the read timeout),
-    "error: ..." (a bug in the owner's handler). `detach()` stops that.
+    from the receive callback (no task per frame), and the leg's end once to `on_close(LegEnd)`:
+    CLOSED, MALFORMED, TIMEOUT (the media clock saw nothing for the read timeout), HANDLER_FAILED
+    (a bug in the owner's handler). `detach()` stops that.
   * `send_audio(pcm, kind)` never blocks: one frame of 20 ms (or any whole number of samples) of
     little-endian PCM of `kind`'s rate, written at once; `anyio.ClosedResourceError` once closed.
     `audio_kind` is the kind the leg takes without conversion (what it negotiated).
   * `write_paused_since` (loop time) is set while the peer does not take what we send (TCP buffer
     full, chan_websocket MEDIA_XOFF); the stream output holds audio back meanwhile.
   * `last_received` / `last_activity` (loop time) drive the media clock's read timeout and
-    keepalive; `end(reason)` is how the clock ends a silent leg; `release()` frees everything the
+    keepalive; `end(LegEnd)` is how the clock ends a silent leg; `release()` frees everything the
     leg holds (socket, port) and is safe to call more than once.
 """
 
@@ -28,9 +28,12 @@ from collections.abc import Callable
 from typing import Protocol
 
 from .audiosocket import codec
+from .audiosocket.connection import EndKind, LegEnd
 
 EventSink = Callable[[codec.Event], None]
-CloseSink = Callable[[str], None]
+CloseSink = Callable[[LegEnd], None]
+
+__all__ = ["CloseSink", "EndKind", "EventSink", "LegEnd", "MediaLeg"]
 
 
 class MediaLeg(Protocol):
@@ -53,6 +56,6 @@ class MediaLeg(Protocol):
 
     def silence_frame(self) -> bytes: ...
 
-    def end(self, reason: str) -> None: ...
+    def end(self, end: LegEnd) -> None: ...
 
     def release(self) -> None: ...

@@ -27,12 +27,14 @@ from ipaddress import ip_address
 import anyio
 import numpy as np
 
-from ...audio.pcm import Resampler
+from voice_common.pcm import pcm_to_ulaw, ulaw_to_pcm
+from voice_common.resample import StreamResampler
+
 from ...observability import metrics
 from ...observability.logs import get_logger
 from ..audiosocket import codec as frames
-from ..leg import CloseSink, EventSink
-from . import codec, g711
+from ..leg import CloseSink, EndKind, EventSink, LegEnd
+from . import codec
 
 log = get_logger(__name__)
 
@@ -67,8 +69,8 @@ class RtpLeg(asyncio.DatagramProtocol):
         self._on_event: EventSink | None = None
         self._on_close: CloseSink | None = None
         self._keep_audio = True
-        self._ended: str | None = None
-        self._resamplers: dict[int, Resampler] = {}
+        self._ended: LegEnd | None = None
+        self._resamplers: dict[int, StreamResampler] = {}
         self._resampled = bytearray()
         self._last_sent: float | None = None
         self._last_samples = 0
@@ -135,14 +137,14 @@ class RtpLeg(asyncio.DatagramProtocol):
         # Whole 20 ms packets only: a streaming resampler's output comes in varying sizes.
         resampler = self._resamplers.get(rate)
         if resampler is None:
-            resampler = self._resamplers[rate] = Resampler(rate, SEND_RATE)
-        self._resampled += resampler.process(pcm)
+            resampler = self._resamplers[rate] = StreamResampler(rate, SEND_RATE)
+        self._resampled += resampler.process_bytes(pcm)
         while len(self._resampled) >= SEND_FRAME_BYTES:
             self._send_packet(bytes(self._resampled[:SEND_FRAME_BYTES]), peer)
             del self._resampled[:SEND_FRAME_BYTES]
 
     def _send_packet(self, pcm: bytes, peer: tuple[str, int]) -> None:
-        payload = g711.pcm_to_ulaw(pcm) if self._send.encoding == "PCMU" else _swap16(pcm)
+        payload = pcm_to_ulaw(pcm) if self._send.encoding == "PCMU" else _swap16(pcm)
         now = self._loop.time()
         gap, marker = 0, False
         if self._last_sent is not None:
@@ -156,12 +158,12 @@ class RtpLeg(asyncio.DatagramProtocol):
     def silence_frame(self) -> bytes:
         return b"\x00" * (SEND_RATE // 50 * 2)
 
-    def end(self, reason: str) -> None:
+    def end(self, end: LegEnd) -> None:
         if self._ended is not None:
             return
-        self._ended = reason
+        self._ended = end
         if self._on_close is not None:
-            self._on_close(reason)
+            self._on_close(end)
 
     def release(self) -> None:
         self.detach()
@@ -181,7 +183,7 @@ class RtpLeg(asyncio.DatagramProtocol):
         if self._on_released is not None:
             self._on_released(self.port)
             self._on_released = None
-        self.end("closed")
+        self.end(LegEnd(EndKind.CLOSED))
 
     def error_received(self, exc: Exception) -> None:
         log.debug("rtp.send_error", port=self.port, error=repr(exc))  # ICMP unreachable: Asterisk left
@@ -242,7 +244,7 @@ class RtpLeg(asyncio.DatagramProtocol):
             on_event(event)
         except Exception as exc:  # a bug in the owner must end its call, not the engine
             log.exception("rtp.handler_failed", port=self.port)
-            self.end(f"error: {exc!r}")
+            self.end(LegEnd(EndKind.HANDLER_FAILED, repr(exc)))
 
 
 def _swap16(pcm: bytes) -> bytes:
@@ -251,4 +253,4 @@ def _swap16(pcm: bytes) -> bytes:
 
 
 def _decode(fmt: codec.PayloadFormat, payload: bytes) -> bytes:
-    return g711.ulaw_to_pcm(payload) if fmt.encoding == "PCMU" else _swap16(payload)
+    return ulaw_to_pcm(payload) if fmt.encoding == "PCMU" else _swap16(payload)

@@ -31,11 +31,12 @@ from wsproto.events import (
 )
 from wsproto.utilities import LocalProtocolError, RemoteProtocolError
 
-from ...audio.pcm import Resampler
+from voice_common.resample import StreamResampler
+
 from ...observability import metrics
 from ...observability.logs import get_logger
 from ..audiosocket import codec as frames
-from ..leg import CloseSink, EventSink
+from ..leg import CloseSink, EndKind, EventSink, LegEnd
 from . import codec
 
 log = get_logger(__name__)
@@ -59,8 +60,8 @@ class WebSocketLeg(asyncio.Protocol):
         self._on_event: EventSink | None = None
         self._on_close: CloseSink | None = None
         self._keep_audio = True
-        self._ended: str | None = None
-        self._resamplers: dict[int, Resampler] = {}
+        self._ended: LegEnd | None = None
+        self._resamplers: dict[int, StreamResampler] = {}
         self.started: asyncio.Future[codec.MediaStart] = self._loop.create_future()
         self.closed = False
         self.last_activity = self.last_received = self._loop.time()
@@ -95,8 +96,8 @@ class WebSocketLeg(asyncio.Protocol):
         if kind is not None and kind != self.kind:
             resampler = self._resamplers.get(kind)
             if resampler is None:
-                resampler = self._resamplers[kind] = Resampler(frames.AUDIO_RATES[kind], self.rate)
-            pcm = resampler.process(pcm)
+                resampler = self._resamplers[kind] = StreamResampler(frames.AUDIO_RATES[kind], self.rate)
+            pcm = resampler.process_bytes(pcm)
             if not pcm:
                 return
         self._send(BytesMessage(data=pcm))
@@ -109,14 +110,14 @@ class WebSocketLeg(asyncio.Protocol):
     def silence_frame(self) -> bytes:
         return b"\x00" * (self.rate // 50 * 2)
 
-    def end(self, reason: str) -> None:
+    def end(self, end: LegEnd) -> None:
         if self._ended is not None:
             return
-        self._ended = reason
+        self._ended = end
         if not self.started.done():
-            self.started.set_exception(ConnectionError(f"media WebSocket ended: {reason}"))
+            self.started.set_exception(ConnectionError(f"media WebSocket ended: {end}"))
         if self._on_close is not None:
-            self._on_close(reason)
+            self._on_close(end)
 
     def release(self) -> None:
         """Close with code 1000 (what Asterisk sends and expects, M31)."""
@@ -145,14 +146,14 @@ class WebSocketLeg(asyncio.Protocol):
         except RemoteProtocolError as exc:
             log.warning("websocket_media.protocol_error", error=str(exc))
             self._close_transport()
-            self.end(f"malformed: {exc}")
+            self.end(LegEnd(EndKind.MALFORMED, str(exc)))
 
     def eof_received(self) -> bool:
         return False
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
-        self.end("closed")
+        self.end(LegEnd(EndKind.CLOSED))
 
     def pause_writing(self) -> None:
         self.write_paused_since = self.write_paused_since or self._loop.time()
@@ -182,7 +183,7 @@ class WebSocketLeg(asyncio.Protocol):
             log.info("websocket_media.connected", target=self._target)
         elif isinstance(event, RejectConnection):
             self._close_transport()
-            self.end(f"closed: upgrade refused with HTTP {event.status_code}")
+            self.end(LegEnd(EndKind.CLOSED, f"upgrade refused with HTTP {event.status_code}"))
         elif isinstance(event, Ping):
             self._send(event.response())
         elif isinstance(event, CloseConnection):
@@ -191,7 +192,7 @@ class WebSocketLeg(asyncio.Protocol):
             except LocalProtocolError:
                 pass
             self._close_transport()
-            self.end("closed")
+            self.end(LegEnd(EndKind.CLOSED))
 
     def _audio(self, pcm: bytes) -> None:
         if not pcm or len(pcm) % 2:
@@ -237,12 +238,12 @@ class WebSocketLeg(asyncio.Protocol):
             on_event(event)
         except Exception as exc:  # a bug in the owner must end its call, not the engine
             log.exception("websocket_media.handler_failed")
-            self.end(f"error: {exc!r}")
+            self.end(LegEnd(EndKind.HANDLER_FAILED, repr(exc)))
 
     def _violation(self, why: str) -> None:
         log.warning("websocket_media.protocol_error", error=why)
         self._close_transport()
-        self.end(f"malformed: {why}")
+        self.end(LegEnd(EndKind.MALFORMED, why))
 
     def _send(self, event) -> None:
         if self._transport is not None and not self._transport.is_closing():

@@ -82,7 +82,7 @@ class RealtimeClient:
                              silence_duration_ms: int | None = 500, turn_detection: Any = "server_vad",
                              voice: str | None = None) -> dict:
         def fmt(enc: str, r: int | None) -> dict:
-            return {"type": "audio/pcmu"} if enc == "pcmu" else {"type": "audio/pcm", "rate": r}
+            return {"type": f"audio/{enc}"} if enc in ("pcmu", "pcma") else {"type": "audio/pcm", "rate": r}
 
         session: dict = {"type": "realtime", "audio": {
             "input": {"format": fmt(encoding, rate)},

@@ -30,6 +30,7 @@ from realtime_protocol import (
     SessionUpdated,
     new_id,
 )
+from voice_common.logs import bind_call
 
 from ..cpu import QUEUE_KEY
 from ..runtime import Runtime
@@ -42,8 +43,6 @@ from .state import MODEL, SessionState
 from .turns import Turns
 
 log = structlog.get_logger("local_ai_server.session")
-
-SUPPORTED_ENCODINGS = ("pcm", "pcmu")  # audio/pcma (A-law) is not decoded here yet
 
 
 class Session:
@@ -60,9 +59,8 @@ class Session:
         self.outbox = Outbox()
 
     async def run(self, incoming: AsyncIterator[str | bytes], send_text: Callable[[str], Awaitable[None]]) -> None:
-        ids = {"session_id": self.id, **({"call_id": self.call_id} if self.call_id else {})}
         QUEUE_KEY.set(self.id)  # this session's model jobs queue fairly against other sessions'
-        with structlog.contextvars.bound_contextvars(**ids):
+        with bind_call(self.call_id, session_id=self.id):  # on every log line of this session
             await self._serve(incoming, send_text)
 
     async def _serve(self, incoming: AsyncIterator[str | bytes], send_text: Callable[[str], Awaitable[None]]) -> None:
@@ -123,10 +121,6 @@ class Session:
         if patch.turn_detection and patch.turn_detection.type != "server_vad":
             raise ProtocolError("invalid_session", f"turn_detection type {patch.turn_detection.type!r} is not "
                                 "supported (server_vad)", param="session.audio.input.turn_detection.type")
-        for fmt, side in ((patch.input_format, "input"), (patch.output_format, "output")):
-            if fmt and fmt.encoding not in SUPPORTED_ENCODINGS:
-                raise ProtocolError("invalid_audio_format", f"{fmt.mime} is not supported by this server "
-                                    f"(audio/pcm, audio/pcmu)", param=f"session.audio.{side}.format")
         changes = self.state.apply(patch)
         self.listener.reconfigure(changes.input_format, changes.turn_detection)
         await self.outbox.emit(SessionUpdated(self.state.wire(), self.id, MODEL))

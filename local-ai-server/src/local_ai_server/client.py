@@ -133,6 +133,7 @@ class RealtimeClient:
                 event = self.find(kind, after, where)
                 if event is not None:
                     return event
+                after = len(self.events)  # seen: a flood of other events is scanned once, not again per event
                 if self.closed:
                     raise ConnectionError(f"connection closed while waiting for {kind}")
                 await self._changed.wait()

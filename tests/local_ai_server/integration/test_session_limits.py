@@ -122,3 +122,14 @@ async def test_manual_input_buffer_is_bounded():
         await client.send({"type": "input_audio_buffer.commit"})
         await client.wait_for("conversation.item.input_audio_transcription.completed", after=mark)
     assert stt.calls and max(stt.calls) <= 2 * 16000  # at most 2 s reached the STT
+
+
+async def test_the_llm_stops_when_the_caller_goes_away():
+    llm = FakeLLM(reply="word " * 2000, token_delay=0.005)  # ten seconds of generation if nobody stops it
+    async with serve(make_runtime(fake_models(llm=llm))) as host:
+        async with RealtimeClient.connect(f"ws://{host}/v1/realtime") as client:
+            await client.wait_for("session.created")
+            await client.send({"type": "response.create", "response": {"max_output_tokens": 4096}})
+            await client.wait_for("response.output_audio.delta")
+        # The client left; leaving `serve` waits for the session (and its LLM job) to end.
+    assert llm.tokens_out < 1000, llm.tokens_out  # stopped soon after the caller left

@@ -19,8 +19,9 @@ def main(argv: list[str] | None = None) -> int:
     call = sub.add_parser("test-call", help="place a test call through Asterisk into the entry context")
     call.add_argument("--persona", default="", help="persona to call (default: the default persona)")
     call.add_argument("--wav", default=None, help="8 kHz mono 16-bit WAV the caller says (default: a bundled phrase)")
-    call.add_argument("--listen-s", type=float, default=8.0, help="how long to record the agent's reply")
-    call.add_argument("--out", default=None, help="where to write the recording (default: the media folder)")
+    call.add_argument("--greeting-s", type=float, default=5.0, help="how long the caller listens to the greeting first")
+    call.add_argument("--listen-s", type=float, default=8.0, help="how long the caller listens for the reply")
+    call.add_argument("--out", default=None, help="WAV of everything the caller heard (default: test-call-<time>.wav in the media folder)")
     args = parser.parse_args(argv)
     if args.command == "doctor":
         from .doctor import doctor

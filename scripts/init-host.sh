@@ -43,6 +43,10 @@ uid=$(id -u "$ASTERISK_USER"); gid=$(id -g "$ASTERISK_USER")
 
 [ -f .env ] || cp .env.example .env
 sed -i "s|^MEDIA_UID=.*|MEDIA_UID=$uid|; s|^MEDIA_GID=.*|MEDIA_GID=$gid|" .env
+# The image tag follows the checked-out release (after a git pull too).
+version=$(value AI_AGENT_VERSION .env.example)
+if grep -q '^AI_AGENT_VERSION=' .env; then sed -i "s|^AI_AGENT_VERSION=.*|AI_AGENT_VERSION=$version|" .env
+else printf 'AI_AGENT_VERSION=%s\n' "$version" >>.env; fi
 media_dir=$(value AI_MEDIA_HOST_DIR .env)
 media_dir=${media_dir:-/var/lib/asterisk/sounds/ai-generated}
 case "$media_dir" in

@@ -26,8 +26,9 @@ def clone(tmp_path) -> Path:
 
 
 def run(clone: Path, media: str) -> subprocess.CompletedProcess:
-    (clone / ".env").write_text((clone / ".env.example").read_text().replace(
-        "AI_MEDIA_HOST_DIR=/var/lib/asterisk/sounds/ai-generated", f"AI_MEDIA_HOST_DIR={media}"))
+    if not (clone / ".env").exists():  # the admin's .env, made once; later runs keep it
+        (clone / ".env").write_text((clone / ".env.example").read_text().replace(
+            "AI_MEDIA_HOST_DIR=/var/lib/asterisk/sounds/ai-generated", f"AI_MEDIA_HOST_DIR={media}"))
     env = {**os.environ, "ROOT_DIR": str(clone), "ASTERISK_USER": "root", "SKIP_COMPOSE_CHECK": "1", "SKIP_CHOWN": "1"}
     return subprocess.run(["bash", str(clone / "scripts/init-host.sh")], env=env, capture_output=True, text=True)
 
@@ -47,11 +48,15 @@ def test_init_generates_one_shared_token_and_a_password_and_keeps_them(clone):
     assert media.is_dir()
     dotenv = env_file(clone / ".env")
     assert dotenv["MEDIA_UID"] == str(os.getuid()) and dotenv["MEDIA_GID"] == str(os.getgid())
+    assert dotenv["AI_AGENT_VERSION"] == env_file(clone / ".env.example")["AI_AGENT_VERSION"]
 
+    # An upgrade (git pull) brings a new version: the tag follows, the secrets stay.
+    (clone / ".env.example").write_text((clone / ".env.example").read_text().replace("AI_AGENT_VERSION=", "AI_AGENT_VERSION=9"))
     second = run(clone, str(media))
     assert second.returncode == 0, second.stderr
     assert env_file(clone / "ai-engine.env") == engine and env_file(clone / "local-ai-server.env") == server
     assert password not in second.stdout
+    assert env_file(clone / ".env")["AI_AGENT_VERSION"].startswith("9")
 
 
 def test_init_refuses_a_media_folder_under_root(clone):

@@ -21,7 +21,7 @@ SHARED_SRC  := $(addsuffix /pyproject.toml,$(SHARED_PKGS))
 
 help:
 	@echo "make install   - create $(VENV) and install both services + test tools"
-	@echo "make run       - run local-ai-server and ai-engine as local processes (config: .env, config/*.yaml)"
+	@echo "make run       - run local-ai-server and ai-engine as local processes (config: *.env, config/*.yaml)"
 	@echo "make test      - install what is missing, then run the whole test suite"
 	@echo "make bench     - run the benchmarks under bench/ (prints tables, writes bench/results/*.json)"
 	@echo "make doctor    - check the installation (ARI, dialplan, media folder, providers): ai-agent doctor"

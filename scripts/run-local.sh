@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make run`: both services as local processes, with the same config as docker compose
-# (.env for secrets, config/ai-engine.yaml, local-ai-server/config/local-ai-server.yaml).
+# (ai-engine.env and local-ai-server.env for secrets, config/ai-engine.yaml,
+# local-ai-server/config/local-ai-server.yaml).
 # Everything binds to 127.0.0.1 unless the config says otherwise.
 set -euo pipefail
 cd "$(dirname "$0")/.."

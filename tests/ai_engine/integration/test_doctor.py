@@ -229,3 +229,37 @@ def test_shipped_dialplan_has_the_doctor_context_the_tests_use():
     apps = [re.search(r",(\w+)\(", line)[1] for line in block.splitlines() if line.strip().startswith(("exten =>", "same =>"))]
     assert apps == [step[0] for step in DOCTOR_STEPS]
     assert "Wait(10)" in block
+
+
+class ModulesProbe:
+    """GET /ari/asterisk/modules as ARI's reference documents it (a list of Module objects:
+    name, description, use_count, status, support_level). Not recorded from our Asterisk, so
+    not in the emulator."""
+
+    def __init__(self, running: list[str]):
+        self.body = [
+            {"name": n, "description": "", "use_count": 0, "status": "Running", "support_level": "core"} for n in running
+        ]
+
+    async def get(self, path):
+        from ai_engine.admin.ari_probe import Answer
+
+        assert path == "/asterisk/modules"
+        return Answer(200, self.body)
+
+
+async def test_modules_check_names_what_the_transport_needs_and_is_not_running():
+    settings = Settings(ari={"password": "x-real-one"})
+    needed = checks_asterisk.required_modules(settings)
+    assert {"app_audiosocket.so", "res_audiosocket.so", "res_stasis_snoop.so"} <= set(needed)
+    ok = await checks_asterisk.check_modules(Context(settings, probe=ModulesProbe(needed)))  # type: ignore[arg-type]
+    assert ok.status is Status.PASS
+    missing = await checks_asterisk.check_modules(
+        Context(settings, probe=ModulesProbe([m for m in needed if m != "app_audiosocket.so"]))  # type: ignore[arg-type]
+    )
+    assert missing.status is Status.FAIL and "app_audiosocket.so" in missing.detail and "module load" in missing.fix
+
+
+def test_stream_mode_needs_chan_audiosocket():
+    settings = Settings(ari={"password": "x-real-one"}, playback={"downstream_mode": "stream"})
+    assert "chan_audiosocket.so" in checks_asterisk.required_modules(settings)

@@ -263,3 +263,21 @@ async def test_modules_check_names_what_the_transport_needs_and_is_not_running()
 def test_stream_mode_needs_chan_audiosocket():
     settings = Settings(ari={"password": "x-real-one"}, playback={"downstream_mode": "stream"})
     assert "chan_audiosocket.so" in checks_asterisk.required_modules(settings)
+
+
+async def test_stream_mode_checks_that_asterisk_reaches_the_advertised_host(tmp_path):
+    async with setup(tmp_path, playback={"downstream_mode": "stream"}) as (emulator, settings):
+        results = await run_checks(settings)
+        no_leftovers(emulator)
+    r = by_name(results)["advertise host"]
+    assert r.status is Status.PASS and "externalMedia" in r.detail
+
+
+async def test_advertise_host_nobody_listens_on_fails(tmp_path):
+    # 127.0.0.2 is loopback too, but neither the doctor nor the engine listens there.
+    async with setup(
+        tmp_path, playback={"downstream_mode": "stream"}, audiosocket={"host": "127.0.0.1", "advertise_host": "127.0.0.2"}
+    ) as (emulator, settings):
+        results = await run_checks(settings)
+    r = by_name(results)["advertise host"]
+    assert r.status is Status.FAIL and "advertise_host" in r.fix

@@ -47,16 +47,18 @@ async def _leg_arrived(ctx: Context, leg: uuidlib.UUID, channel_id: str, start) 
         with anyio.move_on_after(timeout):
             await arrived.wait()
         return arrived.is_set(), "our listener"
-    # The engine holds the port: it refuses a UUID it does not know, and counts it.
+    # The engine holds the port: it refuses a UUID it does not know, and counts it. We read the
+    # counter again once our channel is gone (so we need our events).
+    if ctx.events is None:
+        return False, "not checkable: the engine holds the port and our events WebSocket was refused"
     before = await ctx.engine_counter(*REFUSED)
     if before is None:
         return False, "the AudioSocket port is taken and no engine answers on its API"
-    since = len(ctx.events.events) if ctx.events else 0
+    since = len(ctx.events.events)
     answer = await start()
     if not answer.ok:
         return False, f"Asterisk answered {answer.status} {answer.message}"
-    if ctx.events is not None:
-        await ctx.events.wait_for(_gone(channel_id), timeout, since)
+    await ctx.events.wait_for(_gone(channel_id), timeout, since)
     after = await ctx.engine_counter(*REFUSED)
     return (after or 0) > before, "the engine's refused-connection counter"
 

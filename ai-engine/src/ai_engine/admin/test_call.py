@@ -97,7 +97,10 @@ def report(result: TestCallResult, target: str, out: TextIO) -> int:
     if f.spoke_over_greeting:
         print("note                 the greeting was still playing when the caller spoke: raise --greeting-s", file=out)
     print(f"transcript           {result.transcript!r}" if result.transcript is not None else f"transcript           {result.transcript_note}", file=out)
-    print(f"recording            {result.recording or 'not written'}", file=out)
+    where = str(result.recording or "not written")
+    if where.startswith("/shared-media/"):
+        where += " (in the engine container: on the host under AI_MEDIA_HOST_DIR)"
+    print(f"recording            {where}", file=out)
     return 0 if f.greeting_latency_s is not None and f.voice_to_voice_s is not None else 1
 
 

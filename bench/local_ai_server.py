@@ -152,7 +152,8 @@ def summarize(results: list[dict]) -> dict:
 
 
 def start_server(port: int, log_path: Path, env_overrides: dict[str, str]) -> subprocess.Popen:
-    env = {**os.environ, "LOCAL_AI_SERVER__PORT": str(port), "LOCAL_AI_SERVER__HOST": "127.0.0.1", **env_overrides}
+    env = {**os.environ, "LOCAL_AI_SERVER__PORT": str(port), "LOCAL_AI_SERVER__HOST": "127.0.0.1",
+           "LOCAL_AI_SERVER__ALLOW_NO_AUTH": "true", **env_overrides}  # loopback only, no token
     env.pop("LOCAL_AI_AUTH_TOKEN", None)
     log = open(log_path, "w")
     proc = subprocess.Popen([sys.executable, "-m", "local_ai_server"], env=env, stdout=log, stderr=subprocess.STDOUT)

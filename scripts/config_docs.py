@@ -1,4 +1,5 @@
-"""Render a settings class as a Markdown table (key, default, environment variable, meaning).
+"""Render both services' settings as Markdown tables (key, default, environment variable, meaning),
+with `voice_common.settings.settings_table`; the meaning is each setting's `Field(description=...)`.
 
   python scripts/config_docs.py              # print both tables
   python scripts/config_docs.py --write      # rewrite the tables between the README markers
@@ -7,64 +8,13 @@ The README test fails when the README's tables differ from this output.
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 from pathlib import Path
 
-from pydantic import BaseModel, SecretStr
-from pydantic_core import PydanticUndefined
+from voice_common.settings import settings_table as table
 
 README = Path(__file__).resolve().parent.parent / "README.md"
-
-
-def _default(field) -> str:
-    if field.default_factory is not None:
-        value = field.default_factory()
-    elif field.default is PydanticUndefined:
-        return "(required)"
-    else:
-        value = field.default
-    if isinstance(value, SecretStr):
-        return "(none)" if not value.get_secret_value() else "(set)"
-    if isinstance(value, BaseModel):
-        value = value.model_dump(mode="json")
-    if value is None:
-        return "null"
-    if isinstance(value, dict):
-        return "`" + json.dumps({k: v.model_dump(mode="json") if isinstance(v, BaseModel) else v for k, v in value.items()}) + "`"
-    return f"`{value}`"
-
-
-def rows(model: type[BaseModel], prefix: str, env_prefix: str) -> list[str]:
-    out = []
-    for name, field in model.model_fields.items():
-        key = f"{prefix}{name}"
-        env = f"{env_prefix}{name.upper()}"
-        ann = field.annotation
-        if isinstance(ann, type) and issubclass(ann, BaseModel):
-            out += rows(ann, key + ".", env + "__")
-            continue
-        desc = (field.description or "").replace("|", "\\|")
-        out.append(f"| `{key}` | {_default(field)} | `{env}` | {desc} |")
-        value_type = _dict_value_model(ann)
-        if value_type is not None:
-            out += rows(value_type, key + ".<name>.", env + "__<NAME>__")
-    return out
-
-
-def _dict_value_model(ann) -> type[BaseModel] | None:
-    args = getattr(ann, "__args__", ())
-    if getattr(ann, "__origin__", None) is dict and len(args) == 2:
-        value = args[1]
-        if isinstance(value, type) and issubclass(value, BaseModel):
-            return value
-    return None
-
-
-def table(model: type[BaseModel], env_prefix: str) -> str:
-    head = ["| key | default | environment | meaning |", "| --- | --- | --- | --- |"]
-    return "\n".join(head + rows(model, "", env_prefix))
 
 
 def tables() -> dict[str, str]:

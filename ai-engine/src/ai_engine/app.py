@@ -46,6 +46,8 @@ class Engine:
             settings.audiosocket,
             self.registry.bind_connection,
             max_connections=settings.calls.max_concurrent_calls * 3 + 16,
+            awaited_legs=self.registry.awaited_legs,
+            setup_timeout_s=settings.calls.setup_timeout_s,
         )
         self.media_clock = MediaClock(
             max_lag_s=settings.playback.stream_max_lag_ms / 1000,

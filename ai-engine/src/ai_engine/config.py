@@ -14,23 +14,19 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
-from pydantic_settings import (
-    BaseSettings,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-    YamlConfigSettingsSource,
-)
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from voice_common.settings import SecretFreeYamlSource, Section
 
 ENV_PREFIX = "AI_ENGINE_"
 CONFIG_ENV = "AI_ENGINE_CONFIG"
 DEFAULT_CONFIG_FILE = Path("config/ai-engine.yaml")
-# (section, key) pairs that may only come from the environment.
+# Dotted keys that may only come from the environment (`*`: any name in a dict section).
+SECRETS = ("ari.password", "providers.*.auth_token")
 PLACEHOLDER_PASSWORDS = {"change_me", "changeme", "password", "secret"}
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")  # a misspelt key is an error, not a silent default
+_Section = Section  # a misspelt key is an error, not a silent default
 
 
 class AriSettings(_Section):
@@ -59,7 +55,12 @@ class AudioSocketSettings(_Section):
     advertise_host: str = Field(
         "127.0.0.1", description="Host Asterisk connects to for externalMedia legs (external_host=<advertise_host>:<port>)."
     )
-    uuid_timeout_s: float = Field(2.0, gt=0, description="A new connection must send its UUID frame within this time.")
+    uuid_timeout_s: float = Field(
+        2.0, gt=0, description="A new connection must send its UUID frame within this time (legs the engine is waiting for get calls.setup_timeout_s)."
+    )
+    max_unidentified: int = Field(
+        8, ge=1, description="Connections that have not sent their UUID yet, at most (plus one per leg the engine is waiting for); more are refused."
+    )
     read_timeout_s: float = Field(5.0, gt=0, description="A bound leg that sends nothing for this long is considered dead.")
     keepalive_s: float = Field(
         0.5, gt=0, description="Send a 20 ms silence frame when nothing crossed the socket for this long (Asterisk hangs up after 2 s)."
@@ -161,6 +162,9 @@ class ProviderSettings(_Section):
     output_rate: Literal[8000, 16000, 24000] = Field(8000, description="Agent audio rate asked from the provider (audio/pcm).")
     silence_duration_ms: int = Field(500, ge=100, description="Server VAD end-of-turn silence.")
     connect_timeout_s: float = Field(5.0, gt=0, description="Bound on the WebSocket connect and session.created.")
+    send_timeout_s: float = Field(
+        2.0, gt=0, description="Bound on one send to the provider; a provider that stops reading counts as lost."
+    )
     max_message_bytes: int = Field(4 * 1024 * 1024, ge=65536, description="Largest accepted provider message.")
 
 
@@ -180,22 +184,6 @@ def _default_providers() -> dict[str, ProviderSettings]:
 
 def _default_personas() -> dict[str, PersonaSettings]:
     return {"default": PersonaSettings()}
-
-
-class _SecretFreeYamlSource(YamlConfigSettingsSource):
-    """YAML source that refuses secrets: they belong in the environment."""
-
-    def __init__(self, settings_cls: type[BaseSettings], yaml_file: Path | None):
-        super().__init__(settings_cls, yaml_file=yaml_file)
-        ari = self.yaml_data.get("ari") or {}
-        if isinstance(ari, dict) and "password" in ari:
-            raise ValueError(f"{yaml_file}: ari.password must come from the environment (AI_ENGINE_ARI__PASSWORD)")
-        for name, prov in (self.yaml_data.get("providers") or {}).items():
-            if isinstance(prov, dict) and "auth_token" in prov:
-                raise ValueError(
-                    f"{yaml_file}: providers.{name}.auth_token must come from the environment "
-                    f"(AI_ENGINE_PROVIDERS__{name.upper()}__AUTH_TOKEN)"
-                )
 
 
 class Settings(BaseSettings):
@@ -227,7 +215,7 @@ class Settings(BaseSettings):
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
         path = config_file_path()
         if path is not None:
-            sources.append(_SecretFreeYamlSource(settings_cls, path))
+            sources.append(SecretFreeYamlSource(settings_cls, path, SECRETS, ENV_PREFIX))
         return tuple(sources)
 
     def check_ready_to_run(self) -> None:

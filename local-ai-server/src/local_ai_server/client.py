@@ -32,9 +32,12 @@ class RealtimeClient:
 
     @classmethod
     @asynccontextmanager
-    async def connect(cls, url: str, token: str | None = None, **kwargs: Any) -> AsyncIterator[RealtimeClient]:
-        headers = {"Authorization": f"Bearer {token}"} if token else None
-        async with connect(url, additional_headers=headers, max_size=None, **kwargs) as ws:
+    async def connect(cls, url: str, token: str | None = None, call_id: str | None = None,
+                      **kwargs: Any) -> AsyncIterator[RealtimeClient]:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        if call_id is not None:
+            headers["X-Call-Id"] = call_id  # joins this session's server logs to the caller's call
+        async with connect(url, additional_headers=headers or None, max_size=None, **kwargs) as ws:
             client = cls(ws)
             async with anyio.create_task_group() as tg:
                 tg.start_soon(client._reader)
@@ -137,7 +140,7 @@ def espeak(text: str, *, rate: int = 8000, voice: str = "en-us", speed: int = 16
     """Test speech: espeak-ng, resampled to telephone quality (s16le mono at `rate`)."""
     import subprocess
 
-    from .audio import resample
+    from .speech.audio import resample
 
     wav = subprocess.run(["espeak-ng", "-v", voice, "-s", str(speed), "--stdout", text],
                          check=True, capture_output=True).stdout

@@ -4,7 +4,7 @@ Streams are paced by the engine's shared media clock (`MediaClock`), driven here
 import anyio
 import pytest
 
-from ai_engine.audio.clock import FakeClock
+from fake_clock import FakeClock
 from ai_engine.playback.media_clock import MediaClock
 from ai_engine.playback.stream_buffer import Pacer, StreamBuffer
 from ai_engine.playback.stream_output import StreamFailed, StreamOutput

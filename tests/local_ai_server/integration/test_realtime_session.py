@@ -9,7 +9,7 @@ import time
 import anyio
 import pytest
 from local_ai_fakes import FakeLLM, FakeSTT, FakeTTS, Probe, fake_models, http_get, make_runtime, serve, silence, vowel
-from local_ai_server.audio import ulaw_decode
+from local_ai_server.speech.audio import ulaw_decode
 from local_ai_server.client import RealtimeClient, audio_of
 from websockets.exceptions import InvalidStatus
 
@@ -126,7 +126,7 @@ async def test_input_and_output_formats(encoding, rate):
             speech = vowel(1.2, rate) + silence(0.8, rate)
             if encoding == "pcmu":
                 import numpy as np
-                from local_ai_server.audio import ulaw_encode
+                from local_ai_server.speech.audio import ulaw_encode
 
                 speech = ulaw_encode(np.frombuffer(speech, dtype="<i2"))
                 mark = len(client.events)

@@ -4,7 +4,7 @@ import warnings
 
 import numpy as np
 import pytest
-from local_ai_server.audio import (
+from local_ai_server.speech.audio import (
     AudioFormat,
     AudioFormatError,
     StreamResampler,

@@ -4,8 +4,8 @@ import base64
 import json
 
 import pytest
-from local_ai_server.audio import AudioFormat
-from local_ai_server.protocol import (
+from local_ai_server.speech.audio import AudioFormat
+from local_ai_server.realtime.protocol import (
     UNSET,
     AudioAppend,
     ItemCreate,

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 from local_ai_server.config import Settings, load_settings
-from local_ai_server.conversation import Conversation, Item, history_start
+from local_ai_server.speech.conversation import Conversation, Item, history_start
 from local_ai_server.models.bundled import BUNDLED_LLM, BUNDLED_STT, BUNDLED_TTS, ModelNotFoundError, resolve
 from pydantic import ValidationError
 
@@ -86,7 +86,7 @@ def test_chat_messages_carry_instructions_history_and_question():
 
 
 def test_long_past_answers_are_shortened_in_the_prompt_but_not_the_question():
-    from local_ai_server.conversation import shorten
+    from local_ai_server.speech.conversation import shorten
 
     long_answer = "The store opens at nine. " + "It has many aisles and friendly staff. " * 10
     conversation = Conversation(items=[Item("u0", "user", "When do you open?"), Item("a0", "assistant", long_answer),

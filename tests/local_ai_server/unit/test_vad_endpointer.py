@@ -2,7 +2,7 @@
 
 import numpy as np
 from local_ai_fakes import silence, vowel
-from local_ai_server.vad import Endpointer, Paused, Resumed, SpeechStarted, SpeechStopped, VadParams
+from local_ai_server.speech.vad import Endpointer, Paused, Resumed, SpeechStarted, SpeechStopped, VadParams
 
 
 def pcm16k(data: bytes) -> np.ndarray:

@@ -1,5 +1,6 @@
-"""A fake local-ai-server: the Realtime protocol subset of DESIGN §4 over a real WebSocket,
-with an energy VAD instead of models. Its reply to a caller turn is the caller's own speech
+"""A fake local-ai-server: the Realtime protocol subset (docs/protocol.md) over a real WebSocket,
+spoken through the same `realtime_protocol` package (strict: a malformed client event gets an
+`error` event), with an energy VAD instead of models. Its reply to a caller turn is the caller's own speech
 played back (so a test can tell whose reply a caller heard), preceded by a
 `response.output_audio_transcript.delta` per piece, as local-ai-server sends them.
 
@@ -8,7 +9,6 @@ Knobs let tests slow the reply down (for barge-in), fail the next connection, or
 
 from __future__ import annotations
 
-import base64
 import json
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -16,6 +16,7 @@ from itertools import count
 
 import anyio
 import numpy as np
+import realtime_protocol as rp
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
@@ -30,6 +31,7 @@ class FakeSessionLog:
     input_rate: int = 8000
     output_rate: int = 8000
     cancelled: list[str] = field(default_factory=list)
+    call_id: str | None = None  # the X-Call-Id header the engine sent
 
     def types_sent(self) -> list[str]:
         return [m["type"] for m in self.sent]
@@ -90,7 +92,7 @@ class FakeRealtimeServer:
         return None
 
     async def _handler(self, ws: ServerConnection) -> None:
-        log = FakeSessionLog()
+        log = FakeSessionLog(call_id=ws.request.headers.get("X-Call-Id") if ws.request else None)
         self.sessions.append(log)
         self._connections.append(ws)
         state = _Session(self, ws, log)
@@ -111,49 +113,56 @@ class _Session:
         self.turn = bytearray()
         self.response_scope: anyio.CancelScope | None = None
 
-    async def send(self, msg: dict) -> None:
-        self.log.sent.append(msg)
-        await self.ws.send(json.dumps(msg))
+    async def send(self, event) -> None:
+        self.log.sent.append(event.to_wire())
+        await self.ws.send(rp.serialize(event))
 
     async def run(self) -> None:
-        await self.send({"type": "session.created", "session": {"id": f"sess_{next(self.server._ids)}"}})
+        session_id = f"sess_{next(self.server._ids)}"
+        self.session = rp.SessionConfig()
+        await self.send(rp.SessionCreated(self.session, session_id, "fake"))
+        conn = rp.ServerConnection(input_format=rp.AudioFormat("pcm", 8000))
         async with anyio.create_task_group() as tg:
             self.tg = tg
             async for raw in self.ws:
-                msg = json.loads(raw)
-                self.log.received.append(msg)
-                await self.on_message(msg)
+                self.log.received.append(json.loads(raw))
+                try:
+                    event = conn.receive(raw)
+                except rp.ProtocolError as exc:
+                    await self.send(rp.Error.of(exc))
+                    continue
+                await self.on_event(event, session_id)
             tg.cancel_scope.cancel()
 
-    async def on_message(self, msg: dict) -> None:
-        kind = msg.get("type")
-        if kind == "session.update":
-            sess = msg.get("session", {})
-            self.log.instructions = sess.get("instructions", "")
-            audio = sess.get("audio", {})
-            self.log.input_rate = audio.get("input", {}).get("format", {}).get("rate", 8000)
-            self.log.output_rate = audio.get("output", {}).get("format", {}).get("rate", 8000)
-            td = audio.get("input", {}).get("turn_detection") or {}
-            self.silence_ms = td.get("silence_duration_ms", 500)
-            await self.send({"type": "session.updated", "session": sess})
-        elif kind == "input_audio_buffer.append":
-            await self.on_audio(base64.b64decode(msg["audio"]))
-        elif kind == "conversation.item.create":
-            item = msg.get("item", {})
-            self.pending_text = " ".join(c.get("text", "") for c in item.get("content", []))
-        elif kind == "response.create":
-            pcm = _tone(440, self.server.greeting_ms, self.log.output_rate)
-            self.start_response([(getattr(self, "pending_text", "greeting"), pcm)])
-        elif kind == "response.cancel":
-            if self.response_scope is None:  # as local-ai-server (and OpenAI) answer it
-                await self.send({"type": "error", "error": {"type": "invalid_request_error", "code": "response_cancel_not_active",
-                                                            "message": "there is no active response to cancel"}})
-            elif not self.server.ignore_cancel:
-                self.response_scope.cancel()
-        elif kind == "input_audio_buffer.clear":
-            self.turn.clear()
-        else:
-            await self.send({"type": "error", "error": {"type": "invalid_request_error", "message": f"unknown {kind}"}})
+    async def on_event(self, event, session_id: str) -> None:
+        match event:
+            case rp.SessionUpdate(session=patch):
+                self.session = self.session.merged(patch)
+                if patch.instructions:
+                    self.log.instructions = patch.instructions
+                if patch.input_format:
+                    self.log.input_rate = patch.input_format.rate
+                if patch.output_format:
+                    self.log.output_rate = patch.output_format.rate
+                if patch.turn_detection and patch.turn_detection.silence_duration_ms:
+                    self.silence_ms = patch.turn_detection.silence_duration_ms
+                await self.send(rp.SessionUpdated(self.session, session_id, "fake"))
+            case rp.InputAudioBufferAppend(audio=pcm):
+                await self.on_audio(pcm)
+            case rp.ConversationItemCreate(item=rp.MessageItem() as item):
+                self.pending_text = item.text
+            case rp.ResponseCreate():
+                pcm = _tone(440, self.server.greeting_ms, self.log.output_rate)
+                self.start_response([(getattr(self, "pending_text", "greeting"), pcm)])
+            case rp.ResponseCancel():
+                if self.response_scope is None:  # as local-ai-server (and OpenAI) answer it
+                    await self.send(rp.Error("response_cancel_not_active", "there is no active response to cancel"))
+                elif not self.server.ignore_cancel:
+                    self.response_scope.cancel()
+            case rp.InputAudioBufferClear():
+                self.turn.clear()
+            case _:
+                await self.send(rp.Error("unknown_event", f"unsupported {event.type}"))
 
     async def on_audio(self, pcm: bytes) -> None:
         samples = np.frombuffer(pcm, dtype="<i2").astype(np.float64)
@@ -163,7 +172,7 @@ class _Session:
             if not self.speaking:
                 self.speaking = True
                 self.turn.clear()
-                await self.send({"type": "input_audio_buffer.speech_started", "audio_start_ms": 0, "item_id": "item"})
+                await self.send(rp.InputAudioBufferSpeechStarted(0, "item"))
                 if self.response_scope is not None and not self.server.ignore_cancel:
                     self.response_scope.cancel()  # new speech interrupts, as local-ai-server does
             self.quiet_ms = 0
@@ -173,16 +182,9 @@ class _Session:
             self.turn += pcm
             if self.quiet_ms >= self.silence_ms:
                 self.speaking = False
-                await self.send({"type": "input_audio_buffer.speech_stopped", "audio_end_ms": 0, "item_id": "item"})
+                await self.send(rp.InputAudioBufferSpeechStopped(0, "item"))
                 heard_ms = (len(self.turn) // 2) * 1000 // self.log.input_rate - self.quiet_ms
-                await self.send(
-                    {
-                        "type": "conversation.item.input_audio_transcription.completed",
-                        "item_id": "item",
-                        "content_index": 0,
-                        "transcript": f"{heard_ms} ms of speech",
-                    }
-                )
+                await self.send(rp.InputAudioTranscriptionCompleted("item", f"{heard_ms} ms of speech"))
                 speech = bytes(self.turn[: len(self.turn) - self.quiet_ms * self.log.input_rate // 1000 * 2])
                 reply = _resample_naive(speech, self.log.input_rate, self.log.output_rate)
                 piece = self.server.piece_ms * self.log.output_rate // 1000 * 2
@@ -198,25 +200,24 @@ class _Session:
 
     async def respond(self, scope: anyio.CancelScope, pieces: list[tuple[str, bytes]]) -> None:
         rid = f"resp_{next(self.server._ids)}"
-        await self.send({"type": "response.created", "response": {"id": rid, "status": "in_progress"}})
+        await self.send(rp.ResponseCreated(rp.ResponseInfo(rid)))
         status = "cancelled"
         with scope:
             chunk = self.server.chunk_ms * self.log.output_rate // 1000 * 2
             for text, pcm in pieces:
-                await self.send({"type": "response.output_audio_transcript.delta", "response_id": rid, "delta": text})
+                await self.send(rp.ResponseOutputAudioTranscriptDelta(response_id=rid, item_id="item", delta=text))
                 for i in range(0, len(pcm), chunk):
                     if self.server.chunk_interval_s:
                         await anyio.sleep(self.server.chunk_interval_s)
-                    delta = base64.b64encode(pcm[i : i + chunk]).decode()
-                    await self.send({"type": "response.output_audio.delta", "response_id": rid, "delta": delta})
-            await self.send({"type": "response.output_audio.done", "response_id": rid})
+                    await self.send(rp.ResponseOutputAudioDelta(response_id=rid, item_id="item", delta=pcm[i : i + chunk]))
+            await self.send(rp.ResponseOutputAudioDone(response_id=rid, item_id="item"))
             status = "completed"
         if status == "cancelled":
             self.log.cancelled.append(rid)
         if self.response_scope is scope:
             self.response_scope = None
         with anyio.CancelScope(shield=True):
-            await self.send({"type": "response.done", "response": {"id": rid, "status": status}})
+            await self.send(rp.ResponseDone(rp.ResponseInfo(rid, status)))
 
 
 def _tone(freq: float, ms: int, rate: int, amplitude: int = 8000) -> bytes:

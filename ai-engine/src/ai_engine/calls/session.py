@@ -39,6 +39,7 @@ class CallSession:
         )
         self.output: AgentOutput = FileOutput(self.player, s.playback.segment_min_ms)
         self._tg: anyio.abc.TaskGroup | None = None
+        self._media_ready = False
 
     async def run(self) -> None:
         call = self.call
@@ -70,6 +71,10 @@ class CallSession:
                 call.end(f"error: {exc!r}")
                 log.exception("call.crashed")
             finally:
+                if outcome == "completed" and not self._media_ready and call.caller_action != "none":
+                    # Ended before its media path was up, and not by the caller (e.g. the
+                    # capture leg was refused and Asterisk hung it up): set-up failed.
+                    outcome = "setup_failed"
                 await teardown(call, self.deps, self.output.close)
                 self.deps.registry.remove(call)
                 metrics.ACTIVE_CALLS.dec()
@@ -84,6 +89,7 @@ class CallSession:
     async def _converse(self) -> None:
         deps, call = self.deps, self.call
         leg = await media_path.build(call, deps)
+        self._media_ready = True
         metrics.CALL_SETUP_SECONDS.observe(anyio.current_time() - call.started_at)
         log.info("call.media_ready", transport=deps.settings.calls.audio_transport)
         assert leg.connection is not None

@@ -26,7 +26,7 @@ import anyio
 from ..audio.clock import Clock, MonotonicClock
 from ..observability import metrics
 from ..observability.logs import get_logger
-from ..transports.audiosocket.connection import AudioSocketConnection
+from ..transports.audiosocket.connection import AudioSocketConnection, EndKind, LegEnd
 from .stream_buffer import Pacer
 
 log = get_logger(__name__)
@@ -160,4 +160,4 @@ class MediaClock:
             metrics.FRAMES_OUT.inc(sent)
         for conn in dead:
             self._legs.pop(conn, None)
-            conn.end("timeout")
+            conn.end(LegEnd(EndKind.TIMEOUT))

@@ -1,23 +1,28 @@
-"""Client of the OpenAI Realtime protocol subset (DESIGN §4; docs/protocol.md).
+"""Client of the Realtime protocol (docs/protocol.md) for local-ai-server, on the sans-IO
+`realtime_protocol` package (docs/architecture.md, "The Realtime protocol").
 
 One WebSocket per call. Caller audio (`push_audio`, sync, from the capture leg's receive
 callback) is queued, bounded, and one sender task per session sends it as
 `input_audio_buffer.append`, several frames in one message when it fell behind. Server events
 come back as provider events. Audio of a response we cancelled is dropped here too, so a late
-delta can never reach the caller.
+delta can never reach the caller. The call id travels as the `X-Call-Id` header, so both services'
+log lines of one call can be joined; the provider's session id is logged with our call id.
+
+Failure rules: anything that stops the session (cannot connect, closed before or after
+`session.created`, no `session.created` in time, a send that stalls past `send_timeout_s`) is
+`ProviderUnavailable` (the call plays the hold prompt and reconnects); a malformed event is a
+`ProviderError` event (logged, counted), never the end of the call.
 """
 
 from __future__ import annotations
 
-import base64
-import json
 from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 import anyio
 import httpx
+import realtime_protocol as rp
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
@@ -41,7 +46,7 @@ class RealtimeProvider:
 
     @asynccontextmanager
     async def session(self, options: base.SessionOptions) -> AsyncIterator[RealtimeSession]:
-        headers = {}
+        headers = {"X-Call-Id": options.call_id}
         if self.settings.auth_token is not None:
             headers["Authorization"] = f"Bearer {self.settings.auth_token.get_secret_value()}"
         try:
@@ -88,36 +93,37 @@ class RealtimeSession:
         self._ws = ws
         self._settings = settings
         self._options = options
+        self._conn = rp.ClientConnection(max_bytes=settings.max_message_bytes)
         self.input_rate = settings.input_rate
-        self._current_response: str | None = None
-        self._cancelled: set[str] = set()
+        self.session_id: str | None = None
         self._outgoing: deque[bytes] = deque()
         self._has_audio = anyio.Event()
         self.dropped_frames = 0
 
     async def start(self) -> None:
-        with anyio.fail_after(self._settings.connect_timeout_s):
-            first = await self._receive_json()
-        if first.get("type") != "session.created":
-            raise base.ProviderUnavailable(f"{self.name}: expected session.created, got {first.get('type')!r}")
-        fmt_in = {"type": "audio/pcm", "rate": self._settings.input_rate}
-        fmt_out = {"type": "audio/pcm", "rate": self._settings.output_rate}
-        session: dict[str, Any] = {
-            "type": "realtime",
-            "instructions": self._options.instructions,
-            "audio": {
-                "input": {
-                    "format": fmt_in,
-                    "turn_detection": {"type": "server_vad", "silence_duration_ms": self._settings.silence_duration_ms},
-                },
-                "output": {"format": fmt_out},
-            },
-        }
-        if self._options.voice:
-            session["audio"]["output"]["voice"] = self._options.voice
-        if self._settings.model:
-            session["model"] = self._settings.model
-        await self._send({"type": "session.update", "session": session})
+        """Wait for `session.created`, then configure the session."""
+        try:
+            with anyio.fail_after(self._settings.connect_timeout_s):
+                first = await self._receive()
+        except TimeoutError:
+            metrics.PROVIDER_ERRORS.labels(self.name, "connect").inc()
+            raise base.ProviderUnavailable(f"{self.name}: no session.created within "
+                                           f"{self._settings.connect_timeout_s} s") from None
+        except rp.ProtocolError as exc:
+            metrics.PROVIDER_ERRORS.labels(self.name, "connect").inc()
+            raise base.ProviderUnavailable(f"{self.name}: malformed first event: {exc.message}") from None
+        if not isinstance(first, rp.SessionCreated):
+            metrics.PROVIDER_ERRORS.labels(self.name, "connect").inc()
+            raise base.ProviderUnavailable(f"{self.name}: expected session.created, got {first.type!r}")
+        self.session_id = first.id
+        log.info("provider.session_created", provider=self.name, provider_session_id=first.id)
+        await self._send(rp.SessionUpdate(rp.SessionConfig(
+            instructions=self._options.instructions,
+            voice=self._options.voice or rp.UNSET,
+            input_format=rp.AudioFormat("pcm", self._settings.input_rate),
+            output_format=rp.AudioFormat("pcm", self._settings.output_rate),
+            turn_detection=rp.TurnDetection(silence_duration_ms=self._settings.silence_duration_ms),
+        )))
 
     def push_audio(self, pcm: bytes) -> None:
         outgoing = self._outgoing
@@ -130,7 +136,7 @@ class RealtimeSession:
         self._has_audio.set()
 
     async def send_audio(self, pcm: bytes) -> None:
-        await self._send({"type": "input_audio_buffer.append", "audio": base64.b64encode(pcm).decode("ascii")})
+        await self._send_text(rp.append_message(pcm))
 
     async def _send_queued_audio(self) -> None:
         outgoing = self._outgoing
@@ -151,85 +157,77 @@ class RealtimeSession:
                 tg.cancel_scope.cancel()
 
     async def say(self, text: str) -> None:
-        await self._send(
-            {
-                "type": "conversation.item.create",
-                "item": {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": text}]},
-            }
-        )
-        await self._send({"type": "response.create"})
+        """The greeting: added as the assistant's own words, then spoken verbatim (local-ai-server
+        speaks an unspoken assistant item as written; docs/protocol.md)."""
+        await self._send(rp.ConversationItemCreate(rp.MessageItem.of_text("assistant", text)))
+        await self._send(rp.ResponseCreate())
 
     async def cancel_response(self) -> None:
-        if self._current_response is not None:
-            self._cancelled.add(self._current_response)
-        await self._send({"type": "response.cancel"})
+        await self._send(rp.ResponseCancel())
 
     async def events(self) -> AsyncIterator[base.ProviderEvent]:
         while True:
             try:
-                message = await self._receive_json()
-            except ConnectionClosed:
-                raise base.ProviderUnavailable(f"{self.name}: session closed") from None
+                message = await self._receive()
+            except rp.ProtocolError as exc:
+                metrics.PROVIDER_ERRORS.labels(self.name, "malformed").inc()
+                log.warning("provider.bad_message", provider=self.name, code=exc.code, error=exc.message)
+                yield base.ProviderError(f"malformed provider event: {exc.message}")
+                continue
             event = self._translate(message)
             if event is not None:
                 yield event
 
-    def _translate(self, msg: dict) -> base.ProviderEvent | None:
-        kind = msg.get("type")
-        if kind == "input_audio_buffer.speech_started":
-            return base.SpeechStarted()
-        if kind == "input_audio_buffer.speech_stopped":
-            return base.SpeechStopped()
-        if kind == "conversation.item.input_audio_transcription.completed":
-            return base.Transcript("caller", str(msg.get("transcript", "")))
-        if kind == "response.created":
-            rid = str((msg.get("response") or {}).get("id", ""))
-            self._current_response = rid
-            return base.ResponseStarted(rid)
-        rid = str(msg.get("response_id") or (msg.get("response") or {}).get("id", ""))
-        if kind == "response.output_audio.delta":
-            if rid in self._cancelled:
-                return None
-            try:
-                pcm = base64.b64decode(msg.get("delta", ""), validate=True)
-            except ValueError:
-                return base.ProviderError("audio delta is not base64")
-            if len(pcm) % 2:
-                return base.ProviderError("audio delta is not whole samples")
-            return base.AgentAudio(rid, pcm, self._settings.output_rate)
-        if kind == "response.output_audio_transcript.delta":
-            return None if rid in self._cancelled else base.AgentText(rid, str(msg.get("delta", "")))
-        if kind == "response.done":
-            response = msg.get("response") or {}
-            self._cancelled.discard(rid)
-            if self._current_response == rid:
-                self._current_response = None
-            return base.ResponseDone(rid, str(response.get("status", "completed")))
-        if kind == "x_local.turn.metrics":
-            return base.TurnMetrics({k: float(v) for k, v in msg.items() if isinstance(v, int | float)})
-        if kind == "error":
-            error = msg.get("error") or {}
-            if isinstance(error, dict) and error.get("code") == "response_cancel_not_active":
+    def _translate(self, event: rp.ServerEvent) -> base.ProviderEvent | None:
+        match event:
+            case rp.InputAudioBufferSpeechStarted():
+                return base.SpeechStarted()
+            case rp.InputAudioBufferSpeechStopped():
+                return base.SpeechStopped()
+            case rp.InputAudioTranscriptionCompleted():
+                return base.Transcript("caller", event.transcript)
+            case rp.ResponseCreated():
+                return base.ResponseStarted(event.response.id)
+            case rp.ResponseOutputAudioDelta():
+                if self._conn.is_cancelled(event.response_id):
+                    return None
+                if len(event.delta) % 2:
+                    return base.ProviderError("audio delta is not whole samples")
+                return base.AgentAudio(event.response_id, event.delta, self._settings.output_rate)
+            case rp.ResponseOutputAudioTranscriptDelta():
+                return None if self._conn.is_cancelled(event.response_id) else base.AgentText(event.response_id,
+                                                                                             event.delta)
+            case rp.ResponseDone():
+                return base.ResponseDone(event.response.id, event.response.status)
+            case rp.XLocalTurnMetrics():
+                return base.TurnMetrics({k: float(v) for k, v in event.stages.items() if v is not None})
+            case rp.Error(code="response_cancel_not_active"):
                 # Our cancel after a barge-in crossed the server's own (it cancels on new speech): benign.
                 log.debug("provider.cancel_not_active", provider=self.name)
                 return None
-            metrics.PROVIDER_ERRORS.labels(self.name, "event").inc()
-            return base.ProviderError(str(error.get("message", msg) if isinstance(error, dict) else error))
+            case rp.Error():
+                metrics.PROVIDER_ERRORS.labels(self.name, "event").inc()
+                return base.ProviderError(event.message or event.code)
         return None
 
-    async def _send(self, msg: dict) -> None:
+    async def _send(self, event: object) -> None:
+        await self._send_text(self._conn.send(event))
+
+    async def _send_text(self, text: str) -> None:
+        """Bounded: a provider that stops reading (a full TCP window) is a lost provider, not a
+        stuck barge-in."""
         try:
-            await self._ws.send(json.dumps(msg))
+            with anyio.fail_after(self._settings.send_timeout_s):
+                await self._ws.send(text)
         except ConnectionClosed:
             raise base.ProviderUnavailable(f"{self.name}: session closed") from None
+        except TimeoutError:
+            metrics.PROVIDER_ERRORS.labels(self.name, "send_timeout").inc()
+            raise base.ProviderUnavailable(f"{self.name}: a send stalled for {self._settings.send_timeout_s} s") from None
 
-    async def _receive_json(self) -> dict:
-        while True:
+    async def _receive(self) -> rp.ServerEvent:
+        try:
             raw = await self._ws.recv()
-            try:
-                msg = json.loads(raw)
-            except ValueError:
-                log.warning("provider.bad_message", provider=self.name)
-                continue
-            if isinstance(msg, dict):
-                return msg
+        except ConnectionClosed:
+            raise base.ProviderUnavailable(f"{self.name}: session closed") from None
+        return self._conn.receive(raw)

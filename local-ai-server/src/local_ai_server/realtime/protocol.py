@@ -15,7 +15,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from .audio import AudioFormat, AudioFormatError
+from ..speech.audio import AudioFormat, AudioFormatError
 
 UNSET: Any = object()  # a field the client did not send (distinct from an explicit null)
 
@@ -134,8 +134,8 @@ def parse_client_event(message: str | bytes, *, max_bytes: int, input_format: Au
         raise ProtocolError("message_too_large", f"message of {len(message)} bytes exceeds the {max_bytes} byte limit")
     try:
         obj = json.loads(message)
-    except (json.JSONDecodeError, RecursionError) as exc:
-        raise ProtocolError("invalid_json", f"message is not valid JSON: {exc}") from None
+    except (ValueError, RecursionError) as exc:  # ValueError also: an integer over 4,300 digits
+        raise ProtocolError("invalid_json", f"message is not valid JSON: {str(exc)[:200]}") from None
     if not isinstance(obj, dict):
         raise ProtocolError("invalid_event", "an event must be a JSON object")
     event_id = obj.get("event_id")
@@ -182,7 +182,7 @@ def _parse_session_update(obj: dict, event_id: str | None, _fmt: AudioFormat) ->
     if "instructions" in session:
         if not isinstance(session["instructions"], str):
             raise ProtocolError("invalid_session", "instructions must be a string", param="session.instructions")
-        patch.instructions = session["instructions"]
+        patch.instructions = _unicode(session["instructions"], "session.instructions")
     if "max_output_tokens" in session:
         patch.max_output_tokens = _parse_max_tokens(session["max_output_tokens"], "session.max_output_tokens")
     audio = session.get("audio", {})
@@ -257,6 +257,8 @@ def _parse_response_create(obj: dict, event_id: str | None, _fmt: AudioFormat) -
     instructions = response.get("instructions")
     if instructions is not None and not isinstance(instructions, str):
         raise ProtocolError("invalid_response", "response.instructions must be a string", param="response.instructions")
+    if instructions is not None:
+        _unicode(instructions, "response.instructions")
     max_tokens = _parse_max_tokens(response.get("max_output_tokens"), "response.max_output_tokens")
     return ResponseCreate(instructions=instructions, max_output_tokens=max_tokens, event_id=event_id)
 
@@ -288,7 +290,7 @@ def _parse_item_create(obj: dict, event_id: str | None, _fmt: AudioFormat) -> It
         if not isinstance(part, dict) or part.get("type") not in _TEXT_PARTS or not isinstance(part.get("text"), str):
             raise ProtocolError("invalid_item", "content parts must be text: {\"type\": \"input_text\", \"text\": ...}",
                                 param="item.content")
-        texts.append(part["text"])
+        texts.append(_unicode(part["text"], "item.content"))
     text = " ".join(t.strip() for t in texts if t.strip())
     if not text:
         raise ProtocolError("invalid_item", "item text is empty", param="item.content")
@@ -296,6 +298,16 @@ def _parse_item_create(obj: dict, event_id: str | None, _fmt: AudioFormat) -> It
     if item_id is not None and not isinstance(item_id, str):
         raise ProtocolError("invalid_item", "item.id must be a string", param="item.id")
     return ItemCreate(item_id=item_id or new_id("item"), role=role, text=text, event_id=event_id)
+
+
+def _unicode(text: str, param: str) -> str:
+    """JSON may carry lone UTF-16 surrogates ("\\ud800"); they are not text and would break every
+    later prompt and log line of the session."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ProtocolError("invalid_text", "text contains a lone surrogate (not valid Unicode)", param=param) from None
+    return text
 
 
 def _no_fields(cls):

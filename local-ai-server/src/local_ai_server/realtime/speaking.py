@@ -17,12 +17,12 @@ from collections.abc import Awaitable, Callable
 import anyio
 from anyio.streams.memory import MemoryObjectSendStream
 
-from .audio import AudioFormat, chunk_bytes
-from .config import TtsSettings
+from ..config import TtsSettings
+from ..runtime import Runtime
+from ..speech.audio import AudioFormat, chunk_bytes
+from ..speech.text_pieces import PieceSplitter, split_text
 from .protocol import b64, server_event
-from .runtime import Runtime
-from .text_pieces import PieceSplitter, split_text
-from .turn import Response
+from .units import Response
 
 Emit = Callable[..., Awaitable[None]]  # emit(response, event, on_sent=None)
 

@@ -1,0 +1,8 @@
+"""One Realtime session, by role, in the order a caller turn flows through them:
+
+    session (socket messages -> client events) -> listening (audio -> VAD -> turns)
+    -> turns (STT, transcript, user item) -> responses (LLM -> TTS, via speaking) -> outbox (the writer)
+
+Each role only calls the ones after it; `state` (the session settings and their wire view) and
+`protocol` are read by all.
+"""

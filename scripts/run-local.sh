@@ -25,8 +25,6 @@ fi
 export AI_ENGINE_CONFIG="${AI_ENGINE_CONFIG:-config/ai-engine.yaml}"
 export LOCAL_AI_CONFIG="${LOCAL_AI_CONFIG:-local-ai-server/config/local-ai-server.yaml}"
 mkdir -p "${AI_ENGINE_PLAYBACK__MEDIA_DIR:-shared-media}"
-# No token in .env: serve without one, as an explicit choice (everything here binds to loopback).
-if [ -z "${LOCAL_AI_AUTH_TOKEN:-}" ]; then export LOCAL_AI_SERVER__ALLOW_NO_AUTH="${LOCAL_AI_SERVER__ALLOW_NO_AUTH:-true}"; fi
 
 "$BIN/local-ai-server" &
 server_pid=$!

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import anyio
 
-from ..audio.pcm import wav_bytes
+from voice_common.pcm import wav_bytes
 from .ari_probe import AriUnreachable
 from .context import DOCTOR_CONTEXT, Context
 from .report import Result, failed, passed, skipped
@@ -139,7 +139,7 @@ async def check_media_folder(ctx: Context, play: bool = True) -> Result:
     stem = f"doctor-{uuidlib.uuid4()}"
     path = folder / f"{stem}.wav"
     try:
-        await anyio.to_thread.run_sync(path.write_bytes, wav_bytes(_tone()))
+        await anyio.to_thread.run_sync(path.write_bytes, wav_bytes(_tone(), 8000))
     except OSError as exc:
         return failed(
             "media folder",

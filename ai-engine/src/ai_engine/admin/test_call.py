@@ -20,7 +20,7 @@ from typing import Protocol, TextIO
 
 import anyio
 
-from ..audio.pcm import wav_bytes
+from voice_common.pcm import wav_bytes
 from ..config import Settings
 from .ari_caller import CallFailed, ari_caller
 from .ari_probe import AriProbe, AriUnreachable

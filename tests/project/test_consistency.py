@@ -48,20 +48,27 @@ def monkeypatch_module():
 
 
 def setting_exists(model, env_name: str, prefix: str) -> bool:
-    """Does AI_ENGINE_A__B__C name a field a.b.c of the settings model? (dict keys are free)"""
+    """Does AI_ENGINE_A__B__C name a field a.b.c of the settings model? (dict keys are free; a dict
+    of a union of models, e.g. providers by kind, matches when any member has the field)"""
     parts = env_name[len(prefix) :].lower().split("__")
-    current, i = model, 0
-    while i < len(parts):
+
+    def members(ann) -> list:
+        while getattr(ann, "__metadata__", None) is not None:  # Annotated[...]
+            ann = ann.__origin__
+        return list(getattr(ann, "__args__", None) or [ann]) if getattr(ann, "__origin__", None) is not dict else [ann]
+
+    def walk(current, i: int) -> bool:
+        if i >= len(parts):
+            return True
         fields = getattr(current, "model_fields", None)
         if not fields or parts[i] not in fields:
             return False
         ann = fields[parts[i]].annotation
-        i += 1
-        if getattr(ann, "__origin__", None) is dict:
-            current, i = ann.__args__[1], i + 1  # skip the dict key, e.g. the provider name
-        else:
-            current = ann
-    return True
+        if getattr(ann, "__origin__", None) is dict:  # skip the dict key, e.g. the provider name
+            return any(walk(m, i + 2) for m in members(ann.__args__[1]))
+        return walk(ann, i + 1)
+
+    return walk(model, 0)
 
 
 def dialplan_contexts(text: str) -> dict[str, list[str]]:

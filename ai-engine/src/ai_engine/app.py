@@ -15,6 +15,7 @@ import anyio
 import anyio.abc
 
 from .api.http import HttpServer
+from .calls.call import CallerAction
 from .calls.deps import CallDeps
 from .calls.manager import CallManager
 from .calls.registry import CallRegistry
@@ -23,8 +24,7 @@ from .observability.logs import get_logger
 from .playback.media_clock import MediaClock
 from .playback.media_store import MediaStore, run_sweeper
 from .providers.base import Provider
-from .providers.echo import EchoProvider
-from .providers.realtime import RealtimeProvider
+from .providers.registry import build_providers
 from .transports.ari.rest import AriRest
 from .transports.ari.supervisor import AriSupervisor
 from .transports.audiosocket.server import AudioSocketServer
@@ -39,9 +39,7 @@ class Engine:
         self.registry = CallRegistry()
         self.rest = AriRest(settings.ari.request_timeout_s)
         self.store = MediaStore(settings.playback.media_dir, settings.playback.sound_prefix)
-        self._providers: dict[str, Provider] = {
-            name: (EchoProvider if p.kind == "echo" else RealtimeProvider)(name, p) for name, p in settings.providers.items()
-        }
+        self._providers: dict[str, Provider] = build_providers(settings)
         self.audiosocket = AudioSocketServer(
             settings.audiosocket,
             self.registry.bind_connection,
@@ -111,7 +109,7 @@ class Engine:
         active = list(self.registry.calls.values())
         log.info("engine.shutting_down", active_calls=len(active))
         for call in active:
-            call.end("engine shutting down", caller_action="continue")
+            call.end("engine shutting down", caller_action=CallerAction.CONTINUE)
         with anyio.move_on_after(self.settings.calls.shutdown_timeout_s) as scope:
             await self.registry.wait_empty()
         if scope.cancelled_caught:

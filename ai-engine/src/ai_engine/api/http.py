@@ -45,7 +45,7 @@ def create_app(engine: EngineView) -> FastAPI:
             "ari_connected": engine.ari_connected,
             "audiosocket_listening": engine.audiosocket_listening,
             "active_calls": len(engine.active_calls()),
-            "providers": {name: {"ready": ok} for name, ok in sorted(providers.items())},
+            "providers": {name: _provider_state(engine.providers[name], ok) for name, ok in sorted(providers.items())},
         }
         ready = body["ari_connected"] and body["audiosocket_listening"] and all(providers.values())
         body["status"] = "ok" if ready else "degraded"
@@ -60,6 +60,11 @@ def create_app(engine: EngineView) -> FastAPI:
         return {"calls": engine.active_calls()}
 
     return app
+
+
+def _provider_state(provider: Provider, ok: bool) -> dict:
+    reason = None if ok else getattr(provider, "not_ready_reason", None)
+    return {"ready": ok} if reason is None else {"ready": ok, "reason": reason}
 
 
 async def _check(out: dict[str, bool], name: str, provider: Provider) -> None:

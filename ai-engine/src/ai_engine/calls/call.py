@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import uuid as uuidlib
 from dataclasses import dataclass, field
 
@@ -22,6 +23,14 @@ def channel_prefix(app: str) -> str:
 def bridge_name_prefix(app: str) -> str:
     """Every bridge the engine makes is named so (bridges carry no app in ARI)."""
     return f"{app}/"
+
+
+class CallerAction(enum.Enum):
+    """What teardown does with the caller."""
+
+    GONE = "none"  # the caller already left: nothing to do
+    HANGUP = "hangup"  # the engine ended the call (goodbye said)
+    CONTINUE = "continue"  # the engine could not go on: to calls.failure_context (or hang up)
 
 
 @dataclass
@@ -59,9 +68,7 @@ class Call:
         self.stasis_started: dict[str, anyio.Event] = {}
         self.ended = anyio.Event()
         self.end_reason = ""
-        # What happens to the caller at teardown: "none" (already gone), "hangup", or
-        # "continue" (to calls.failure_context: the engine could not go on with the call).
-        self.caller_action = "continue"
+        self.caller_action = CallerAction.CONTINUE
         self.started_at = anyio.current_time()
         send, receive = anyio.create_memory_object_stream[dict](EVENT_QUEUE_SIZE)
         self.events_in: MemoryObjectSendStream[dict] = send
@@ -80,7 +87,7 @@ class Call:
     def expect_stasis(self, channel_id: str) -> anyio.Event:
         return self.stasis_started.setdefault(channel_id, anyio.Event())
 
-    def end(self, reason: str, caller_action: str | None = None) -> None:
+    def end(self, reason: str, caller_action: CallerAction | None = None) -> None:
         """End the call once; the first reason wins. `caller_action` as for `self.caller_action`."""
         if not self.ended.is_set():
             self.end_reason = reason

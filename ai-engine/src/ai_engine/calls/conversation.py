@@ -38,7 +38,7 @@ from ..transports.audiosocket import codec
 from ..playback.media_clock import MediaClock
 from ..transports.audiosocket.connection import AudioSocketConnection, EndKind, LegEnd
 from .barge_in import BargeInPolicy
-from .call import Call
+from .call import Call, CallerAction
 from .turn_timer import TurnTimer
 
 log = get_logger(__name__)
@@ -71,7 +71,7 @@ class Conversation:
         self._barge_in: tuple[str | None, str] | None = None  # (reply to cancel, source), not yet carried out
         self._prompts = 0
         self.barge_in = BargeInPolicy(settings.barge_in)
-        self.timer = TurnTimer(mode=output.mode)
+        self.timer = TurnTimer()
         self._response_id: str | None = None
         self._detector: SpeechDetector | None = None
         self._to_provider: StreamResampler | None = None
@@ -111,6 +111,9 @@ class Conversation:
                         await self._run_session(session)
                     finally:
                         self.session = None
+            except base.ProviderRejected as exc:
+                log.error("provider.rejected", error=str(exc))
+                raise  # no key, or a key the vendor refuses: the failure context at once
             except base.ProviderUnavailable as exc:
                 now = anyio.current_time()
                 log.error("provider.lost", error=str(exc), attempt=attempt)
@@ -174,7 +177,7 @@ class Conversation:
             log.info("call.limit", reason=reason)
             length = await self._play_prompt("goodbye", calls.goodbye_prompt)
             await anyio.sleep(length + 0.5)
-            self.call.end(reason, caller_action="hangup")
+            self.call.end(reason, caller_action=CallerAction.HANGUP)
             return
 
     # ---- callbacks: run synchronously, once per frame or event ----------------------------

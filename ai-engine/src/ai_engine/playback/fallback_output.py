@@ -28,11 +28,11 @@ class FallbackOutput:
         return self.active.mode
 
     @property
-    def on_first_audio(self) -> Callable[[], None] | None:
+    def on_first_audio(self) -> Callable[[str], None] | None:
         return self.stream.on_first_audio
 
     @on_first_audio.setter
-    def on_first_audio(self, hook: Callable[[], None] | None) -> None:
+    def on_first_audio(self, hook: Callable[[str], None] | None) -> None:
         self.stream.on_first_audio = hook
         self.file.on_first_audio = hook
 

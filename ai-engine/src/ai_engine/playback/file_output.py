@@ -24,7 +24,7 @@ class FileOutput:
         self.segmenter = Segmenter(segment_min_ms)
         self._to_8k: StreamResampler | None = None
         self._arrived = anyio.Event()
-        self.on_first_audio: Callable[[], None] | None = None
+        self.on_first_audio: Callable[[str], None] | None = None
         player.on_started = self._started
         self._talking_since: float | None = None
 
@@ -32,7 +32,7 @@ class FileOutput:
         if self._talking_since is None:
             self._talking_since = anyio.current_time()
         if self.on_first_audio is not None:
-            self.on_first_audio()
+            self.on_first_audio(self.mode)
 
     @property
     def talking(self) -> bool:
@@ -64,6 +64,7 @@ class FileOutput:
     async def stop(self, response_id: str | None) -> bool:
         had_pending = self.segmenter.pending
         self.segmenter.drop()
+        self._to_8k = None  # its filter still holds the cut reply's last samples: they must not open the next one
         stopped = await self.player.stop(response_id)
         return stopped or had_pending
 

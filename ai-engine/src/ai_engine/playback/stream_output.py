@@ -47,7 +47,7 @@ class StreamOutput:
         self._stale: set[str] = set()
         self._talking_since: float | None = None
         self._last_response = ""
-        self.on_first_audio: Callable[[], None] | None = None
+        self.on_first_audio: Callable[[str], None] | None = None
         self.on_frame_sent: Callable[[bool], None] | None = None  # tests and benchmarks
         self.frames_sent = 0
         self._failed = anyio.Event()
@@ -83,6 +83,7 @@ class StreamOutput:
             self._stale.add(response_id)
         was_talking = self.buffer.active
         self.buffer.clear()  # the next 20 ms tick sends silence
+        self._resamplers.clear()  # their filters still hold the cut reply's last samples
         self._talking_since = None
         return was_talking
 
@@ -120,7 +121,7 @@ class StreamOutput:
                 if self._talking_since is None:
                     self._talking_since = now
                 if self.on_first_audio is not None:
-                    self.on_first_audio()
+                    self.on_first_audio(self.mode)
         elif self._talking_since is not None and not buffer.active:
             self._talking_since = None
         try:

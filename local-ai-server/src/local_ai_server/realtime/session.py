@@ -9,6 +9,7 @@ The roles, in the order a caller turn flows through them: `listening` -> `turns`
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import anyio
@@ -42,7 +43,8 @@ from .responses import Responses
 from .state import MODEL, SessionState
 from .turns import Turns
 
-log = structlog.get_logger("local_ai_server.session")
+log_name = "local_ai_server.session"
+log = structlog.get_logger(log_name)
 
 
 class Session:
@@ -57,11 +59,17 @@ class Session:
         limits = runtime.settings.limits
         self.conversation = Conversation(max_items=limits.max_items, max_chars=limits.max_conversation_chars)
         self.outbox = Outbox()
+        # A dropped debug line still costs ~20 us through the shared (stdlib) log chain: decide once,
+        # not on each of the 50 appends a second.
+        self._log_appends = logging.getLogger(log_name).isEnabledFor(logging.DEBUG)
 
     async def run(self, incoming: AsyncIterator[str | bytes], send_text: Callable[[str], Awaitable[None]]) -> None:
-        QUEUE_KEY.set(self.id)  # this session's model jobs queue fairly against other sessions'
-        with bind_call(self.call_id, session_id=self.id):  # on every log line of this session
-            await self._serve(incoming, send_text)
+        queue_key = QUEUE_KEY.set(self.id)  # this session's model jobs queue fairly against other sessions'
+        try:
+            with bind_call(self.call_id, session_id=self.id):  # on every log line of this session
+                await self._serve(incoming, send_text)
+        finally:
+            QUEUE_KEY.reset(queue_key)
 
     async def _serve(self, incoming: AsyncIterator[str | bytes], send_text: Callable[[str], Awaitable[None]]) -> None:
         log.info("session.started")
@@ -87,7 +95,8 @@ class Session:
             await self.outbox.error(exc)
             return
         if isinstance(event, InputAudioBufferAppend):
-            log.debug("event.in", type=event.type, bytes=len(event.audio))
+            if self._log_appends:
+                log.debug("event.in", type=event.type, bytes=len(event.audio))
         else:
             log.info("event.in", type=event.type, client_event_id=event.event_id)
         try:

@@ -281,3 +281,16 @@ async def test_advertise_host_nobody_listens_on_fails(tmp_path):
         results = await run_checks(settings)
     r = by_name(results)["advertise host"]
     assert r.status is Status.FAIL and "advertise_host" in r.fix
+
+
+async def test_cloud_provider_without_a_key_fails_with_where_to_put_it(tmp_path, monkeypatch):
+    monkeypatch.delenv("AI_ENGINE_PROVIDERS__CLOUD__API_KEY", raising=False)
+    async with setup(
+        tmp_path,
+        providers={"cloud": {"kind": "openai_realtime"}},
+        personas={"default": {"provider": "cloud", "greeting": "Hello", "instructions": "Be brief."}},
+    ) as (emulator, settings):
+        results = await run_checks(settings)
+    r = by_name(results)["provider cloud"]
+    assert r.status is Status.FAIL and "no API key" in r.detail and "AI_ENGINE_PROVIDERS__CLOUD__API_KEY" in r.fix
+    assert "provider local" not in by_name(results)  # only providers a persona uses are checked

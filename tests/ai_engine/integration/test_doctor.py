@@ -294,3 +294,26 @@ async def test_cloud_provider_without_a_key_fails_with_where_to_put_it(tmp_path,
     r = by_name(results)["provider cloud"]
     assert r.status is Status.FAIL and "no API key" in r.detail and "AI_ENGINE_PROVIDERS__CLOUD__API_KEY" in r.fix
     assert "provider local" not in by_name(results)  # only providers a persona uses are checked
+
+
+async def test_provider_still_loading_fails_with_its_state(tmp_path):
+    import anyio
+    import anyio.abc
+
+    body = b'{"status":"loading"}'
+
+    async def answer(stream: anyio.abc.SocketStream) -> None:  # local-ai-server's /health while loading
+        async with stream:
+            await stream.receive()
+            await stream.send(b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n"
+                              b"content-length: %d\r\nconnection: close\r\n\r\n%s" % (len(body), body))
+
+    listener = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=0)
+    port = listener.extra(anyio.abc.SocketAttribute.local_port)
+    async with setup(tmp_path, providers={"local": {"health_url": f"http://127.0.0.1:{port}/health"}}) as (emulator, settings):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(listener.serve, answer)
+            results = await run_checks(settings)
+            tg.cancel_scope.cancel()
+    r = by_name(results)["provider local"]
+    assert r.status is Status.FAIL and "loading" in r.detail and "docker compose logs local-ai-server" in r.fix

@@ -56,15 +56,23 @@ async def _check_provider(ctx: Context, name: str, personas: list[str]) -> Resul
         return failed(label, f"no API key for {settings.kind}", key_fix)
     health_url = getattr(settings, "health_url", None)
     if health_url:
+        token = getattr(settings, "auth_token", None)
+        headers = {"Authorization": f"Bearer {token.get_secret_value()}"} if token is not None else {}
         try:
             async with httpx.AsyncClient(timeout=3.0) as client:
-                status = (await client.get(health_url)).status_code
+                response = await client.get(health_url, headers=headers)
         except httpx.HTTPError as exc:
             return failed(label, f"{health_url} does not answer ({type(exc).__name__})", _down_fix(name))
-        if status != 200:
+        if response.status_code != 200:
+            try:
+                body = response.json()
+            except ValueError:
+                body = {}
+            state = body.get("status", response.status_code) if isinstance(body, dict) else response.status_code
+            error = f": {str(body.get('error'))[:160]}" if isinstance(body, dict) and body.get("error") else ""
             return failed(
                 label,
-                f"{health_url} says not ready ({status})",
+                f"{health_url} says not ready ({state}){error}",
                 "the models are still loading (give it a minute) or failed to load: docker compose logs local-ai-server",
             )
     try:

@@ -122,7 +122,20 @@ async def test_unwritable_media_folder_fails(tmp_path):
     async with setup(tmp_path, playback={"media_dir": str(blocker / "ai-generated")}) as (emulator, settings):
         results = await run_checks(settings)
     r = by_name(results)["media folder"]
-    assert r.status is Status.FAIL and "cannot write" in r.detail and "init-host.sh" in r.fix
+    assert r.status is Status.FAIL and "does not exist" in r.detail and "init-host.sh" in r.fix
+
+
+async def test_read_only_media_folder_fails(tmp_path, monkeypatch):
+    # A read-only bind mount, or a folder of another user (tests run as root, who ignores modes).
+    def refuse(self, data):
+        raise PermissionError(13, "Permission denied")
+
+    async with setup(tmp_path) as (emulator, settings):
+        monkeypatch.setattr(Path, "write_bytes", refuse)
+        results = await run_checks(settings)
+        monkeypatch.undo()
+    r = by_name(results)["media folder"]
+    assert r.status is Status.FAIL and "cannot write" in r.detail and "Permission denied" in r.detail
 
 
 async def test_media_folder_asterisk_cannot_play_fails(tmp_path):

@@ -141,6 +141,13 @@ async def check_media_folder(ctx: Context, play: bool = True) -> Result:
     try:
         await anyio.to_thread.run_sync(path.write_bytes, wav_bytes(_tone(), 8000))
     except OSError as exc:
+        if not folder.is_dir():
+            return failed(
+                "media folder",
+                f"{folder} does not exist (or is not a folder)",
+                "create it: sudo scripts/init-host.sh (compose: AI_MEDIA_HOST_DIR, default "
+                "/var/lib/asterisk/sounds/ai-generated); make run creates playback.media_dir itself",
+            )
         return failed(
             "media folder",
             f"the engine (uid {os.getuid()}) cannot write into {folder}: {exc.strerror or exc}",

@@ -27,6 +27,7 @@ from .providers.base import Provider
 from .providers.registry import build_providers
 from .transports.ari.rest import AriRest
 from .transports.ari.supervisor import AriSupervisor
+from .transports.rtp.ports import RtpPorts
 from .transports.audiosocket.server import AudioSocketServer
 
 log = get_logger(__name__)
@@ -55,6 +56,7 @@ class Engine:
         self.deps = CallDeps(
             settings, self.rest, self.registry, self.store, self._providers, settings.audiosocket.port, self.media_clock
         )
+        self.deps.rtp_ports = RtpPorts(settings.rtp)
         self.manager = CallManager(self.deps)
         self.ari = AriSupervisor(settings.ari, self.rest, self.manager.on_event, self.manager.on_ari_connected)
         self.http: HttpServer | None = None

@@ -114,7 +114,8 @@ class Listener:
         audio = np.concatenate(self._manual_buffer)
         self._manual_buffer.clear()
         self._manual_samples = 0
-        self._check_room()
+        if not self._turns.has_room():
+            raise self._queue_full()
         item_id = new_id("item")
         await self._outbox.emit(InputAudioBufferCommitted(item_id, self._conversation.last_id))
         turn = Turn(item_id=item_id, audio=audio, voiced_ms=len(audio) * 1000 // PROCESSING_RATE,
@@ -154,9 +155,10 @@ class Listener:
         turn = self._speculative
         self._speculative = None
         if turn is None or turn.failed:  # no early work, or it failed: the final turn starts afresh
-            if not self._turns.has_room():
+            if not self._turns.has_room():  # told, and the rest of this audio still goes through the VAD
                 await self._outbox.emit(InputAudioBufferSpeechStopped(event.end_ms, item_id))
-                self._check_room()
+                await self._outbox.error(self._queue_full())
+                return
             turn = Turn(item_id=item_id, audio=event.audio, voiced_ms=event.voiced_ms,
                         end_of_speech=self._wall_time(event.end_ms), speculative=False,
                         create_response=self._state.create_response)
@@ -166,11 +168,10 @@ class Listener:
         await self._outbox.emit(InputAudioBufferCommitted(item_id, self._conversation.last_id))
         self._turns.commit(turn)
 
-    def _check_room(self) -> None:
-        if not self._turns.has_room():
-            limit = self._settings.limits.max_queued_turns
-            raise ProtocolError("turn_queue_full", f"{limit} turns of this session are still being processed; "
-                                                   "this turn is dropped", error_type="server_error")
+    def _queue_full(self) -> ProtocolError:
+        limit = self._settings.limits.max_queued_turns
+        return ProtocolError("turn_queue_full", f"{limit} turns of this session are still being processed; "
+                                                "this turn is dropped", error_type="server_error")
 
     def _wall_time(self, audio_ms: int) -> float:
         """Monotonic time at which audio time `audio_ms` arrived (audio arrives in real time)."""

@@ -118,6 +118,8 @@ async def test_manual_input_buffer_is_bounded():
         await client.send_audio(vowel(3.0), realtime=False)
         error = await client.wait_for("error")
         assert error["error"]["code"] == "input_audio_buffer_full"
+        await still_answers(client)  # every append above was answered before this
+        assert len(client.all("error")) == 1  # one error, not one per refused append
         mark = len(client.events)
         await client.send({"type": "input_audio_buffer.commit"})
         await client.wait_for("conversation.item.input_audio_transcription.completed", after=mark)

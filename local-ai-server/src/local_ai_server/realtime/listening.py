@@ -47,6 +47,7 @@ class Listener:
         self._resampler = StreamResampler(state.input_format.rate, PROCESSING_RATE)
         self._manual_buffer: list[np.ndarray] = []
         self._manual_samples = 0
+        self._manual_full = False
         limits = settings.limits
         self._rate = AudioRateLimit(limits.audio_rate, limits.audio_burst_ms)
         self._speech_item_id: str | None = None
@@ -65,6 +66,7 @@ class Listener:
         self.endpointer.reset()
         self._manual_buffer.clear()
         self._manual_samples = 0
+        self._manual_full = False
         self._drop_speculative()
         self._speech_item_id = None
 
@@ -84,6 +86,9 @@ class Listener:
         if self._state.turn_detection is None:
             max_samples = limits.max_input_buffer_ms * PROCESSING_RATE // 1000
             if self._manual_samples + audio_16k.size > max_samples:
+                if self._manual_full:
+                    return  # told once until the buffer is committed or cleared
+                self._manual_full = True
                 raise ProtocolError("input_audio_buffer_full",
                                     f"the input audio buffer holds at most {limits.max_input_buffer_ms} ms; "
                                     "commit or clear it", param="audio")
@@ -114,6 +119,7 @@ class Listener:
         audio = np.concatenate(self._manual_buffer)
         self._manual_buffer.clear()
         self._manual_samples = 0
+        self._manual_full = False
         if not self._turns.has_room():
             raise self._queue_full()
         item_id = new_id("item")

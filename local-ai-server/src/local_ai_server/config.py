@@ -42,6 +42,9 @@ class ServerSettings(Section):
         description="A larger client message gets an `error` event (the session goes on); WebSocket frames "
                     "over 4x this size close the socket (1009).")
     max_sessions: int = Field(16, ge=1, description="Sessions at once; further WebSocket upgrades get HTTP 503.")
+    send_timeout_s: float = Field(
+        15.0, gt=0, description="A server event the client does not take within this time (it stopped reading) "
+                                "ends the session.")
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         "info", description="Lowest level logged (JSON lines on stdout).")
     allow_no_auth: bool = Field(

@@ -135,3 +135,25 @@ async def test_the_llm_stops_when_the_caller_goes_away():
             await client.wait_for("response.output_audio.delta")
         # The client left; leaving `serve` waits for the session (and its LLM job) to end.
     assert llm.tokens_out < 1000, llm.tokens_out  # stopped soon after the caller left
+
+
+async def test_a_client_that_stops_reading_loses_its_session():
+    """The session ends by itself once a send has been blocked for server.send_timeout_s."""
+    import anyio
+    from local_ai_server.realtime.session import Session
+
+    runtime = make_runtime(server={"send_timeout_s": 0.2})
+    sent: list[str] = []
+
+    async def incoming():
+        yield json.dumps({"type": "response.create", "response": {"instructions": "Talk."}})
+        await anyio.sleep_forever()  # the client never sends again and never leaves
+
+    async def send_text(text: str) -> None:
+        if len(sent) >= 3:
+            await anyio.sleep_forever()  # and stops reading after three events
+        sent.append(text)
+
+    with anyio.fail_after(10):  # a guard only: without the timeout the session would never end
+        await Session(runtime).run(incoming(), send_text)
+    assert len(sent) == 3

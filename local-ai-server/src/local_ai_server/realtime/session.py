@@ -58,7 +58,7 @@ class Session:
         self.id = self.state.id
         limits = runtime.settings.limits
         self.conversation = Conversation(max_items=limits.max_items, max_chars=limits.max_conversation_chars)
-        self.outbox = Outbox()
+        self.outbox = Outbox(runtime.settings.server.send_timeout_s)
         # A dropped debug line still costs ~20 us through the shared (stdlib) log chain: decide once,
         # not on each of the 50 appends a second.
         self._log_appends = logging.getLogger(log_name).isEnabledFor(logging.DEBUG)

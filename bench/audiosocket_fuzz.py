@@ -30,7 +30,7 @@ from ai_engine.observability import metrics
 from ai_engine.observability.logs import setup_logging
 from ai_engine.playback.media_clock import MediaClock
 from ai_engine.transports.audiosocket import codec
-from ai_engine.transports.audiosocket.connection import AudioSocketConnection
+from ai_engine.transports.audiosocket.connection import AudioSocketConnection, LegEnd
 from ai_engine.transports.audiosocket.server import AudioSocketServer
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -91,8 +91,9 @@ class Calls:
         self.media.add_leg(conn)
         return None
 
-    def _ended(self, conn: AudioSocketConnection, reason: str) -> None:
+    def _ended(self, conn: AudioSocketConnection, end: LegEnd) -> None:
         self.media.remove_leg(conn)
+        reason = str(end)
         if reason.startswith("malformed"):
             self.outcomes["protocol error"] += 1
         elif reason == "closed":

@@ -15,6 +15,27 @@ def _clean_local_ai_env(monkeypatch):
 
 @pytest.fixture(autouse=True, scope="session")
 def _json_logs_at_info():
-    from local_ai_server.logging_setup import configure_logging
+    from voice_common.logs import configure_logging
 
     configure_logging("info")
+
+
+@pytest.fixture
+def captured_logs():
+    """Log lines go to a buffer (read them with `captured_logs.getvalue()`); the previous logging
+    set-up comes back afterwards."""
+    import io
+    import logging
+
+    import structlog
+    from voice_common.logs import configure_logging
+
+    saved = structlog.get_config()
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    buffer = io.StringIO()
+    configure_logging("info", stream=buffer)
+    yield buffer
+    structlog.configure(**saved)
+    root.handlers[:] = handlers
+    root.setLevel(level)

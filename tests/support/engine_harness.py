@@ -11,6 +11,7 @@ from pathlib import Path
 
 import anyio
 import numpy as np
+from voice_common.pcm import frame_bytes
 
 from ai_engine.app import Engine
 from ai_engine.config import Settings
@@ -43,7 +44,7 @@ def tone_level(pcm: bytes, freq: float, rate: int = 8000) -> float:
 
 def peak_tone_level(pcm: bytes, freq: float, window_ms: int = 100, rate: int = 8000) -> float:
     """Highest amplitude of `freq` over consecutive windows: is the tone anywhere in `pcm`?"""
-    step = rate * window_ms // 1000 * 2
+    step = frame_bytes(rate, window_ms)
     return max((tone_level(pcm[i : i + step], freq, rate) for i in range(0, len(pcm) - step + 1, step)), default=0.0)
 
 

@@ -40,15 +40,18 @@ class Probe:
 
 class FakeSTT:
     def __init__(self, transcript: str = "What time does the store open tomorrow?", delay: float = 0.0,
-                 probe: Probe | None = None) -> None:
+                 probe: Probe | None = None, gate: threading.Event | None = None) -> None:
         self.transcript = transcript
         self.delay = delay
+        self.gate = gate  # when given, every transcription waits until it is set
         self.probe = probe or Probe()
         self.calls: list[int] = []  # audio lengths (samples at 16 kHz)
 
     def transcribe(self, audio_16k: np.ndarray) -> str:
         with self.probe:
             self.calls.append(len(audio_16k))
+            if self.gate is not None:
+                self.gate.wait(30)
             if self.delay:
                 time.sleep(self.delay)
             return self.transcript

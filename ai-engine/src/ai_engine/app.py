@@ -15,6 +15,7 @@ import anyio
 import anyio.abc
 
 from .api.http import HttpServer
+from .calls.call import CallerAction
 from .calls.deps import CallDeps
 from .calls.manager import CallManager
 from .calls.registry import CallRegistry
@@ -26,6 +27,7 @@ from .providers.base import Provider
 from .providers.registry import build_providers
 from .transports.ari.rest import AriRest
 from .transports.ari.supervisor import AriSupervisor
+from .transports.rtp.ports import RtpPorts
 from .transports.audiosocket.server import AudioSocketServer
 
 log = get_logger(__name__)
@@ -43,6 +45,8 @@ class Engine:
             settings.audiosocket,
             self.registry.bind_connection,
             max_connections=settings.calls.max_concurrent_calls * 3 + 16,
+            awaited_legs=self.registry.awaited_legs,
+            setup_timeout_s=settings.calls.setup_timeout_s,
         )
         self.media_clock = MediaClock(
             max_lag_s=settings.playback.stream_max_lag_ms / 1000,
@@ -52,6 +56,7 @@ class Engine:
         self.deps = CallDeps(
             settings, self.rest, self.registry, self.store, self._providers, settings.audiosocket.port, self.media_clock
         )
+        self.deps.rtp_ports = RtpPorts(settings.rtp)
         self.manager = CallManager(self.deps)
         self.ari = AriSupervisor(settings.ari, self.rest, self.manager.on_event, self.manager.on_ari_connected)
         self.http: HttpServer | None = None
@@ -106,7 +111,7 @@ class Engine:
         active = list(self.registry.calls.values())
         log.info("engine.shutting_down", active_calls=len(active))
         for call in active:
-            call.end("engine shutting down", caller_action="continue")
+            call.end("engine shutting down", caller_action=CallerAction.CONTINUE)
         with anyio.move_on_after(self.settings.calls.shutdown_timeout_s) as scope:
             await self.registry.wait_empty()
         if scope.cancelled_caught:

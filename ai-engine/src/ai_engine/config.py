@@ -15,22 +15,18 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, SecretStr, Tag, field_validator
-from pydantic_settings import (
-    BaseSettings,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-    YamlConfigSettingsSource,
-)
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from voice_common.settings import SecretFreeYamlSource, Section
 
 ENV_PREFIX = "AI_ENGINE_"
 CONFIG_ENV = "AI_ENGINE_CONFIG"
 DEFAULT_CONFIG_FILE = Path("config/ai-engine.yaml")
-# (section, key) pairs that may only come from the environment.
+# Dotted keys that may only come from the environment (`*`: any name in a dict section).
+SECRETS = ("ari.password", "providers.*.auth_token", "providers.*.api_key")
 PLACEHOLDER_PASSWORDS = {"change_me", "changeme", "password", "secret"}
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")  # a misspelt key is an error, not a silent default
+_Section = Section  # a misspelt key is an error, not a silent default
 
 
 class AriSettings(_Section):
@@ -59,19 +55,60 @@ class AudioSocketSettings(_Section):
     advertise_host: str = Field(
         "127.0.0.1", description="Host Asterisk connects to for externalMedia legs (external_host=<advertise_host>:<port>)."
     )
-    uuid_timeout_s: float = Field(2.0, gt=0, description="A new connection must send its UUID frame within this time.")
-    read_timeout_s: float = Field(5.0, gt=0, description="A bound leg that sends nothing for this long is considered dead.")
+    uuid_timeout_s: float = Field(
+        2.0, gt=0, description="A new connection must send its UUID frame within this time (legs the engine is waiting for get calls.setup_timeout_s)."
+    )
+    max_unidentified: int = Field(
+        8, ge=1, description="Connections that have not sent their UUID yet, at most (plus one per leg the engine is waiting for); more are refused."
+    )
+    read_timeout_s: float = Field(
+        5.0, gt=0, description="A bound leg that sends nothing for this long is considered dead (RTP and WebSocket legs too)."
+    )
     keepalive_s: float = Field(
         0.5, gt=0, description="Send a 20 ms silence frame when nothing crossed the socket for this long (Asterisk hangs up after 2 s)."
     )
     max_payload_bytes: int = Field(8192, ge=320, le=65535, description="Largest accepted frame payload.")
 
 
+class RtpSettings(_Section):
+    """ExternalMedia over RTP/UDP (`calls.audio_transport: externalmedia_rtp`): one UDP port per leg."""
+
+    host: str = Field("127.0.0.1", description="Address the engine's RTP sockets bind to (0.0.0.0 when Asterisk is on another host).")
+    advertise_host: str = Field(
+        "127.0.0.1", description="Address Asterisk sends RTP to (externalMedia external_host=<advertise_host>:<port>)."
+    )
+    port_start: int = Field(20000, ge=1024, le=65534, description="First UDP port of the engine's RTP range (even ports are used).")
+    port_end: int = Field(20999, ge=1025, le=65535, description="Last UDP port of the engine's RTP range (two legs per call at most).")
+    format: Literal["slin16", "slin", "ulaw"] = Field(
+        "slin16", description="externalMedia format= of the RTP legs: what Asterisk sends (slin16: 16 kHz, PT 118)."
+    )
+    reorder_packets: int = Field(
+        2, ge=0, le=10, description="Packets held to put out-of-order arrivals back in order (each adds 20 ms only when one is missing)."
+    )
+    max_packet_bytes: int = Field(1500, ge=200, le=65535, description="Larger datagrams are dropped and counted.")
+
+
+class WebSocketMediaSettings(_Section):
+    """ExternalMedia over chan_websocket (`calls.audio_transport: websocket`): the engine connects to
+    Asterisk's own HTTP server (connection_type=server), no extra port on either side."""
+
+    media_url: str | None = Field(
+        None, description="Base URL of Asterisk's media WebSocket (ws[s]://host:8088/media/); null: derived from ari.url."
+    )
+    format: Literal["slin16", "slin"] = Field(
+        "slin16", description="externalMedia format= of the WebSocket legs (slin16: 640-byte binary frames, little-endian)."
+    )
+    connect_timeout_s: float = Field(3.0, gt=0, description="Bound on the WebSocket connect and Asterisk's MEDIA_START.")
+    max_message_bytes: int = Field(65536, ge=1024, description="Largest accepted message from Asterisk.")
+
+
 class CallSettings(_Section):
     max_concurrent_calls: int = Field(20, ge=1, description="Calls over this number are refused (sent to overflow_context).")
-    audio_transport: Literal["snoop_fork", "snoop_externalmedia", "bridge_fork"] = Field(
+    audio_transport: Literal["snoop_fork", "snoop_externalmedia", "bridge_fork", "externalmedia_rtp", "websocket"] = Field(
         "snoop_fork",
-        description="Capture path: snoop(spy=in)+Local fork, snoop+externalMedia, or the echo-prone fork in the caller's bridge.",
+        description="Capture path: snoop(spy=in)+Local fork, snoop+externalMedia AudioSocket, the echo-prone fork in the "
+        "caller's bridge, snoop+externalMedia RTP (rtp section; stream playback over RTP too), or snoop+chan_websocket "
+        "(websocket section; stream playback over WebSocket too).",
     )
     media_fork_context: str = Field("ai-agent-media-fork", description="Dialplan context running AudioSocket(<uuid>,host:port).")
     media_fork_formats: Literal["slin", "ulaw"] = Field("slin", description="formats= for the Local fork originate (never empty: slin192).")
@@ -149,7 +186,7 @@ class BargeInSettings(_Section):
 
 class ProviderSettings(_Section):
     kind: Literal["realtime", "echo"] = Field(
-        "realtime", description="realtime: OpenAI Realtime subset client (DESIGN §4); echo: plays the caller back (line tests)."
+        "realtime", description="realtime: OpenAI Realtime subset client (docs/architecture.md §4); echo: plays the caller back (line tests)."
     )
     url: str = Field("ws://127.0.0.1:8765/v1/realtime", description="Realtime WebSocket URL.")
     health_url: str | None = Field("http://127.0.0.1:8765/health", description="Readiness URL polled by /health; null to skip.")
@@ -269,28 +306,13 @@ def _default_personas() -> dict[str, PersonaSettings]:
     return {"default": PersonaSettings()}
 
 
-class _SecretFreeYamlSource(YamlConfigSettingsSource):
-    """YAML source that refuses secrets: they belong in the environment."""
-
-    def __init__(self, settings_cls: type[BaseSettings], yaml_file: Path | None):
-        super().__init__(settings_cls, yaml_file=yaml_file)
-        ari = self.yaml_data.get("ari") or {}
-        if isinstance(ari, dict) and "password" in ari:
-            raise ValueError(f"{yaml_file}: ari.password must come from the environment (AI_ENGINE_ARI__PASSWORD)")
-        for name, prov in (self.yaml_data.get("providers") or {}).items():
-            for secret in ("auth_token", "api_key"):
-                if isinstance(prov, dict) and secret in prov:
-                    raise ValueError(
-                        f"{yaml_file}: providers.{name}.{secret} must come from the environment "
-                        f"(AI_ENGINE_PROVIDERS__{name.upper()}__{secret.upper()})"
-                    )
-
-
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid")
 
     ari: AriSettings = AriSettings()
     audiosocket: AudioSocketSettings = AudioSocketSettings()
+    rtp: RtpSettings = RtpSettings()
+    websocket: WebSocketMediaSettings = WebSocketMediaSettings()
     calls: CallSettings = CallSettings()
     personas: dict[str, PersonaSettings] = Field(
         default_factory=_default_personas, description="Personas by name; Stasis(<app>,<name>) picks one."
@@ -316,7 +338,7 @@ class Settings(BaseSettings):
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
         path = config_file_path()
         if path is not None:
-            sources.append(_SecretFreeYamlSource(settings_cls, path))
+            sources.append(SecretFreeYamlSource(settings_cls, path, SECRETS, ENV_PREFIX))
         return tuple(sources)
 
     def check_ready_to_run(self) -> None:
@@ -326,6 +348,8 @@ class Settings(BaseSettings):
             raise ValueError("ARI password is empty: set AI_ENGINE_ARI__PASSWORD (there is no default)")
         if password.lower() in PLACEHOLDER_PASSWORDS:
             raise ValueError("ARI password is still the placeholder: set a real one in ari.conf and AI_ENGINE_ARI__PASSWORD")
+        if self.rtp.port_end <= self.rtp.port_start:
+            raise ValueError("rtp.port_end must be above rtp.port_start")
         if self.calls.default_persona not in self.personas:
             raise ValueError(f"calls.default_persona {self.calls.default_persona!r} is not in personas")
         for name, persona in self.personas.items():

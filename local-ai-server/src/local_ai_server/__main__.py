@@ -6,9 +6,9 @@ import argparse
 import sys
 
 import structlog
+from voice_common.logs import configure_logging
 
 from .config import load_settings
-from .logging_setup import configure_logging
 from .runtime import Runtime
 from .server import make_uvicorn_server
 
@@ -28,6 +28,12 @@ def main(argv: list[str] | None = None) -> int:
         )
         settings = settings.model_copy(update={"server": server_settings})
     configure_logging(settings.server.log_level)
+    if settings.auth_token is None and not settings.server.allow_no_auth:
+        log.error("server.no_auth_token", message="set LOCAL_AI_AUTH_TOKEN (the engine's provider sends the same "
+                  "value), or set server.allow_no_auth: true to serve without one (loopback development only)")
+        return 2
+    if settings.auth_token is None:
+        log.warning("server.auth_disabled", host=settings.server.host)
     log.info("server.starting", host=settings.server.host, port=settings.server.port,
              auth=settings.auth_token is not None, cpu_jobs=settings.cpu_jobs,
              stt=str(settings.stt.model_path or "bundled"), llm=str(settings.llm.model_path or "bundled"),

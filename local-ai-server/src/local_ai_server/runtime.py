@@ -1,9 +1,9 @@
 """What all sessions share: settings, the models (loaded once), and the bounded CPU worker pool.
 
-Every piece of model work runs in a worker thread under one `CapacityLimiter` (`cpu_jobs` jobs in
+Every piece of model work runs in a worker thread under one `FairLimiter` (`cpu_jobs` jobs in
 flight across all sessions): one STT call, one LLM token step, or one TTS piece per job. Jobs are
-short and the limiter is FIFO, so sessions take turns and the event loop (everyone's audio) is
-never blocked.
+short and the limiter serves the waiting sessions in turn (cpu.py), so one session's flood does
+not delay another's turn, and the event loop (everyone's audio) is never blocked.
 """
 
 from __future__ import annotations
@@ -16,10 +16,12 @@ import anyio
 import anyio.to_thread
 import numpy as np
 import structlog
+from realtime_protocol import AudioFormat
 
-from .audio import AudioFormat, encode, resample
 from .config import Settings
+from .cpu import QUEUE_KEY, FairLimiter
 from .models import ModelSet, load_models
+from .speech.audio import encode, resample
 
 log = structlog.get_logger("local_ai_server.runtime")
 
@@ -48,7 +50,8 @@ class Runtime:
     def __init__(self, settings: Settings, models: ModelSet | None = None) -> None:
         self.settings = settings
         self.models = models or ModelSet()
-        self.limiter = anyio.CapacityLimiter(settings.cpu_jobs)
+        self.cpu = FairLimiter(settings.cpu_jobs)
+        self._threads = anyio.CapacityLimiter(settings.cpu_jobs)
         self._slots: SlotPool | None = None
         self.active_sessions = 0
         self.load_error: str | None = None
@@ -75,8 +78,10 @@ class Runtime:
         return self._slots
 
     async def run(self, fn: Callable, *args):
-        """Run blocking model work in a worker thread, within the shared CPU bound."""
-        return await anyio.to_thread.run_sync(fn, *args, limiter=self.limiter)
+        """Run blocking model work in a worker thread, within the shared CPU bound (served fairly
+        across sessions, see cpu.py)."""
+        async with self.cpu.place(QUEUE_KEY.get()):
+            return await anyio.to_thread.run_sync(fn, *args, limiter=self._threads)
 
     async def transcribe(self, audio_16k: np.ndarray) -> str:
         return await self.run(self.models.stt.transcribe, audio_16k)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
@@ -18,11 +19,13 @@ from starlette.websockets import WebSocket
 
 from . import metrics
 from .runtime import Runtime
-from .session import Session
+from .realtime.session import Session
 
 log = structlog.get_logger("local_ai_server.server")
 
 REALTIME_PATH = "/v1/realtime"
+CALL_ID_HEADER = "x-call-id"  # the engine's call id, bound into every log line of the session
+_CALL_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
 def create_app(runtime: Runtime, on_fatal: Callable[[str], None] | None = None) -> Starlette:
@@ -38,6 +41,9 @@ def create_app(runtime: Runtime, on_fatal: Callable[[str], None] | None = None) 
 
     async def health(request: Request) -> JSONResponse:
         status = "ok" if runtime.ready else ("error" if runtime.load_error else "loading")
+        code = 200 if status == "ok" else 503
+        if runtime.settings.auth_token is not None and not _authorized(request.headers, runtime):
+            return JSONResponse({"status": status}, status_code=code)  # no paths or errors to strangers
         body = {
             "status": status,
             "models": {name: s.to_json() for name, s in runtime.models.status.items()},
@@ -46,7 +52,7 @@ def create_app(runtime: Runtime, on_fatal: Callable[[str], None] | None = None) 
         }
         if runtime.load_error:
             body["error"] = runtime.load_error
-        return JSONResponse(body, status_code=200 if status == "ok" else 503)
+        return JSONResponse(body, status_code=code)
 
     async def prometheus(request: Request) -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
@@ -60,13 +66,12 @@ def create_app(runtime: Runtime, on_fatal: Callable[[str], None] | None = None) 
         runtime.active_sessions += 1
         metrics.SESSIONS_ACTIVE.inc()
         metrics.SESSIONS_TOTAL.inc()
-        session = Session(runtime)
+        session = Session(runtime, call_id=_call_id(websocket))
         try:
             await session.run(_incoming(websocket), websocket.send_text)
         finally:
             runtime.active_sessions -= 1
             metrics.SESSIONS_ACTIVE.dec()
-            structlog.contextvars.unbind_contextvars("session_id")
             try:
                 await websocket.close()
             except Exception:
@@ -117,17 +122,32 @@ async def _load(runtime: Runtime, on_fatal: Callable[[str], None] | None) -> Non
             on_fatal(runtime.load_error or "model load failed")
 
 
-def _check_upgrade(websocket: WebSocket, runtime: Runtime) -> Response | None:
+def _authorized(headers, runtime: Runtime) -> bool:
+    """True when no token is configured (server.allow_no_auth) or the request carries it."""
     token = runtime.settings.auth_token
-    if token is not None:
-        header = websocket.headers.get("authorization", "")
-        scheme, _, given = header.partition(" ")
-        expected = token.get_secret_value()
-        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected.encode()):
-            log.warning("ws.unauthorized", client=_peer(websocket))
-            return JSONResponse({"error": {"type": "invalid_request_error", "code": "unauthorized",
-                                           "message": "missing or wrong bearer token"}},
-                                status_code=401, headers={"WWW-Authenticate": "Bearer"})
+    if token is None:
+        return True
+    scheme, _, given = headers.get("authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.get_secret_value().encode())
+
+
+def _call_id(websocket: WebSocket) -> str | None:
+    """The engine's call id from `X-Call-Id`: at most 64 of [A-Za-z0-9._-], else ignored (logged)."""
+    value = websocket.headers.get(CALL_ID_HEADER)
+    if value is None:
+        return None
+    if _CALL_ID.fullmatch(value) is None:
+        log.warning("ws.call_id_ignored", reason="not 1-64 characters of [A-Za-z0-9._-]", length=len(value))
+        return None
+    return value
+
+
+def _check_upgrade(websocket: WebSocket, runtime: Runtime) -> Response | None:
+    if not _authorized(websocket.headers, runtime):
+        log.warning("ws.unauthorized", client=_peer(websocket))
+        return JSONResponse({"error": {"type": "invalid_request_error", "code": "unauthorized",
+                                       "message": "missing or wrong bearer token"}},
+                            status_code=401, headers={"WWW-Authenticate": "Bearer"})
     if not runtime.ready:
         return JSONResponse({"error": {"type": "server_error", "code": "models_loading",
                                        "message": "models are not loaded yet; see /health"}}, status_code=503)

@@ -27,8 +27,8 @@ class Owner:
         self.events.append(event)
         self.got.set()
 
-    def on_close(self, reason):
-        self.ended.append(reason)
+    def on_close(self, end):
+        self.ended.append(str(end))
         self.done.set()
 
 

@@ -68,3 +68,9 @@ def test_placeholder_password_from_the_sample_ari_conf_is_refused(monkeypatch):
     monkeypatch.setenv("AI_ENGINE_ARI__PASSWORD", "CHANGE_ME")
     with pytest.raises(ValueError, match="placeholder"):
         Settings().check_ready_to_run()
+
+
+def test_every_setting_has_a_meaning_for_the_readme_table():
+    from voice_common.settings import undocumented
+
+    assert undocumented(Settings) == []

@@ -1,7 +1,7 @@
 """Engine-side speech onset: voiced frames for min_speech_ms start speech; quiet noise never does."""
 import numpy as np
 
-from ai_engine.audio.vad import SpeechDetector
+from ai_engine.audio.vad import CallerSpeechStarted, CallerSpeechStopped, SpeechDetector
 from engine_harness import tone
 from local_ai_server.client import espeak
 
@@ -18,8 +18,8 @@ def test_speech_starts_within_100ms_of_its_onset_and_stops_after_it_ends():
     det = SpeechDetector(8000, min_speech_ms=60)
     changes = [(i, c) for i, f in enumerate(frames(lead + speech + b"\x00" * 320 * 25)) if (c := det.feed(f))]
     loud = [i for i, f in enumerate(frames(lead + speech)) if max(np.frombuffer(f, "<i2"), default=0) > 1000]
-    assert changes[0][1] == "start" and 0 <= changes[0][0] - loud[0] <= 5
-    assert changes[-1][1] == "stop" and 0 < changes[-1][0] - loud[-1] <= 6  # quiet for 4-5 frames
+    assert isinstance(changes[0][1], CallerSpeechStarted) and 0 <= changes[0][0] - loud[0] <= 5
+    assert isinstance(changes[-1][1], CallerSpeechStopped) and 0 < changes[-1][0] - loud[-1] <= 6  # quiet for 4-5 frames
 
 
 def test_line_noise_below_the_level_gate_is_not_speech():

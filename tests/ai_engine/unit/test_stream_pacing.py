@@ -4,7 +4,7 @@ Streams are paced by the engine's shared media clock (`MediaClock`), driven here
 import anyio
 import pytest
 
-from ai_engine.audio.clock import FakeClock
+from fake_clock import FakeClock
 from ai_engine.playback.media_clock import MediaClock
 from ai_engine.playback.stream_buffer import Pacer, StreamBuffer
 from ai_engine.playback.stream_output import StreamFailed, StreamOutput
@@ -168,7 +168,7 @@ async def test_first_frame_of_every_reply_is_announced_even_back_to_back():
     leg = FakeLeg(clock)
     out = stream(leg, codec.Kind.SLIN_8K, clock, start_ms=0)
     announced = []
-    out.on_first_audio = lambda: announced.append(len(leg.sent))
+    out.on_first_audio = lambda mode: announced.append(len(leg.sent))
     out.audio("r1", b"\x01\x00" * 800, 8000)  # 100 ms, reply left open (no response_done)
     out.audio("r2", b"\x02\x00" * 800, 8000)  # the next reply follows without a gap
     await run_for_frames(out, leg, 12)

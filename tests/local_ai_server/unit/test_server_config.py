@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 from local_ai_server.config import Settings, load_settings
-from local_ai_server.conversation import Conversation, Item, history_start
+from local_ai_server.speech.conversation import Conversation, Item, history_start
 from local_ai_server.models.bundled import BUNDLED_LLM, BUNDLED_STT, BUNDLED_TTS, ModelNotFoundError, resolve
 from pydantic import ValidationError
 
@@ -86,7 +86,7 @@ def test_chat_messages_carry_instructions_history_and_question():
 
 
 def test_long_past_answers_are_shortened_in_the_prompt_but_not_the_question():
-    from local_ai_server.conversation import shorten
+    from local_ai_server.speech.conversation import shorten
 
     long_answer = "The store opens at nine. " + "It has many aisles and friendly staff. " * 10
     conversation = Conversation(items=[Item("u0", "user", "When do you open?"), Item("a0", "assistant", long_answer),
@@ -108,3 +108,9 @@ def test_prefill_prompt_is_a_prefix_of_the_next_turns_prompt():
         actual = conversation.chat_messages("Be nice.", "", history_turns=2)
         assert actual[: len(ahead)] == ahead and actual[-1]["content"] == f"next {i}"
         conversation.items.pop()
+
+
+def test_every_setting_has_a_meaning_for_the_readme_table():
+    from voice_common.settings import undocumented
+
+    assert undocumented(Settings) == []

@@ -2,7 +2,7 @@
 
 import re
 
-from local_ai_server.text_pieces import PieceSplitter, clean_for_speech, split_text
+from local_ai_server.speech.text_pieces import PieceSplitter, clean_for_speech, split_text
 
 
 def stream(text: str, splitter: PieceSplitter | None = None) -> list[str]:

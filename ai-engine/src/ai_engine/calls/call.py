@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import uuid as uuidlib
 from dataclasses import dataclass, field
 
@@ -9,7 +10,7 @@ import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from ..config import PersonaSettings
-from ..transports.audiosocket.connection import AudioSocketConnection
+from ..transports.leg import MediaLeg
 
 EVENT_QUEUE_SIZE = 512
 
@@ -24,15 +25,23 @@ def bridge_name_prefix(app: str) -> str:
     return f"{app}/"
 
 
+class CallerAction(enum.Enum):
+    """What teardown does with the caller."""
+
+    GONE = "none"  # the caller already left: nothing to do
+    HANGUP = "hangup"  # the engine ended the call (goodbye said)
+    CONTINUE = "continue"  # the engine could not go on: to calls.failure_context (or hang up)
+
+
 @dataclass
 class Leg:
-    """An AudioSocket leg: `capture` (caller audio in) or `playback` (agent audio out, stream mode)."""
+    """A media leg: `capture` (caller audio in) or `playback` (agent audio out, stream mode)."""
 
     role: str
     uuid: uuidlib.UUID
     channel_id: str  # the channel the engine bridges (Local ;1 or the externalMedia channel)
     other_channel_id: str | None = None  # the Local ;2 half that runs AudioSocket()
-    connection: AudioSocketConnection | None = None
+    connection: MediaLeg | None = None  # AudioSocket connection, RTP socket or chan_websocket
     bound: anyio.Event = field(default_factory=anyio.Event)
 
     @property
@@ -59,9 +68,7 @@ class Call:
         self.stasis_started: dict[str, anyio.Event] = {}
         self.ended = anyio.Event()
         self.end_reason = ""
-        # What happens to the caller at teardown: "none" (already gone), "hangup", or
-        # "continue" (to calls.failure_context: the engine could not go on with the call).
-        self.caller_action = "continue"
+        self.caller_action = CallerAction.CONTINUE
         self.started_at = anyio.current_time()
         send, receive = anyio.create_memory_object_stream[dict](EVENT_QUEUE_SIZE)
         self.events_in: MemoryObjectSendStream[dict] = send
@@ -80,7 +87,7 @@ class Call:
     def expect_stasis(self, channel_id: str) -> anyio.Event:
         return self.stasis_started.setdefault(channel_id, anyio.Event())
 
-    def end(self, reason: str, caller_action: str | None = None) -> None:
+    def end(self, reason: str, caller_action: CallerAction | None = None) -> None:
         """End the call once; the first reason wins. `caller_action` as for `self.caller_action`."""
         if not self.ended.is_set():
             self.end_reason = reason

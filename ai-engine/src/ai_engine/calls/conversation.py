@@ -22,9 +22,12 @@ from __future__ import annotations
 
 import anyio
 
-from ..audio.pcm import ASTERISK_FILE_RATE, Resampler, duration_s
+from voice_common.pcm import duration_s
+from voice_common.resample import StreamResampler
+
+from ..audio.pcm import ASTERISK_FILE_RATE
 from ..audio.prompts import load_prompt
-from ..audio.vad import VAD_RATES, SpeechDetector
+from ..audio.vad import VAD_RATES, CallerSpeechStarted, CallerSpeechStopped, SpeechDetector
 from ..concurrency import single_error
 from ..config import Settings
 from ..observability import metrics
@@ -33,9 +36,9 @@ from ..playback.output import AgentOutput
 from ..providers import base
 from ..transports.audiosocket import codec
 from ..playback.media_clock import MediaClock
-from ..transports.audiosocket.connection import AudioSocketConnection
+from ..transports.audiosocket.connection import AudioSocketConnection, EndKind, LegEnd
 from .barge_in import BargeInPolicy
-from .call import Call
+from .call import Call, CallerAction
 from .turn_timer import TurnTimer
 
 log = get_logger(__name__)
@@ -68,10 +71,10 @@ class Conversation:
         self._barge_in: tuple[str | None, str] | None = None  # (reply to cancel, source), not yet carried out
         self._prompts = 0
         self.barge_in = BargeInPolicy(settings.barge_in)
-        self.timer = TurnTimer(mode=output.mode)
+        self.timer = TurnTimer()
         self._response_id: str | None = None
         self._detector: SpeechDetector | None = None
-        self._to_provider: Resampler | None = None
+        self._to_provider: StreamResampler | None = None
         output.on_first_audio = self.timer.first_audio_out
 
     async def run(self) -> None:
@@ -174,7 +177,7 @@ class Conversation:
             log.info("call.limit", reason=reason)
             length = await self._play_prompt("goodbye", calls.goodbye_prompt)
             await anyio.sleep(length + 0.5)
-            self.call.end(reason, caller_action="hangup")
+            self.call.end(reason, caller_action=CallerAction.HANGUP)
             return
 
     # ---- callbacks: run synchronously, once per frame or event ----------------------------
@@ -185,9 +188,9 @@ class Conversation:
             session = self.session
             if session is not None:  # while the provider reconnects, caller audio is dropped
                 to_provider = self._to_provider
-                if to_provider is None or to_provider.out_rate != session.input_rate or to_provider.in_rate != event.rate:
-                    to_provider = self._to_provider = Resampler(event.rate, session.input_rate)
-                session.push_audio(to_provider.process(pcm))
+                if to_provider is None or to_provider.to_rate != session.input_rate or to_provider.from_rate != event.rate:
+                    to_provider = self._to_provider = StreamResampler(event.rate, session.input_rate)
+                session.push_audio(to_provider.process_bytes(pcm))
             detector = self._detector
             if detector is None:
                 if event.rate not in VAD_RATES:
@@ -195,11 +198,11 @@ class Conversation:
                 b = self.settings.barge_in
                 detector = self._detector = SpeechDetector(event.rate, b.vad_aggressiveness, b.min_speech_ms, b.min_level_dbfs)
             change = detector.feed(pcm)
-            if change == "start":
+            if type(change) is CallerSpeechStarted:
                 self._caller_active.set()
                 self._speech_started("engine")
-            elif change == "stop":
-                self.timer.caller_quiet(detector.stop_delay_s)
+            elif type(change) is CallerSpeechStopped:
+                self.timer.caller_quiet(change.stop_delay_s)
             elif detector.speaking:
                 self._speech_started("engine (caller kept talking)", still_speaking=True)
         elif isinstance(event, codec.Dtmf):
@@ -209,13 +212,13 @@ class Conversation:
         elif isinstance(event, codec.Error):
             log.warning("audiosocket.error_frame", payload=event.payload.hex())
 
-    def _on_capture_end(self, reason: str) -> None:
-        if reason == "timeout":
+    def _on_capture_end(self, end: LegEnd) -> None:
+        if end.kind is EndKind.TIMEOUT:
             self.call.end("capture leg silent")
-        elif reason.startswith("malformed"):
+        elif end.kind is EndKind.MALFORMED:
             self.call.end("capture leg sent a malformed frame")
-        elif reason.startswith("error"):
-            self.call.end(f"{reason} (capture leg)")
+        elif end.kind is EndKind.HANDLER_FAILED:
+            self.call.end(f"{end} (capture leg)")
         else:
             self.call.end("capture leg closed")
 

@@ -59,6 +59,10 @@ class CallRegistry:
             self.index_channel(call, channel_id)
         self._legs[leg.uuid] = (call, leg)
 
+    def awaited_legs(self) -> int:
+        """Legs the engine originated whose AudioSocket connection has not come yet."""
+        return sum(1 for _, leg in self._legs.values() if leg.connection is None)
+
     def owns_channel(self, channel_id: str) -> bool:
         return channel_id in self._by_channel
 

@@ -21,7 +21,7 @@ from ..transports.audiosocket.codec import FORMAT_KINDS
 from ..providers.base import ProviderUnavailable
 from ..transports.ari.errors import AriError, AriUnavailable
 from . import media_path
-from .call import Call
+from .call import Call, CallerAction
 from .conversation import Conversation
 from .deps import CallDeps
 from .teardown import teardown
@@ -39,6 +39,7 @@ class CallSession:
         )
         self.output: AgentOutput = FileOutput(self.player, s.playback.segment_min_ms)
         self._tg: anyio.abc.TaskGroup | None = None
+        self._media_ready = False
 
     async def run(self) -> None:
         call = self.call
@@ -55,7 +56,7 @@ class CallSession:
                         await self._converse()
             except (media_path.SetupFailed, AriError, AriUnavailable) as exc:
                 if await self._caller_left():  # the steps on its channel fail then: no failure
-                    call.end("caller hung up during setup", caller_action="none")
+                    call.end("caller hung up during setup", caller_action=CallerAction.GONE)
                     log.info("call.caller_left_during_setup", error=str(exc))
                 else:
                     outcome = "setup_failed" if not self.call.ended.is_set() else outcome
@@ -70,6 +71,10 @@ class CallSession:
                 call.end(f"error: {exc!r}")
                 log.exception("call.crashed")
             finally:
+                if outcome == "completed" and not self._media_ready and call.caller_action is not CallerAction.GONE:
+                    # Ended before its media path was up, and not by the caller (e.g. the
+                    # capture leg was refused and Asterisk hung it up): set-up failed.
+                    outcome = "setup_failed"
                 await teardown(call, self.deps, self.output.close)
                 self.deps.registry.remove(call)
                 metrics.ACTIVE_CALLS.dec()
@@ -84,6 +89,7 @@ class CallSession:
     async def _converse(self) -> None:
         deps, call = self.deps, self.call
         leg = await media_path.build(call, deps)
+        self._media_ready = True
         metrics.CALL_SETUP_SECONDS.observe(anyio.current_time() - call.started_at)
         log.info("call.media_ready", transport=deps.settings.calls.audio_transport)
         assert leg.connection is not None
@@ -108,7 +114,7 @@ class CallSession:
     async def _caller_left(self) -> bool:
         """Is the caller gone? (Its StasisEnd came, or ARI no longer knows its channel: the
         StasisEnd may still be on its way when the REST error arrives.)"""
-        if self.call.caller_action == "none":
+        if self.call.caller_action is CallerAction.GONE:
             return True
         with anyio.CancelScope(shield=True), anyio.move_on_after(self.deps.settings.ari.request_timeout_s):
             try:
@@ -134,7 +140,7 @@ class CallSession:
                 call.stasis_started[channel_id].set()
         elif kind in ("StasisEnd", "ChannelDestroyed"):
             if channel_id == call.caller_id:
-                call.end("caller hung up", caller_action="none")
+                call.end("caller hung up", caller_action=CallerAction.GONE)
             elif (capture := call.legs.get("capture")) is not None and channel_id in capture.channel_ids:
                 call.end("capture leg ended")
         elif kind in ("PlaybackStarted", "PlaybackFinished"):
@@ -149,7 +155,7 @@ class CallSession:
         rest, call = self.deps.rest, self.call
         try:
             if await rest.get_channel(call.caller_id) is None:
-                call.end("caller left while ARI was disconnected", caller_action="none")
+                call.end("caller left while ARI was disconnected", caller_action=CallerAction.GONE)
                 return
             capture = call.legs.get("capture")
             if capture is not None and capture.bound.is_set() and await rest.get_channel(capture.channel_id) is None:

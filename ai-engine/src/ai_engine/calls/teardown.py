@@ -1,4 +1,4 @@
-"""Removes everything a call created (DESIGN §2 step 9), whatever state it got to.
+"""Removes everything a call created (docs/architecture.md §2.6), whatever state it got to.
 
 Order: stop the running playback (it would run on in the empty bridge, snoop F30), send the
 caller on (to the failure context, or hang it up) if it is still there, hang up the legs, destroy both bridges (they never go away by
@@ -17,7 +17,7 @@ import anyio
 
 from ..observability.logs import get_logger
 from ..transports.ari.errors import AriError, AriUnavailable
-from .call import Call
+from .call import Call, CallerAction
 from .deps import CallDeps
 
 log = get_logger(__name__)
@@ -28,9 +28,9 @@ async def teardown(call: Call, deps: CallDeps, stop_playback: Callable[[], Await
     steps: list[tuple[str, Callable[[], Awaitable[object]]]] = []
     if stop_playback is not None:
         steps.append(("stop playback", stop_playback))
-    if call.caller_action == "continue" and deps.settings.calls.failure_context:
+    if call.caller_action is CallerAction.CONTINUE and deps.settings.calls.failure_context:
         steps.append(("send caller on", lambda: _continue_or_hangup(call, deps)))
-    elif call.caller_action != "none":
+    elif call.caller_action is not CallerAction.GONE:
         steps.append(("hang up caller", lambda: rest.hangup(call.caller_id)))
     for channel_id in call.channels_created:
         steps.append((f"hang up {channel_id}", lambda c=channel_id: rest.hangup(c)))

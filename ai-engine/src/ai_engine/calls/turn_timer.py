@@ -1,4 +1,4 @@
-"""Per-turn latency: end of caller speech → first agent audio, with its stages (DESIGN §6).
+"""Per-turn latency: end of caller speech → first agent audio, with its stages (docs/architecture.md §6).
 
 The turn starts when the caller went quiet (the engine's own VAD; the provider's speech_stopped
 comes a silence threshold later and is itself a stage). Stages, in seconds from there:
@@ -19,8 +19,11 @@ log = get_logger(__name__)
 
 
 class TurnTimer:
-    def __init__(self, mode: str):
-        self.mode = mode
+    """One per call. Each turn is labelled with the mode that carried its first agent audio
+    (`first_audio_out(mode)`): a stream call that fell back to files reports "file" turns."""
+
+    def __init__(self) -> None:
+        self.mode: str | None = None  # of the latest turn
         self._t0: float | None = None
         self._stages: dict[str, float] = {}
         self._server: dict[str, float] = {}
@@ -57,15 +60,16 @@ class TurnTimer:
     def server_metrics(self, values: dict[str, float]) -> None:
         """The provider's own stage timings of its last turn (they come after its audio)."""
         self._server = values
-        log.info("provider.turn_metrics", mode=self.mode, **{k: v for k, v in values.items() if k.endswith("_ms")})
+        log.info("provider.turn_metrics", **{k: v for k, v in values.items() if k.endswith("_ms")})
 
-    def first_audio_out(self) -> None:
+    def first_audio_out(self, mode: str) -> None:
         if self._t0 is None:
             return
+        self.mode = mode
         self._mark("total")
         for stage, seconds in self._stages.items():
-            metrics.TURN_LATENCY_SECONDS.labels(stage, self.mode).observe(seconds)
+            metrics.TURN_LATENCY_SECONDS.labels(stage, mode).observe(seconds)
         turn = {k: round(v * 1000, 1) for k, v in self._stages.items()}
         self.turns.append(turn)
-        log.info("turn.latency", mode=self.mode, **{f"{k}_ms": v for k, v in turn.items()}, server=self._server or None)
+        log.info("turn.latency", mode=mode, **{f"{k}_ms": v for k, v in turn.items()}, server=self._server or None)
         self._t0 = None

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import anyio
+from voice_common.pcm import duration_s
 
 from ..observability import metrics
 from ..observability.logs import get_logger
@@ -27,11 +28,11 @@ class FallbackOutput:
         return self.active.mode
 
     @property
-    def on_first_audio(self) -> Callable[[], None] | None:
+    def on_first_audio(self) -> Callable[[str], None] | None:
         return self.stream.on_first_audio
 
     @on_first_audio.setter
-    def on_first_audio(self, hook: Callable[[], None] | None) -> None:
+    def on_first_audio(self, hook: Callable[[str], None] | None) -> None:
         self.stream.on_first_audio = hook
         self.file.on_first_audio = hook
 
@@ -68,7 +69,7 @@ class FallbackOutput:
         response_id, pending, rate = self.stream.take_pending()
         self.active = self.file
         metrics.PLAYBACK_FAILURES.labels("stream_fallback").inc()
-        log.error("stream.fallback_to_file", reason=reason, pending_ms=round(len(pending) / 2 / rate * 1000))
+        log.error("stream.fallback_to_file", reason=reason, pending_ms=round(duration_s(pending, rate) * 1000))
         if pending:
             self.file.audio(response_id, pending, rate)
             self.file.response_done(response_id)

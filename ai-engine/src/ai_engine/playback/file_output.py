@@ -7,7 +7,9 @@ from collections.abc import Callable
 
 import anyio
 
-from ..audio.pcm import ASTERISK_FILE_RATE, Resampler
+from voice_common.resample import StreamResampler
+
+from ..audio.pcm import ASTERISK_FILE_RATE
 from .file_player import FilePlayer
 from .segmenter import Segment, Segmenter
 
@@ -20,9 +22,9 @@ class FileOutput:
     def __init__(self, player: FilePlayer, segment_min_ms: int):
         self.player = player
         self.segmenter = Segmenter(segment_min_ms)
-        self._to_8k: Resampler | None = None
+        self._to_8k: StreamResampler | None = None
         self._arrived = anyio.Event()
-        self.on_first_audio: Callable[[], None] | None = None
+        self.on_first_audio: Callable[[str], None] | None = None
         player.on_started = self._started
         self._talking_since: float | None = None
 
@@ -30,7 +32,7 @@ class FileOutput:
         if self._talking_since is None:
             self._talking_since = anyio.current_time()
         if self.on_first_audio is not None:
-            self.on_first_audio()
+            self.on_first_audio(self.mode)
 
     @property
     def talking(self) -> bool:
@@ -44,15 +46,10 @@ class FileOutput:
         return self._talking_since if self.talking else None
 
     def audio(self, response_id: str, pcm: bytes, rate: int) -> None:
-        if self._to_8k is None or self._to_8k.in_rate != rate:
-            self._to_8k = Resampler(rate, ASTERISK_FILE_RATE)
-        self._queue(self.segmenter.add_audio(response_id, self._to_8k.process(pcm)))
+        if self._to_8k is None or self._to_8k.from_rate != rate:
+            self._to_8k = StreamResampler(rate, ASTERISK_FILE_RATE)
+        self._queue(self.segmenter.add_audio(response_id, self._to_8k.process_bytes(pcm)))
         self._arrived.set()
-
-    def add_segment_pcm(self, response_id: str, pcm8k: bytes) -> None:
-        """Audio handed over by stream mode when it falls back to files."""
-        self._queue(self.segmenter.add_audio(response_id, pcm8k))
-        self._queue(self.segmenter.flush())
 
     def text_boundary(self, response_id: str) -> None:
         self._queue(self.segmenter.text_boundary(response_id))

@@ -12,7 +12,9 @@ from itertools import count
 
 import anyio
 
-from ..audio.pcm import ASTERISK_FILE_RATE, duration_s
+from voice_common.pcm import duration_s
+
+from ..audio.pcm import ASTERISK_FILE_RATE
 from ..observability import metrics
 from ..observability.logs import get_logger
 from ..transports.ari.errors import AriError, AriUnavailable

@@ -15,7 +15,9 @@ from pathlib import Path
 
 import anyio
 
-from ..audio.pcm import wav_bytes
+from voice_common.pcm import wav_bytes
+
+from ..audio.pcm import ASTERISK_FILE_RATE
 from ..observability import metrics
 from ..observability.logs import get_logger
 
@@ -45,7 +47,7 @@ class MediaStore:
     async def write(self, name: str, pcm8k: bytes) -> Path:
         """Write atomically: Asterisk never sees a partial file."""
         final = self.path(name)
-        data = wav_bytes(pcm8k)
+        data = wav_bytes(pcm8k, ASTERISK_FILE_RATE)
 
         def _write() -> None:
             tmp = final.with_name(final.name + ".tmp")

@@ -8,7 +8,8 @@ from typing import Protocol
 
 class AgentOutput(Protocol):
     mode: str
-    on_first_audio: Callable[[], None] | None  # called when agent audio first reaches the caller
+    # Called when agent audio first reaches the caller, with the mode that carried it.
+    on_first_audio: Callable[[str], None] | None
 
     @property
     def talking(self) -> bool:

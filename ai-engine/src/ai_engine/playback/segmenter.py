@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from voice_common.pcm import frame_bytes
+
 
 @dataclass(frozen=True, slots=True)
 class Segment:
@@ -19,7 +21,7 @@ class Segment:
 
 class Segmenter:
     def __init__(self, min_ms: int, rate: int = 8000):
-        self._min_bytes = rate * min_ms // 1000 * 2
+        self._min_bytes = frame_bytes(rate, min_ms)
         self._response_id = ""
         self._buf = bytearray()
         self._index = 0

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from collections import deque
 
+from voice_common.pcm import FRAME_MS, duration_s, frame_bytes, silence
+
 
 class StreamBuffer:
-    def __init__(self, rate: int, start_ms: int = 60, frame_ms: int = 20):
+    def __init__(self, rate: int, start_ms: int = 60, frame_ms: int = FRAME_MS):
         self.rate = rate
-        self.frame_bytes = rate * frame_ms // 1000 * 2
-        self._start_bytes = rate * start_ms // 1000 * 2
-        self._silence = b"\x00" * self.frame_bytes
+        self.frame_bytes = frame_bytes(rate, frame_ms)
+        self._start_bytes = frame_bytes(rate, start_ms)
+        self._silence = silence(rate, frame_ms)
         self._buf = bytearray()
         self._reply_open = False  # audio of the current reply may still come
         self._started = False  # the current reply passed its start buffer
@@ -27,7 +29,7 @@ class StreamBuffer:
 
     @property
     def buffered_ms(self) -> float:
-        return len(self._buf) / 2 / self.rate * 1000
+        return duration_s(self._buf, self.rate) * 1000
 
     @property
     def active(self) -> bool:
@@ -90,7 +92,7 @@ class StreamBuffer:
 class Pacer:
     """Deadlines for one frame every `frame_s` from a monotonic clock, with no drift: deadline
     n is start + n * frame_s. If the loop falls behind by more than `max_lag_s` the schedule
-    restarts from now instead of sending a burst (Asterisk does not buffer, DESIGN §3)."""
+    restarts from now instead of sending a burst (Asterisk does not buffer, docs/architecture.md §3)."""
 
     def __init__(self, start: float, frame_s: float = 0.02, max_lag_s: float = 0.1):
         self.frame_s = frame_s

@@ -1,5 +1,5 @@
 """Stream mode: agent audio as 20 ms AudioSocket frames on the call's playback leg (an
-externalMedia `encapsulation=audiosocket` channel in the call bridge, DESIGN §2 step 6).
+externalMedia `encapsulation=audiosocket` channel in the call bridge, docs/architecture.md §2.4).
 
 The engine's `MediaClock` asks every stream output for one frame per 20 ms tick (`tick()`,
 sync): silence when idle or on underrun, in the frame kind the leg negotiated; the clock keeps
@@ -16,11 +16,12 @@ from collections.abc import Callable
 
 import anyio
 
-from ..audio.pcm import Resampler
+from voice_common.resample import StreamResampler
+
 from ..observability import metrics
 from ..observability.logs import get_logger
 from ..transports.audiosocket import codec
-from ..transports.audiosocket.connection import AudioSocketConnection
+from ..transports.audiosocket.connection import AudioSocketConnection, EndKind, LegEnd
 from .media_clock import MediaClock
 from .stream_buffer import StreamBuffer
 
@@ -42,11 +43,11 @@ class StreamOutput:
         self.media = media
         self._start_ms = start_ms
         self.buffer = StreamBuffer(self.rate, start_ms)
-        self._resamplers: dict[int, Resampler] = {}
+        self._resamplers: dict[int, StreamResampler] = {}
         self._stale: set[str] = set()
         self._talking_since: float | None = None
         self._last_response = ""
-        self.on_first_audio: Callable[[], None] | None = None
+        self.on_first_audio: Callable[[str], None] | None = None
         self.on_frame_sent: Callable[[bool], None] | None = None  # tests and benchmarks
         self.frames_sent = 0
         self._failed = anyio.Event()
@@ -67,8 +68,8 @@ class StreamOutput:
         self._last_response = response_id
         resampler = self._resamplers.get(rate)
         if resampler is None:
-            resampler = self._resamplers[rate] = Resampler(rate, self.rate)
-        self.buffer.push(resampler.process(pcm), new_reply)
+            resampler = self._resamplers[rate] = StreamResampler(rate, self.rate)
+        self.buffer.push(resampler.process_bytes(pcm), new_reply)
 
     def text_boundary(self, response_id: str) -> None:
         pass
@@ -120,7 +121,7 @@ class StreamOutput:
                 if self._talking_since is None:
                     self._talking_since = now
                 if self.on_first_audio is not None:
-                    self.on_first_audio()
+                    self.on_first_audio(self.mode)
         elif self._talking_since is not None and not buffer.active:
             self._talking_since = None
         try:
@@ -148,13 +149,13 @@ class StreamOutput:
         if type(event) is codec.Hangup:
             self._fail("playback leg hung up")
 
-    def _on_leg_end(self, reason: str) -> None:
-        if reason == "closed":
+    def _on_leg_end(self, end: LegEnd) -> None:
+        if end.kind is EndKind.CLOSED:
             self._fail("playback leg closed")
-        elif reason.startswith("malformed: "):
-            self._fail(f"playback leg sent a malformed frame: {reason.removeprefix('malformed: ')}")
+        elif end.kind is EndKind.MALFORMED:
+            self._fail(f"playback leg sent a malformed frame: {end.detail}")
         else:
-            self._fail(f"playback leg ended: {reason}")
+            self._fail(f"playback leg ended: {end}")
 
     def _fail(self, reason: str) -> None:
         if not self._failed.is_set():

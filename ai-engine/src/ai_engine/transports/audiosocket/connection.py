@@ -1,19 +1,21 @@
 """One AudioSocket TCP connection, as an asyncio Protocol at the I/O edge.
 
 Received bytes go through the sans-IO `codec.Decoder` in `data_received`, and each frame is
-handed at once, synchronously, to the leg's owner (`attach(on_event, on_close)`): no task
-wakes up per frame. Until the server has bound the connection to a call by its UUID frame
-(`server.py`), frames go to the server; once bound and until an owner attaches, they are kept
-(bounded: past `PENDING_MAX` frames reading pauses, and the kernel's socket buffer holds the
-rest, as a connection nobody reads would).
+handed at once, synchronously, to the connection's current owner (`attach(on_event, on_close)`):
+no task wakes up per frame. Data flows one way: the connection knows no server and no call, it
+only hands frames to whoever is attached. The AudioSocket server attaches first (it reads the
+UUID frame and decides who gets the leg); a call attaches once the leg is bound. Between two
+owners frames are kept (bounded: past `PENDING_MAX` frames reading pauses, and the kernel's
+socket buffer holds the rest, as a connection nobody reads would). The UUID frame's value is
+recorded by the connection itself (`uuid`).
 
 Sends are `transport.write()`: no await, no lock. When the transport's buffer passes its high
 mark asyncio calls `pause_writing()`; `write_paused_since` then tells the owner how long the
 peer has not been reading (the stream output fails a leg stalled for a second).
 
-The owner learns that the leg is gone through `on_close(reason)`: "closed" (EOF, reset),
-"malformed: ..." (the peer broke the framing: reading stops), "timeout" (the media clock saw
-nothing for the read timeout), "error: ..." (a bug in the owner's handler). The owner
+The owner learns that the leg is gone through `on_close(reason)`, a `LegEnd`: CLOSED (EOF, reset),
+MALFORMED (the peer broke the framing: reading stops), TIMEOUT (the media clock saw nothing for the
+read timeout), HANDLER_FAILED (a bug in the owner's handler); `LegEnd.detail` says more. The owner
 `release()`s the connection at hang-up: the socket closes (Asterisk sees EOF and
 AudioSocket() returns).
 """
@@ -21,46 +23,62 @@ AudioSocket() returns).
 from __future__ import annotations
 
 import asyncio
+import enum
 import uuid as uuidlib
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
 import anyio
+from voice_common.pcm import frame_bytes
 
 from ...observability import metrics
 from ...observability.logs import get_logger
 from . import codec
 
-if TYPE_CHECKING:
-    from .server import AudioSocketServer
-
 log = get_logger(__name__)
 
-SILENCE_20MS_8K = b"\x00" * 320
 PENDING_MAX = 100  # frames kept for an owner that has not attached yet (2 s of 20 ms frames)
 WRITE_HIGH_WATER = 16384  # bytes buffered in the transport before pause_writing()
 
+
+
+class EndKind(enum.Enum):
+    CLOSED = "closed"  # EOF or reset by the peer, or closed by us
+    MALFORMED = "malformed"  # the peer broke the framing
+    TIMEOUT = "timeout"  # nothing received for the read timeout (the media clock decides)
+    HANDLER_FAILED = "error"  # the owner's frame handler raised
+
+
+@dataclass(frozen=True, slots=True)
+class LegEnd:
+    kind: EndKind
+    detail: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.kind.value}: {self.detail}" if self.detail else self.kind.value
+
+
 EventSink = Callable[[codec.Event], None]
-CloseSink = Callable[[str], None]
+CloseSink = Callable[[LegEnd], None]
+OpenSink = Callable[["AudioSocketConnection"], None]
 
 
 class AudioSocketConnection(asyncio.Protocol):
-    def __init__(self, server: AudioSocketServer | None = None, *, max_payload: int = codec.MAX_LENGTH):
-        self._server = server
+    def __init__(self, on_open: OpenSink | None = None, *, max_payload: int = codec.MAX_LENGTH):
+        self._on_open = on_open  # told once the socket is up (the server's admission)
         self._decoder = codec.Decoder(max_payload)
         self._loop = asyncio.get_running_loop()
         self._transport: asyncio.Transport | None = None
         self._pending: deque[codec.Event] = deque()
-        self._ended: str | None = None  # why the leg ended, while no owner is attached to hear it
+        self._ended: LegEnd | None = None  # why the leg ended, while no owner is attached to hear it
         self._on_event: EventSink | None = None
         self._on_close: CloseSink | None = None
         self._keep_audio = True
         self._counted = 0  # audio frames already added to the frames-in metric
         self._reading_paused = False
         self.peer = "?"
-        self.uuid: uuidlib.UUID | None = None
-        self.bound = False  # the server gave it to a call
+        self.uuid: uuidlib.UUID | None = None  # from the UUID frame, once it came
         self.closed = False  # closed by either side: nothing more is sent or received
         self.last_activity = self.last_received = self._loop.time()
         self.write_paused_since: float | None = None  # loop time the transport's buffer filled up
@@ -110,7 +128,7 @@ class AudioSocketConnection(asyncio.Protocol):
 
     def silence_frame(self) -> bytes:
         kind = self.audio_kind or codec.Kind.SLIN_8K
-        return b"\x00" * (codec.AUDIO_RATES[kind] // 50 * 2)
+        return bytes(frame_bytes(codec.AUDIO_RATES[kind]))
 
     def release(self) -> None:
         """The owner is done: close the socket (Asterisk sees EOF, AudioSocket() returns)."""
@@ -123,7 +141,7 @@ class AudioSocketConnection(asyncio.Protocol):
             if self._transport is not None:
                 self._transport.close()  # what is buffered is still sent, then EOF
 
-    def end(self, reason: str) -> None:
+    def end(self, reason: LegEnd) -> None:
         """The leg is over for `reason` (tell the owner once); reading stops."""
         if self._ended is not None:
             return
@@ -141,8 +159,11 @@ class AudioSocketConnection(asyncio.Protocol):
         peer = transport.get_extra_info("peername")
         if isinstance(peer, tuple) and len(peer) >= 2:
             self.peer = f"{peer[0]}:{peer[1]}"
-        if self._server is not None:
-            self._server.opened(self)
+        if self.closed:  # refused before the socket was up
+            transport.close()
+            return
+        if self._on_open is not None:
+            self._on_open(self)
 
     def data_received(self, data: bytes) -> None:
         self.last_activity = self.last_received = self._loop.time()
@@ -155,18 +176,21 @@ class AudioSocketConnection(asyncio.Protocol):
         if decoder.audio_frames != self._counted:
             metrics.FRAMES_IN.inc(decoder.audio_frames - self._counted)
             self._counted = decoder.audio_frames
-        if not events:
-            return
-        on_event = self._on_event
-        if on_event is None:
-            self._keep(events)
-            return
-        try:
-            for event in events:
+        for i, event in enumerate(events):
+            if type(event) is codec.Uuid and self.uuid is None:
+                self.uuid = event.uuid
+            on_event = self._on_event  # read per frame: the first frame may hand the leg over
+            if on_event is None:
+                self._keep(events[i:])
+                return
+            try:
                 on_event(event)
-        except Exception as exc:  # a bug in the owner must end its call, not the engine
-            log.exception("audiosocket.handler_failed", peer=self.peer, uuid=str(self.uuid))
-            self.end(f"error: {exc!r}")
+            except Exception as exc:  # a bug in the owner must end its call, not the engine
+                log.exception("audiosocket.handler_failed", peer=self.peer, uuid=str(self.uuid))
+                self.end(LegEnd(EndKind.HANDLER_FAILED, repr(exc)))
+                return
+            if self.closed:
+                return
 
     def eof_received(self) -> bool:
         return False  # close our end too; connection_lost follows
@@ -175,10 +199,7 @@ class AudioSocketConnection(asyncio.Protocol):
         self.closed = True
         self._pending.clear()
         self.write_paused_since = None
-        if self._server is not None:
-            self._server.lost(self)
-        if self.bound:
-            self.end("closed")
+        self.end(LegEnd(EndKind.CLOSED))
 
     def pause_writing(self) -> None:
         self.write_paused_since = self._loop.time()
@@ -189,28 +210,15 @@ class AudioSocketConnection(asyncio.Protocol):
     # ---- internals ----------------------------------------------------------------------
 
     def _keep(self, events: list[codec.Event]) -> None:
-        if not self.bound:
-            if self._server is None or self.closed:
-                return
-            first, events = events[0], events[1:]
-            self._server.first_frame(self, first)
-            if not self.bound:
-                return
-            if self._on_event is not None:  # the binder attached an owner at once
-                for event in events:
-                    self._on_event(event)
-                return
+        if self.closed:
+            return
         self._pending.extend(events)
         if len(self._pending) >= PENDING_MAX:
             self._pause_reading()
 
     def _malformed(self, exc: codec.ProtocolError) -> None:
-        if not self.bound:
-            if self._server is not None:
-                self._server.refuse(self, f"malformed first frame: {exc}")
-            return
         log.warning("audiosocket.protocol_error", peer=self.peer, uuid=str(self.uuid), error=str(exc))
-        self.end(f"malformed: {exc}")
+        self.end(LegEnd(EndKind.MALFORMED, str(exc)))
 
     def _pause_reading(self) -> None:
         if not self._reading_paused and not self.closed and self._transport is not None:

@@ -1,4 +1,7 @@
-"""The two units of work in a session: a caller's turn and a spoken response (their state)."""
+"""The two units of work in a session, as plain state: a caller's turn and a spoken response.
+
+A turn knows the response that answers it; a response does not know what asked for it (a turn
+or a `response.create`), so data flows one way: turn -> response -> audio out."""
 
 from __future__ import annotations
 
@@ -29,6 +32,7 @@ class Response:
     active: bool = False  # response.created was sent
     cancelled: bool = False
     finished: bool = False
+    status: str | None = None  # once finished: completed, cancelled or failed
     pieces: list[str] = field(default_factory=list)  # text whose audio went out
     requested_at: float = field(default_factory=time.monotonic)
     first_token_at: float | None = None
@@ -37,8 +41,7 @@ class Response:
     cancel_reason: str | None = None
     pieces_sent_to_tts: int = 0
     first_piece_synthesized: anyio.Event = field(default_factory=anyio.Event)
-    trigger: str = "turn"  # or "response.create"
-    turn: Turn | None = None
+    trigger: str = "turn"  # or ResponseCreate.type
 
 
 @dataclass(eq=False)
@@ -55,6 +58,7 @@ class Turn:
     committed: anyio.Event = field(default_factory=anyio.Event)
     committed_at: float | None = None
     interrupted: bool = False  # caller spoke again / buffer cleared: transcribe, but no response
+    failed: bool = False  # the STT failed: a final turn must start afresh rather than wait for it
     response: Response | None = None
     stt_started: float | None = None
     stt_done: float | None = None

@@ -16,13 +16,29 @@ class Item:
 
 @dataclass
 class Conversation:
+    """Bounded: beyond `max_items` items or `max_chars` characters of text the oldest items are
+    forgotten (the prompt only uses the last few dialogue items anyway)."""
+
     items: list[Item] = field(default_factory=list)
-    max_items: int = 200  # older items are forgotten (the prompt only uses the last few anyway)
+    max_items: int = 200
+    max_chars: int = 32000
+    _chars: int = field(default=0, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._chars = sum(len(i.text) for i in self.items)
 
     def add(self, item: Item) -> None:
         self.items.append(item)
-        if len(self.items) > self.max_items:
-            del self.items[: len(self.items) - self.max_items]
+        self._chars += len(item.text)
+        drop = 0
+        while len(self.items) - drop > 1 and (len(self.items) - drop > self.max_items or self._chars > self.max_chars):
+            self._chars -= len(self.items[drop].text)
+            drop += 1
+        del self.items[:drop]
+
+    @property
+    def chars(self) -> int:
+        return self._chars
 
     @property
     def last_id(self) -> str | None:
@@ -60,6 +76,30 @@ class Conversation:
             else:
                 messages.append({"role": role, "content": text})
         return messages
+
+
+def fit_prompt(messages: list[dict], max_chars: int) -> list[dict]:
+    """The prompt cut to at most `max_chars` characters of content. The system message (whose start
+    is the instructions; the client's system items come after) is cut to half the bound first, then
+    the oldest dialogue messages go, then the system message is cut further, and last the newest
+    message itself (its start is kept)."""
+    if sum(len(m["content"]) for m in messages) <= max_chars:
+        return messages
+    out = [dict(m) for m in messages]
+    system = out.pop(0) if out and out[0]["role"] == "system" else None
+
+    def total() -> int:
+        return sum(len(m["content"]) for m in out) + (len(system["content"]) if system else 0)
+
+    if system is not None:
+        system["content"] = system["content"][: max_chars // 2]
+    while total() > max_chars and len(out) > 1:
+        out.pop(0)
+    if system is not None and total() > max_chars:
+        system["content"] = system["content"][: max(0, len(system["content"]) - (total() - max_chars))]
+    if out and total() > max_chars:
+        out[-1]["content"] = out[-1]["content"][: max(0, len(out[-1]["content"]) - (total() - max_chars))]
+    return ([system] if system is not None and system["content"] else []) + out
 
 
 def shorten(text: str, max_chars: int) -> str:

@@ -1,0 +1,193 @@
+"""Responses: at most one active spoken answer per session, from `response.created` to
+`response.done` (completed, cancelled or failed).
+
+A response is created by a turn (`for_turn`) or by the client (`create`); `run` speaks it
+(LLM -> text pieces -> TTS, in `speaking`) and reports its end. `cancel` ends the active one at
+once: its queued deltas are dropped and `response.done` (cancelled) is the last thing sent of it.
+"""
+
+from __future__ import annotations
+
+import anyio
+import structlog
+from anyio.abc import TaskGroup
+from realtime_protocol import (
+    Error,
+    MessageItem,
+    ProtocolError,
+    ResponseCreate,
+    ResponseCreated,
+    ResponseDone,
+    ResponseOutputAudioDone,
+    ResponseOutputAudioTranscriptDone,
+    ResponseOutputItemAdded,
+    ResponseOutputItemDone,
+    XLocalResponseMetrics,
+    new_id,
+)
+
+from .. import metrics
+from ..runtime import Runtime
+from ..speech.conversation import Conversation, Item, fit_prompt
+from .outbox import OnSent, Outbox
+from .prefill import Prefill
+from .speaking import speak
+from .state import SessionState
+from .units import Response, innermost, ms_between
+
+log = structlog.get_logger("local_ai_server.session")
+
+
+class Responses:
+    def __init__(self, tg: TaskGroup, state: SessionState, runtime: Runtime, conversation: Conversation,
+                 outbox: Outbox) -> None:
+        self._tg = tg
+        self._state = state
+        self._settings = runtime.settings
+        self._runtime = runtime
+        self._conversation = conversation
+        self._outbox = outbox
+        self._prefill = Prefill(tg, runtime, runtime.settings.llm.prefill)
+        self.active: Response | None = None
+
+    # --- creating ------------------------------------------------------------------------------
+
+    def prompt(self, instructions: str, extra_user: Item | None = None) -> list[dict]:
+        llm = self._settings.llm
+        conversation = self._conversation
+        if extra_user is not None:
+            conversation = Conversation(items=[*conversation.items, extra_user])
+        messages = conversation.chat_messages(instructions, llm.style_hint, llm.history_turns, llm.history_item_chars)
+        return fit_prompt(messages, llm.max_prompt_chars)
+
+    def for_turn(self, end_of_speech: float, extra_user: Item | None = None,
+                 gate: anyio.Event | None = None) -> Response:
+        """The answer to a caller turn (its output waits for `gate`, set when the turn is final)."""
+        response = Response(id=new_id("resp"), item_id=new_id("item"), max_tokens=self._state.max_tokens,
+                            messages=self.prompt(self._state.instructions, extra_user), gate=gate or anyio.Event())
+        response.requested_at = end_of_speech
+        return response
+
+    async def create(self, event: ResponseCreate) -> None:
+        """`response.create`: speak the client's unspoken assistant item verbatim, or ask the LLM."""
+        if self.active is not None:
+            raise ProtocolError("conversation_already_has_active_response",
+                                f"response {self.active.id} is still in progress; cancel it first")
+        max_tokens = event.max_output_tokens or self._state.max_tokens
+        unspoken = None if event.instructions is not None else self._conversation.unspoken_assistant_item()
+        if unspoken is not None:
+            unspoken.spoken = True
+            response = Response(id=new_id("resp"), item_id=unspoken.id, text=unspoken.text, trigger=ResponseCreate.type)
+        else:
+            instructions = event.instructions if event.instructions is not None else self._state.instructions
+            response = Response(id=new_id("resp"), item_id=new_id("item"), messages=self.prompt(instructions),
+                                max_tokens=max_tokens, trigger=ResponseCreate.type)
+        await self.activate(response)
+        self._tg.start_soon(self._run_and_report, response)
+
+    def schedule_prefill(self) -> None:
+        llm = self._settings.llm
+        messages = self._conversation.chat_messages(self._state.instructions, llm.style_hint, llm.history_turns,
+                                                    llm.history_item_chars, upcoming=True)
+        self._prefill.schedule(fit_prompt(messages, llm.max_prompt_chars))
+
+    # --- running -------------------------------------------------------------------------------
+
+    async def activate(self, response: Response) -> None:
+        response.active = True
+        self.active = response
+        item = MessageItem.of_text("assistant", "", response.item_id, audio=True, status="in_progress")
+        async with self._outbox.lifecycle:  # a cancel meanwhile sends response.done after these
+            await self._outbox.emit(ResponseCreated(self._state.response_info(response.id)))
+            await self._outbox.emit(ResponseOutputItemAdded(response.id, item))
+
+    async def run(self, response: Response) -> None:
+        """Speak `response` to its end (or until cancelled); a model failure fails the response only."""
+        failure: BaseException | None = None
+        with response.scope:
+            try:
+                if response.text is None:
+                    await self._prefill.wait()  # its context then holds most of this prompt
+                slot = await speak(self._runtime, response, self._state.output_format, self._settings.tts,
+                                   self._settings.session.output_chunk_ms, self._emit_for,
+                                   prefer_slot=self._prefill.slot)
+                if slot is not None:
+                    self._prefill.slot = slot  # the next turn's prompt extends the one cached there
+            except Exception as exc:  # a model failed: tell the client, keep the session
+                log.exception("response.failed", response_id=response.id)
+                failure = innermost(exc)
+        if response.cancelled or (not response.active and response.scope.cancel_called):
+            return
+        if failure is not None and response.gate is not None:
+            await response.gate.wait()  # a speculative response reports only once the turn is final
+        await self._finish(response, "failed" if failure else "completed", failure)
+
+    async def _run_and_report(self, response: Response) -> None:
+        await self.run(response)
+        if response.finished:
+            await self._outbox.emit(XLocalResponseMetrics(
+                response.id, response.status, response.trigger,
+                first_token_ms=ms_between(response.requested_at, response.first_token_at),
+                first_audio_ms=ms_between(response.requested_at, response.first_audio_at),
+            ))
+
+    async def _emit_for(self, response: Response, event: object, on_sent: OnSent | None = None) -> None:
+        if response.gate is not None:
+            await response.gate.wait()
+        await self._outbox.emit(event, response.id, on_sent)
+
+    async def cancel(self, reason: str) -> bool:
+        response = self.active
+        if response is None or response.finished:
+            return False
+        response.cancelled = True
+        response.cancel_reason = reason
+        self._outbox.drop_deltas_of(response.id)
+        response.scope.cancel()
+        await self._finish(response, "cancelled")
+        return True
+
+    async def cancel_requested(self, response_id: str | None) -> None:
+        """`response.cancel` from the client."""
+        if self.active is None or (response_id and response_id != self.active.id):
+            raise ProtocolError("response_cancel_not_active", "there is no active response to cancel",
+                                param="response_id")
+        await self.cancel("client_cancelled")
+
+    # --- ending --------------------------------------------------------------------------------
+
+    async def _finish(self, response: Response, status: str, failure: BaseException | None = None) -> None:
+        if response.finished:
+            return
+        response.finished = True
+        response.status = status
+        if self.active is response:
+            self.active = None
+        transcript = " ".join(response.pieces)
+        if response.text is None and transcript:  # verbatim text is already in the conversation
+            self._conversation.add(Item(id=response.item_id, role="assistant", text=transcript))
+        async with self._outbox.lifecycle:
+            await self._send_end(response, status, transcript, failure)
+        self.schedule_prefill()
+
+    async def _send_end(self, response: Response, status: str, transcript: str,
+                        failure: BaseException | None) -> None:
+        emit = self._outbox.emit
+        if failure is not None:
+            await emit(Error.of(ProtocolError("response_failed", f"the response failed: {failure}",
+                                              error_type="server_error")))
+        item = MessageItem.of_text("assistant", transcript, response.item_id, audio=True,
+                                   status="completed" if status == "completed" else "incomplete")
+        if status == "completed":
+            await emit(ResponseOutputAudioDone(response.id, response.item_id))
+            await emit(ResponseOutputAudioTranscriptDone(response.id, response.item_id, transcript=transcript))
+            await emit(ResponseOutputItemDone(response.id, item))
+        details = None
+        if status == "cancelled":
+            details = {"type": "cancelled", "reason": response.cancel_reason}
+        elif status == "failed":
+            details = {"type": "failed", "error": {"type": "server_error", "message": str(failure)}}
+        metrics.RESPONSES_TOTAL.labels(status).inc()
+        log.info("response.finished", response_id=response.id, status=status, transcript=transcript)
+        await emit(ResponseDone(self._state.response_info(response.id, status=status, status_details=details,
+                                                          output=(item,))))

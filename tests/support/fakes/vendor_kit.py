@@ -119,8 +119,12 @@ class TurnDetector:
         return None
 
     def speech(self) -> bytes:
-        """The last turn without its trailing silence."""
-        return bytes(self.turn[: max(0, len(self.turn) - self.quiet_ms * self.rate // 1000 * 2)])
+        """The last turn without its trailing silence, nor the leading silence of its first
+        message (the client batches frames: a reply must not start with a gap the caller never made)."""
+        pcm = bytes(self.turn[: max(0, len(self.turn) - self.quiet_ms * self.rate // 1000 * 2)])
+        samples = np.frombuffer(pcm, dtype="<i2")
+        loud = np.flatnonzero(np.abs(samples.astype(np.int32)) > SPEECH_RMS)
+        return pcm[int(loud[0]) * 2 :] if loud.size else pcm
 
     def speech_ms(self) -> int:
         return len(self.speech()) // 2 * 1000 // self.rate

@@ -69,7 +69,13 @@ class AudioSocketSettings(_Section):
 
 
 class CallSettings(_Section):
-    max_concurrent_calls: int = Field(20, ge=1, description="Calls over this number are refused (sent to overflow_context).")
+    max_concurrent_calls: int = Field(
+        16,
+        ge=1,
+        description="Calls over this number are refused (sent to overflow_context). Keep it at most the provider's "
+        "session limit (local-ai-server: server.max_sessions, 16): a call the provider refuses hears the hold prompt "
+        "and goes to failure_context instead.",
+    )
     audio_transport: Literal["snoop_fork", "snoop_externalmedia", "bridge_fork"] = Field(
         "snoop_fork",
         description="Capture path: snoop(spy=in)+Local fork, snoop+externalMedia, or the echo-prone fork in the caller's bridge.",

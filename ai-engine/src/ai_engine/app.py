@@ -74,6 +74,10 @@ class Engine:
         return self.audiosocket.listening
 
     @property
+    def media_writable(self) -> bool:
+        return self.store.writable()
+
+    @property
     def providers(self) -> dict[str, Provider]:
         return self._providers
 
@@ -117,7 +121,7 @@ class Engine:
             await self.registry.wait_empty()
         if scope.cancelled_caught:
             log.error("engine.shutdown_timeout", left=len(self.registry))
-        removed = self.store.sweep(max_age_s=-1)
+        removed = await self.store.sweep(max_age_s=-1)
         log.info("engine.stopped", files_removed=removed)
         self.stop()
 

@@ -27,6 +27,9 @@ class EngineView(Protocol):
     def audiosocket_listening(self) -> bool: ...
 
     @property
+    def media_writable(self) -> bool: ...
+
+    @property
     def providers(self) -> dict[str, Provider]: ...
 
     def active_calls(self) -> list[dict]: ...
@@ -44,10 +47,11 @@ def create_app(engine: EngineView) -> FastAPI:
         body = {
             "ari_connected": engine.ari_connected,
             "audiosocket_listening": engine.audiosocket_listening,
+            "media_writable": await anyio.to_thread.run_sync(lambda: engine.media_writable),
             "active_calls": len(engine.active_calls()),
             "providers": {name: {"ready": ok} for name, ok in sorted(providers.items())},
         }
-        ready = body["ari_connected"] and body["audiosocket_listening"] and all(providers.values())
+        ready = body["ari_connected"] and body["audiosocket_listening"] and body["media_writable"] and all(providers.values())
         body["status"] = "ok" if ready else "degraded"
         return JSONResponse(body, status_code=200 if ready else 503)
 

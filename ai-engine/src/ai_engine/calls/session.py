@@ -75,7 +75,10 @@ class CallSession:
                     # Ended before its media path was up, and not by the caller (e.g. the
                     # capture leg was refused and Asterisk hung it up): set-up failed.
                     outcome = "setup_failed"
-                await teardown(call, self.deps, self.output.close)
+                try:
+                    await teardown(call, self.deps, self.output.close)
+                except Exception:  # a fault in cleanup stays in this call: never the engine's end
+                    log.exception("call.teardown_failed")
                 self.deps.registry.remove(call)
                 metrics.ACTIVE_CALLS.dec()
                 metrics.CALLS.labels(outcome).inc()

@@ -72,6 +72,9 @@ class FilePlayer:
         except (AriError, AriUnavailable) as exc:
             metrics.PLAYBACK_FAILURES.labels("rest").inc()
             log.error("playback.request_failed", playback_id=playback_id, error=str(exc))
+        except OSError as exc:  # the media folder is gone or read-only: this segment is lost, the call goes on
+            metrics.PLAYBACK_FAILURES.labels("media_dir").inc()
+            log.error("playback.write_failed", playback_id=playback_id, error=str(exc))
         finally:
             self._store.delete(name, "played")
         self._current = None  # not reached on cancellation (hang-up): close() then stops it

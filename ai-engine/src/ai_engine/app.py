@@ -101,7 +101,7 @@ class Engine:
             tg.start_soon(self.media_clock.run)
             tg.start_soon(self.ari.run)
             tg.start_soon(run_sweeper, self.store, s.playback.max_file_age_s, s.playback.sweep_interval_s)
-            self.http = HttpServer(self, s.http)
+            self.http = HttpServer(self, s.http, s.api.token)
             tg.start_soon(self.http.serve)
             log.info("engine.started", http_port=self.http_port, audiosocket_port=self.deps.audiosocket_port)
             # Everything loaded so far lives as long as the engine: keep it out of the cyclic

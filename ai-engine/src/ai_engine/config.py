@@ -22,7 +22,7 @@ ENV_PREFIX = "AI_ENGINE_"
 CONFIG_ENV = "AI_ENGINE_CONFIG"
 DEFAULT_CONFIG_FILE = Path("config/ai-engine.yaml")
 # Dotted keys that may only come from the environment (`*`: any name in a dict section).
-SECRETS = ("ari.password", "providers.*.auth_token")
+SECRETS = ("ari.password", "providers.*.auth_token", "api.token")
 PLACEHOLDER_PASSWORDS = {"change_me", "changeme", "password", "secret"}
 
 
@@ -179,6 +179,19 @@ class HttpSettings(_Section):
     port: int = Field(15000, ge=0, le=65535, description="Port of the health/metrics API.")
 
 
+class ApiSettings(_Section):
+    token: SecretStr | None = Field(
+        None,
+        description="Bearer token for /calls (caller numbers) and /health details. Environment only: AI_ENGINE_API__TOKEN. "
+        "Unset: /calls answers 403 and /health shows only ok/degraded.",
+    )
+
+    @field_validator("token")
+    @classmethod
+    def _empty_is_none(cls, v: SecretStr | None) -> SecretStr | None:
+        return v if v is not None and v.get_secret_value().strip() else None
+
+
 class LogSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
     format: Literal["json", "console"] = Field("json", description="json: one JSON object per line; console: human readable.")
@@ -207,6 +220,7 @@ class Settings(BaseSettings):
         default_factory=_default_providers, description="AI providers by name; `local` is local-ai-server."
     )
     http: HttpSettings = HttpSettings()
+    api: ApiSettings = ApiSettings()
     log: LogSettings = LogSettings()
 
     @classmethod

@@ -5,7 +5,7 @@ import shutil
 import httpx
 import pytest
 
-from engine_harness import eventually, peak_tone_level, running_rig
+from engine_harness import API_AUTH, eventually, peak_tone_level, running_rig
 from local_ai_server.client import espeak
 
 pytestmark = pytest.mark.anyio
@@ -28,7 +28,7 @@ async def test_media_folder_gone_mid_call_ends_no_call_and_health_reports_it(tmp
         await eventually(lambda: len(rig.engine.registry.calls) == 2, 2, "both calls still up")
         await first.hangup()  # teardown finds no folder to clean
         await eventually(lambda: len(rig.engine.registry.calls) == 1, 8, "first call ended")
-        async with httpx.AsyncClient() as http:
+        async with httpx.AsyncClient(headers=API_AUTH) as http:
             health = await http.get(f"{rig.http_url}/health")
         assert health.status_code == 503 and health.json()["media_writable"] is False
         assert rig.engine.registry.calls, "the other call goes on"

@@ -92,3 +92,15 @@ def test_shipped_config_admission_fits_the_default_local_ai_server():
 
     shipped = yaml.safe_load((Path(__file__).parents[3] / "config" / "ai-engine.yaml").read_text())
     assert shipped["calls"]["max_concurrent_calls"] <= ServerSettings().server.max_sessions
+
+
+def test_the_api_token_comes_from_the_environment_only(monkeypatch, tmp_path):
+    cfg = tmp_path / "engine.yaml"
+    cfg.write_text("api:\n  token: abc\n")
+    monkeypatch.setenv("AI_ENGINE_CONFIG", str(cfg))
+    with pytest.raises(ValueError, match="AI_ENGINE_API__TOKEN"):
+        Settings()
+    monkeypatch.delenv("AI_ENGINE_CONFIG")
+    assert Settings().api.token is None  # no default
+    monkeypatch.setenv("AI_ENGINE_API__TOKEN", "from-env")
+    assert Settings().api.token.get_secret_value() == "from-env"

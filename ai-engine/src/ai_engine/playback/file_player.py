@@ -126,11 +126,15 @@ class FilePlayer:
             log.warning("playback.stop_failed", playback_id=playback_id, error=str(exc))
 
     async def resync(self) -> None:
-        """After an ARI reconnect: a PlaybackFinished may have been dropped (FACT 37)."""
-        current = self._current
-        if current is not None and await self._rest.get_playback(current) is None:
+        """After an ARI reconnect: a PlaybackFinished may have been dropped (FACT 37). Only the
+        playback asked about is marked finished: while the GET was in flight it may have ended
+        and the next segment started, which must not be cut short (nor its file deleted)."""
+        current, finished = self._current, self._finished
+        if current is None or await self._rest.get_playback(current) is not None:
+            return
+        if self._current == current and not finished.is_set():
             self._final_state = self._final_state or "done"
-            self._finished.set()
+            finished.set()
 
     async def close(self) -> None:
         """Hang-up: stop what plays (it would run on in the empty bridge, snoop F30)."""

@@ -111,7 +111,9 @@ class CallSession:
             log.error("stream.setup_failed_using_files", error=str(exc))
             return self.output
         assert leg.connection is not None
-        stream = StreamOutput(leg.connection, FORMAT_KINDS[p.stream_format], self.deps.media_clock, p.stream_start_ms)
+        stream = StreamOutput(
+            leg.connection, FORMAT_KINDS[p.stream_format], self.deps.media_clock, p.stream_start_ms, call_id=self.call.id
+        )
         return FallbackOutput(stream, self.output)
 
     async def _caller_left(self) -> bool:

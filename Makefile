@@ -17,13 +17,15 @@ DEV_REQS    := requirements-dev.txt
 SHARED_PKGS := packages/realtime-protocol packages/voice-common
 SHARED_SRC  := $(addsuffix /pyproject.toml,$(SHARED_PKGS))
 
-.PHONY: help install install-engine install-server system-deps run test test-fast bench bench-server lint clean
+.PHONY: help install install-engine install-server system-deps run test test-fast bench bench-server lint clean doctor test-call
 
 help:
 	@echo "make install   - create $(VENV) and install both services + test tools"
-	@echo "make run       - run local-ai-server and ai-engine as local processes (config: .env, config/*.yaml)"
+	@echo "make run       - run local-ai-server and ai-engine as local processes (config: *.env, config/*.yaml)"
 	@echo "make test      - install what is missing, then run the whole test suite"
 	@echo "make bench     - run the benchmarks under bench/ (prints tables, writes bench/results/*.json)"
+	@echo "make doctor    - check the installation (ARI, dialplan, media folder, providers): ai-agent doctor"
+	@echo "make test-call - place a test call through Asterisk and print its latencies: ai-agent test-call"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -67,6 +69,13 @@ run: install
 
 bench: install system-deps
 	$(BIN)/python -m bench
+
+# Operator tools: in a one-off ai-engine container when compose is set up, else from .venv.
+doctor:
+	scripts/ai-agent.sh doctor
+
+test-call:
+	scripts/ai-agent.sh test-call
 
 clean:
 	rm -rf $(VENV) .pytest_cache bench/results

@@ -24,10 +24,10 @@ from .observability.logs import get_logger
 from .playback.media_clock import MediaClock
 from .playback.media_store import MediaStore, run_sweeper
 from .providers.base import Provider
-from .providers.echo import EchoProvider
-from .providers.realtime import RealtimeProvider
+from .providers.registry import build_providers
 from .transports.ari.rest import AriRest
 from .transports.ari.supervisor import AriSupervisor
+from .transports.rtp.ports import RtpPorts
 from .transports.audiosocket.server import AudioSocketServer
 
 log = get_logger(__name__)
@@ -40,9 +40,7 @@ class Engine:
         self.registry = CallRegistry()
         self.rest = AriRest(settings.ari.request_timeout_s)
         self.store = MediaStore(settings.playback.media_dir, settings.playback.sound_prefix)
-        self._providers: dict[str, Provider] = {
-            name: (EchoProvider if p.kind == "echo" else RealtimeProvider)(name, p) for name, p in settings.providers.items()
-        }
+        self._providers: dict[str, Provider] = build_providers(settings)
         self.audiosocket = AudioSocketServer(
             settings.audiosocket,
             self.registry.bind_connection,
@@ -58,6 +56,7 @@ class Engine:
         self.deps = CallDeps(
             settings, self.rest, self.registry, self.store, self._providers, settings.audiosocket.port, self.media_clock
         )
+        self.deps.rtp_ports = RtpPorts(settings.rtp)
         self.manager = CallManager(self.deps)
         self.ari = AriSupervisor(settings.ari, self.rest, self.manager.on_event, self.manager.on_ari_connected)
         self.http: HttpServer | None = None

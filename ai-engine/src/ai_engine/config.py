@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, SecretStr, Tag, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 from voice_common.settings import SecretFreeYamlSource, Section
 
@@ -22,7 +22,7 @@ ENV_PREFIX = "AI_ENGINE_"
 CONFIG_ENV = "AI_ENGINE_CONFIG"
 DEFAULT_CONFIG_FILE = Path("config/ai-engine.yaml")
 # Dotted keys that may only come from the environment (`*`: any name in a dict section).
-SECRETS = ("ari.password", "providers.*.auth_token", "api.token")
+SECRETS = ("ari.password", "providers.*.auth_token", "providers.*.api_key", "api.token")
 PLACEHOLDER_PASSWORDS = {"change_me", "changeme", "password", "secret"}
 
 
@@ -61,11 +61,45 @@ class AudioSocketSettings(_Section):
     max_unidentified: int = Field(
         8, ge=1, description="Connections that have not sent their UUID yet, at most (plus one per leg the engine is waiting for); more are refused."
     )
-    read_timeout_s: float = Field(5.0, gt=0, description="A bound leg that sends nothing for this long is considered dead.")
+    read_timeout_s: float = Field(
+        5.0, gt=0, description="A bound leg that sends nothing for this long is considered dead (RTP and WebSocket legs too)."
+    )
     keepalive_s: float = Field(
         0.5, gt=0, description="Send a 20 ms silence frame when nothing crossed the socket for this long (Asterisk hangs up after 2 s)."
     )
     max_payload_bytes: int = Field(8192, ge=320, le=65535, description="Largest accepted frame payload.")
+
+
+class RtpSettings(_Section):
+    """ExternalMedia over RTP/UDP (`calls.audio_transport: externalmedia_rtp`): one UDP port per leg."""
+
+    host: str = Field("127.0.0.1", description="Address the engine's RTP sockets bind to (0.0.0.0 when Asterisk is on another host).")
+    advertise_host: str = Field(
+        "127.0.0.1", description="Address Asterisk sends RTP to (externalMedia external_host=<advertise_host>:<port>)."
+    )
+    port_start: int = Field(20000, ge=1024, le=65534, description="First UDP port of the engine's RTP range (even ports are used).")
+    port_end: int = Field(20999, ge=1025, le=65535, description="Last UDP port of the engine's RTP range (two legs per call at most).")
+    format: Literal["slin16", "slin", "ulaw"] = Field(
+        "slin16", description="externalMedia format= of the RTP legs: what Asterisk sends (slin16: 16 kHz, PT 118)."
+    )
+    reorder_packets: int = Field(
+        2, ge=0, le=10, description="Packets held to put out-of-order arrivals back in order (each adds 20 ms only when one is missing)."
+    )
+    max_packet_bytes: int = Field(1500, ge=200, le=65535, description="Larger datagrams are dropped and counted.")
+
+
+class WebSocketMediaSettings(_Section):
+    """ExternalMedia over chan_websocket (`calls.audio_transport: websocket`): the engine connects to
+    Asterisk's own HTTP server (connection_type=server), no extra port on either side."""
+
+    media_url: str | None = Field(
+        None, description="Base URL of Asterisk's media WebSocket (ws[s]://host:8088/media/); null: derived from ari.url."
+    )
+    format: Literal["slin16", "slin"] = Field(
+        "slin16", description="externalMedia format= of the WebSocket legs (slin16: 640-byte binary frames, little-endian)."
+    )
+    connect_timeout_s: float = Field(3.0, gt=0, description="Bound on the WebSocket connect and Asterisk's MEDIA_START.")
+    max_message_bytes: int = Field(65536, ge=1024, description="Largest accepted message from Asterisk.")
 
 
 class CallSettings(_Section):
@@ -76,9 +110,11 @@ class CallSettings(_Section):
         "session limit (local-ai-server: server.max_sessions, 16): a call the provider refuses hears the hold prompt "
         "and goes to failure_context instead.",
     )
-    audio_transport: Literal["snoop_fork", "snoop_externalmedia", "bridge_fork"] = Field(
+    audio_transport: Literal["snoop_fork", "snoop_externalmedia", "bridge_fork", "externalmedia_rtp", "websocket"] = Field(
         "snoop_fork",
-        description="Capture path: snoop(spy=in)+Local fork, snoop+externalMedia, or the echo-prone fork in the caller's bridge.",
+        description="Capture path: snoop(spy=in)+Local fork, snoop+externalMedia AudioSocket, the echo-prone fork in the "
+        "caller's bridge, snoop+externalMedia RTP (rtp section; stream playback over RTP too), or snoop+chan_websocket "
+        "(websocket section; stream playback over WebSocket too).",
     )
     media_fork_context: str = Field("ai-agent-media-fork", description="Dialplan context running AudioSocket(<uuid>,host:port).")
     media_fork_formats: Literal["slin", "ulaw"] = Field("slin", description="formats= for the Local fork originate (never empty: slin192).")
@@ -174,6 +210,90 @@ class ProviderSettings(_Section):
     max_message_bytes: int = Field(4 * 1024 * 1024, ge=65536, description="Largest accepted provider message.")
 
 
+class _CloudProviderSettings(_Section):
+    """What every cloud provider has: an endpoint, a key from the environment, bounds."""
+
+    kind: str = Field(description="Which vendor API this entry speaks.")
+    url: str = Field(description="The vendor's WebSocket URL.")
+    api_key: SecretStr | None = Field(
+        None,
+        description="API key. Environment only: AI_ENGINE_PROVIDERS__<NAME>__API_KEY (else the variable named by api_key_env).",
+    )
+    api_key_env: str = Field("", description="Environment variable read for the key when api_key is not set.")
+    language: str | None = Field("en", description="Language of the conversation (BCP-47 or the vendor's code); null: the vendor's default.")
+    connect_timeout_s: float = Field(5.0, gt=0, description="Bound on the WebSocket connect and the vendor's first answer.")
+    send_timeout_s: float = Field(2.0, gt=0, description="Bound on one send; a vendor that stops reading counts as lost.")
+    max_message_bytes: int = Field(4 * 1024 * 1024, ge=65536, description="Largest accepted vendor message.")
+
+    def key(self) -> str | None:
+        if self.api_key is not None and self.api_key.get_secret_value():
+            return self.api_key.get_secret_value()
+        return (os.environ.get(self.api_key_env) or None) if self.api_key_env else None
+
+
+class OpenAIRealtimeSettings(_CloudProviderSettings):
+    kind: Literal["openai_realtime"] = Field(description="OpenAI Realtime API (GA), one WebSocket per call.")
+    url: str = Field("wss://api.openai.com/v1/realtime", description="Realtime WebSocket URL (the model is added as ?model=).")
+    model: str = Field("gpt-realtime", description="Realtime model (fixed per connection, sent in the URL).")
+    voice: str = Field("marin", description="Output voice; a persona's voice overrides it.")
+    api_key_env: str = Field("OPENAI_API_KEY", description="Environment variable read for the key when api_key is not set.")
+    audio_format: Literal["pcmu", "pcm24"] = Field(
+        "pcmu", description="pcmu: G.711 mu-law 8 kHz both ways (phone calls, no resampling); pcm24: audio/pcm 24 kHz (wideband)."
+    )
+    turn_detection: Literal["server_vad", "semantic_vad"] = Field("server_vad", description="Who decides the caller's turn ended.")
+    vad_threshold: float = Field(0.5, ge=0, le=1, description="server_vad: activation threshold.")
+    prefix_padding_ms: int = Field(300, ge=0, description="server_vad: audio kept before detected speech.")
+    silence_duration_ms: int = Field(500, ge=100, description="server_vad: silence that ends the caller's turn.")
+    eagerness: Literal["low", "medium", "high", "auto"] = Field("auto", description="semantic_vad: how eagerly the model answers.")
+    transcription_model: str = Field("gpt-4o-mini-transcribe", description="Model transcribing the caller (caller transcript, response watchdog).")
+
+
+class DeepgramAgentSettings(_CloudProviderSettings):
+    kind: Literal["deepgram_agent"] = Field(description="Deepgram Voice Agent API v1, one WebSocket per call.")
+    url: str = Field("wss://agent.deepgram.com/v1/agent/converse", description="Voice Agent WebSocket URL.")
+    api_key_env: str = Field("DEEPGRAM_API_KEY", description="Environment variable read for the key when api_key is not set.")
+    audio_encoding: Literal["mulaw", "linear16"] = Field("mulaw", description="Audio both ways: mulaw (8 kHz phone audio) or linear16.")
+    sample_rate: Literal[8000, 16000, 24000] = Field(8000, description="Sample rate both ways (mulaw: 8000).")
+    listen_model: str = Field("nova-3", description="agent.listen.provider.model (Deepgram speech-to-text).")
+    think_provider: str = Field("open_ai", description="agent.think.provider.type (the LLM vendor).")
+    think_model: str = Field("gpt-4o-mini", description="agent.think.provider.model.")
+    speak_model: str = Field("aura-2-thalia-en", description="agent.speak.provider.model (Deepgram voice); a persona's voice overrides it.")
+    keepalive_s: float = Field(5.0, gt=0, description="KeepAlive sent when no audio went out for this long.")
+
+
+class GeminiLiveSettings(_CloudProviderSettings):
+    kind: Literal["gemini_live"] = Field(description="Google Gemini Live API (BidiGenerateContent), one WebSocket per call.")
+    url: str = Field(
+        "wss://generativelanguage.googleapis.com/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent",
+        description="Live API WebSocket URL (the key goes in the x-goog-api-key header, never in the URL).",
+    )
+    model: str = Field("models/gemini-2.5-flash-native-audio-preview-09-2025", description="Live model (setup.model).")
+    voice: str = Field("Puck", description="Prebuilt voice name; a persona's voice overrides it.")
+    api_key_env: str = Field("GEMINI_API_KEY", description="Environment variable read for the key when api_key is not set.")
+    start_sensitivity: Literal["START_SENSITIVITY_HIGH", "START_SENSITIVITY_LOW"] | None = Field(
+        None, description="Automatic activity detection: start-of-speech sensitivity; null: the vendor's default."
+    )
+    end_sensitivity: Literal["END_SENSITIVITY_HIGH", "END_SENSITIVITY_LOW"] | None = Field(
+        None, description="Automatic activity detection: end-of-speech sensitivity; null: the vendor's default."
+    )
+    silence_duration_ms: int | None = Field(None, ge=0, description="Silence that ends the caller's turn; null: the vendor's default.")
+    prefix_padding_ms: int | None = Field(None, ge=0, description="Speech needed before a start of speech counts; null: default.")
+
+
+def _provider_kind(value: Any) -> str:
+    kind = value.get("kind", "realtime") if isinstance(value, dict) else getattr(value, "kind", "realtime")
+    return "local" if kind in ("realtime", "echo") else kind
+
+
+AnyProviderSettings = Annotated[
+    Annotated[ProviderSettings, Tag("local")]
+    | Annotated[OpenAIRealtimeSettings, Tag("openai_realtime")]
+    | Annotated[DeepgramAgentSettings, Tag("deepgram_agent")]
+    | Annotated[GeminiLiveSettings, Tag("gemini_live")],
+    Discriminator(_provider_kind),
+]
+
+
 class HttpSettings(_Section):
     host: str = Field("127.0.0.1", description="Address of the health/metrics API.")
     port: int = Field(15000, ge=0, le=65535, description="Port of the health/metrics API.")
@@ -197,7 +317,7 @@ class LogSettings(_Section):
     format: Literal["json", "console"] = Field("json", description="json: one JSON object per line; console: human readable.")
 
 
-def _default_providers() -> dict[str, ProviderSettings]:
+def _default_providers() -> dict[str, AnyProviderSettings]:
     return {"local": ProviderSettings()}
 
 
@@ -210,14 +330,17 @@ class Settings(BaseSettings):
 
     ari: AriSettings = AriSettings()
     audiosocket: AudioSocketSettings = AudioSocketSettings()
+    rtp: RtpSettings = RtpSettings()
+    websocket: WebSocketMediaSettings = WebSocketMediaSettings()
     calls: CallSettings = CallSettings()
     personas: dict[str, PersonaSettings] = Field(
         default_factory=_default_personas, description="Personas by name; Stasis(<app>,<name>) picks one."
     )
     playback: PlaybackSettings = PlaybackSettings()
     barge_in: BargeInSettings = BargeInSettings()
-    providers: dict[str, ProviderSettings] = Field(
-        default_factory=_default_providers, description="AI providers by name; `local` is local-ai-server."
+    providers: dict[str, AnyProviderSettings] = Field(
+        default_factory=_default_providers,
+        description="AI providers by name (`kind`: realtime, echo, openai_realtime, deepgram_agent, gemini_live); `local` is local-ai-server.",
     )
     http: HttpSettings = HttpSettings()
     api: ApiSettings = ApiSettings()
@@ -245,6 +368,8 @@ class Settings(BaseSettings):
             raise ValueError("ARI password is empty: set AI_ENGINE_ARI__PASSWORD (there is no default)")
         if password.lower() in PLACEHOLDER_PASSWORDS:
             raise ValueError("ARI password is still the placeholder: set a real one in ari.conf and AI_ENGINE_ARI__PASSWORD")
+        if self.rtp.port_end <= self.rtp.port_start:
+            raise ValueError("rtp.port_end must be above rtp.port_start")
         if self.calls.default_persona not in self.personas:
             raise ValueError(f"calls.default_persona {self.calls.default_persona!r} is not in personas")
         for name, persona in self.personas.items():

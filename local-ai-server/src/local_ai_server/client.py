@@ -16,6 +16,17 @@ from typing import Any
 
 import anyio
 import numpy as np
+from realtime_protocol import (
+    InputAudioTranscriptionCompleted,
+    ResponseDone,
+    ResponseOutputAudioDelta,
+    ResponseOutputAudioTranscriptDelta,
+    SessionCreated,
+    SessionUpdate,
+    SessionUpdated,
+    XLocalTurnMetrics,
+    append_message,
+)
 from websockets.asyncio.client import ClientConnection, connect
 
 FRAME_MS = 20
@@ -87,8 +98,8 @@ class RealtimeClient:
         if voice is not None:
             session["audio"]["output"]["voice"] = voice
         mark = len(self.events)
-        await self.send({"type": "session.update", "session": session})
-        return await self.wait_for("session.updated", after=mark)
+        await self.send({"type": SessionUpdate.type, "session": session})
+        return await self.wait_for(SessionUpdated.type, after=mark)
 
     async def send_audio(self, pcm: bytes, *, rate: int = 8000, bytes_per_sample: int = 2,
                          realtime: bool = True, frame_ms: int = FRAME_MS) -> None:
@@ -101,7 +112,7 @@ class RealtimeClient:
                 if delay > 0:
                     await anyio.sleep(delay)
             chunk = pcm[offset : offset + frame]
-            await self.send({"type": "input_audio_buffer.append", "audio": base64.b64encode(chunk).decode()})
+            await self.send_raw(append_message(chunk))
 
     async def send_silence(self, ms: int, *, rate: int = 8000, realtime: bool = True) -> None:
         await self.send_audio(bytes(rate * ms // 1000 * 2), rate=rate, realtime=realtime)
@@ -132,7 +143,7 @@ def audio_of(events: list[dict], response_id: str | None = None) -> bytes:
     return b"".join(
         base64.b64decode(e["delta"])
         for e in events
-        if e["type"] == "response.output_audio.delta" and (response_id is None or e["response_id"] == response_id)
+        if e["type"] == ResponseOutputAudioDelta.type and (response_id is None or e["response_id"] == response_id)
     )
 
 
@@ -164,16 +175,16 @@ def _wav_data(wav: bytes) -> bytes:
 async def _cli(args: argparse.Namespace) -> int:
     speech = espeak(args.say, rate=8000)
     async with RealtimeClient.connect(args.url, token=args.token) as client:
-        await client.wait_for("session.created")
+        await client.wait_for(SessionCreated.type)
         await client.update_session(rate=8000, instructions=args.instructions)
         mark = len(client.events)
         await client.send_audio(speech)
         await client.send_silence(1500)
-        done = await client.wait_for("response.done", after=mark, timeout=60)
-        transcript = client.find("conversation.item.input_audio_transcription.completed", mark)
-        metrics = await client.wait_for("x_local.turn.metrics", after=mark, timeout=5)
+        done = await client.wait_for(ResponseDone.type, after=mark, timeout=60)
+        transcript = client.find(InputAudioTranscriptionCompleted.type, mark)
+        metrics = await client.wait_for(XLocalTurnMetrics.type, after=mark, timeout=5)
         print("heard:   ", transcript and transcript["transcript"])
-        answer = "".join(e["delta"] for e in client.all("response.output_audio_transcript.delta", mark))
+        answer = "".join(e["delta"] for e in client.all(ResponseOutputAudioTranscriptDelta.type, mark))
         print("answered:", answer, f"({len(audio_of(client.events[mark:])) / 16000:.1f} s of audio)")
         print("status:  ", done["response"]["status"])
         print("timings: ", {k: v for k, v in metrics.items() if k.endswith("_ms")})

@@ -21,7 +21,7 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
-from .speech.audio import AudioFormat
+from realtime_protocol import AudioFormat, AudioFormatError
 
 CONFIG_ENV = "LOCAL_AI_CONFIG"
 DEFAULT_INSTRUCTIONS = (
@@ -177,7 +177,12 @@ class SessionDefaults(_Section):
     @field_validator("input_format", "output_format")
     @classmethod
     def _known_format(cls, value: dict[str, Any]) -> dict[str, Any]:
-        AudioFormat.from_wire(value)  # raises ValueError for a format the server does not speak
+        try:
+            fmt = AudioFormat.from_wire(value)
+        except AudioFormatError as exc:
+            raise ValueError(exc.message) from None
+        if fmt.encoding not in ("pcm", "pcmu"):
+            raise ValueError(f"{fmt.mime} is not supported by this server (audio/pcm, audio/pcmu)")
         return value
 
 

@@ -16,11 +16,12 @@ import anyio
 import anyio.to_thread
 import numpy as np
 import structlog
+from realtime_protocol import AudioFormat
 
-from .speech.audio import AudioFormat, encode, resample
 from .config import Settings
 from .cpu import QUEUE_KEY, FairLimiter
 from .models import ModelSet, load_models
+from .speech.audio import encode, resample
 
 log = structlog.get_logger("local_ai_server.runtime")
 

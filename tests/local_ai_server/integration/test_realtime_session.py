@@ -322,6 +322,10 @@ async def test_manual_commit_without_turn_detection():
             "type": "audio/pcm", "rate": 44100}}}}}), "invalid_audio_format"),
         (json.dumps({"type": "session.update", "session": {"audio": {"output": {"format": {
             "type": "audio/opus"}}}}}), "invalid_audio_format"),
+        (json.dumps({"type": "session.update", "session": {"audio": {"input": {"format": {
+            "type": "audio/pcma"}}}}}), "invalid_audio_format"),
+        (json.dumps({"type": "session.update", "session": {"audio": {"input": {"turn_detection": {
+            "type": "semantic_vad"}}}}}), "invalid_session"),
         (json.dumps({"type": "conversation.item.create", "item": {"type": "message", "role": "user",
                                                                    "content": []}}), "invalid_item"),
         (json.dumps({"type": "response.cancel"}), "response_cancel_not_active"),

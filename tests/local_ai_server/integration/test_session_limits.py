@@ -42,7 +42,7 @@ async def test_item_text_with_a_lone_surrogate_is_refused_and_later_answers_stil
             await client.wait_for("session.created")
             await client.send_raw(json.dumps(item("user", "hello \ud800 there")))  # json.dumps escapes it
             error = await client.wait_for("error")
-            assert error["error"]["code"] == "invalid_text"
+            assert error["error"]["code"] == "invalid_item" and "Unicode" in error["error"]["message"]
             assert client.find("conversation.item.added") is None
             mark = len(client.events)
             await client.send(item("user", "What time is it?"))

@@ -5,8 +5,6 @@ import warnings
 import numpy as np
 import pytest
 from local_ai_server.speech.audio import (
-    AudioFormat,
-    AudioFormatError,
     StreamResampler,
     chunk_bytes,
     decode,
@@ -15,6 +13,7 @@ from local_ai_server.speech.audio import (
     ulaw_decode,
     ulaw_encode,
 )
+from realtime_protocol import AudioFormat, AudioFormatError
 
 
 def tone(freq: float, rate: int, seconds: float = 0.5, amplitude: int = 10000) -> np.ndarray:

@@ -87,10 +87,14 @@ snoop isolation, the 2 s timeout, slin192 half amplitude, WebSocket loss (events
 Stasis() failing), ApplicationReplaced. Not reproduced: partial 276/552-byte frames (FACT 16),
 the ~120 ms frame gap while DTMF crosses a softmix bridge (FACT 18), the stalled fork when DTMF
 overlaps a channel playback (FACT 27), the one-off burst (FACT 46), whisper audio (snoop
-F9-F15: ``whisper`` is accepted, its audio is not mixed), RTP externalMedia (501), and
+F9-F15: ``whisper`` is accepted, its audio is not mixed), and
 subscribeAll only partly (ChannelCreated/BridgeCreated/ChannelDestroyed for every channel, but
 no DeviceStateChanged and no dialplan events of the caller's own ;1 half, FACT 29). The caller is
 a Local pair as in the recordings, not a SIP channel.
+
+externalMedia over RTP (``encapsulation=rtp``, formats slin16/ulaw/slin) is emulated from
+``tests/asterisk_facts/more/`` (M1-M14: ``externalmedia_rtp.py``, ``rtp_leg.py``; legs in
+``emu.rtp_legs``); PCMA (PT 8) is not, and ChannelConnectedLine after the leg joins is not sent.
 
 ``extra_contexts`` adds dialplan contexts ``{name: [(app, data), ...]}`` (apps NoOp, Answer,
 Wait, Set, Stasis, AudioSocket, Hangup), e.g. the recordings' ``test-wait``.

@@ -147,6 +147,16 @@ class AsteriskEmulator:
     def audiosocket_log(self) -> list[ConnLog]:
         return self.pbx.audiosocket_log
 
+    @property
+    def rtp_legs(self) -> list:
+        """Every externalMedia RTP leg (``rtp_leg.RtpLeg``: ``log``, ``dropped``, ``local_port``)."""
+        return self.pbx.rtp_legs
+
+    @property
+    def websocket_legs(self) -> list:
+        """Every chan_websocket leg (``websocket_media.MediaWsLeg``: ``log``, ``queue``, ``connection_id``)."""
+        return self.pbx.websocket_legs
+
     def audiosocket(self, uuid: str) -> ConnLog | None:
         for log in self.pbx.audiosocket_log:
             if log.uuid == uuid:
@@ -232,6 +242,8 @@ class AsteriskEmulator:
         return None
 
     def _check_ws(self, req: Request) -> Response | None:
+        if req.path.startswith("/media/"):
+            return self.pbx.media_ws_check(req.path[len("/media/"):])    # more/ M16: no credentials
         if req.path != "/ari/events":
             return Response(404, b'{"message":"Resource not found"}')
         if self._ws_refused:
@@ -243,11 +255,18 @@ class AsteriskEmulator:
         return None
 
     def _ws_opened(self, ws: WsConnection) -> None:
+        if ws.request.path.startswith("/media/"):
+            self.pbx.media_ws_opened(ws, ws.request.path[len("/media/"):])
+            return
         apps = [a for a in ws.request.query["app"].split(",") if a]
         sub_all = ws.request.query.get("subscribeAll", "").lower() in ("true", "1", "yes")
         self.pbx.hub.attach(ws, apps, sub_all)
 
     def _ws_closed(self, ws: WsConnection) -> None:
+        if ws.request.path.startswith("/media/"):
+            if self.pbx is not None:
+                self.pbx.media_ws_closed(ws)
+            return
         if self.pbx is not None:
             self.pbx.hub.detach(ws)
 

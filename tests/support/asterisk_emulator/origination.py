@@ -318,6 +318,8 @@ class OriginationMixin:
         app, host, fmt = p.get("app"), p.get("external_host"), p.get("format")
         if not app:
             raise AriError(400, "app cannot be empty")
+        if (p.get("transport") or "").lower() == "websocket":
+            return self.websocket_channel(p, AriError(500, INTERNAL_ERROR))
         if not host:
             raise AriError(400, "external_host is required for all but websocket server "
                                 "connections")
@@ -327,6 +329,11 @@ class OriginationMixin:
         transport = (p.get("transport") or "udp").lower()
         if encap == "rtp" and transport != "udp":
             raise AriError(400, "transport must be 'udp' for rtp encapsulation")
+        if encap == "rtp":
+            if self.id_taken(p.get("channelId") or None):
+                raise AriError(409, "Channel with given unique ID already exists")
+            return await self.rtp_channel(host, fmt, app, p.get("channelId") or None,
+                                          p.get("variables") or {}, AriError(500, INTERNAL_ERROR))
         if encap != "audiosocket":
             raise AriError(501, "The encapsulation and/or transport is not supported")
         if transport != "tcp":

@@ -15,6 +15,8 @@ from typing import Callable
 from . import events as ev
 from .bridges import BridgingMixin
 from .events import EventHub
+from .externalmedia_rtp import ExternalMediaRtpMixin
+from .externalmedia_websocket import ExternalMediaWebSocketMixin
 from .mixer import MixerMixin
 from .model import Channel
 from .origination import OriginationMixin
@@ -33,7 +35,8 @@ class AriError(Exception):
         self.status, self.message, self.key = status, message, key
 
 
-class Pbx(BridgingMixin, PlaybackMixin, OriginationMixin, TeardownMixin, MixerMixin):
+class Pbx(BridgingMixin, PlaybackMixin, OriginationMixin, ExternalMediaRtpMixin,
+          ExternalMediaWebSocketMixin, TeardownMixin, MixerMixin):
     def __init__(self, *, app: str, audiosocket_address: tuple[str, int] | None,
                  sounds_dir: str | None, fork_context: str, stasis_context: str,
                  extra_contexts: dict | None = None, stasis_delay: float = 0.0005):
@@ -51,6 +54,9 @@ class Pbx(BridgingMixin, PlaybackMixin, OriginationMixin, TeardownMixin, MixerMi
         self.playbacks: dict[str, list] = {}
         self.calls: list = []
         self.audiosocket_log: list = []
+        self.rtp_legs: list = []          # every externalMedia RTP leg (rtp_leg.RtpLeg), for tests
+        self.websocket_legs: list = []    # every chan_websocket leg (websocket_media.MediaWsLeg)
+        self.media_ws_pending: dict = {}  # connection id -> channel waiting for its connection
         self._epoch = int(time.time())
         self._uid = 0
         self._seq = 0x10

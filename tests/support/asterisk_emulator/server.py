@@ -78,6 +78,15 @@ class WsConnection:
         self._ws = Connection(ConnectionType.SERVER)
         self.closed = False
         self.sent: list[str] = []
+        self.on_message = None   # set for /media/<id> connections (externalmedia_websocket.py)
+
+    def send_bytes(self, data: bytes) -> None:
+        if self.closed:
+            return
+        try:
+            self._writer.write(self._ws.send(BytesMessage(data=data)))
+        except (LocalProtocolError, RuntimeError, OSError):
+            self.closed = True
 
     def send_text(self, text: str) -> None:
         if self.closed:
@@ -119,7 +128,9 @@ class WsConnection:
                             pass
                     return False
                 elif isinstance(ev, (TextMessage, BytesMessage)):
-                    pass  # Asterisk ignores what the client sends
+                    if self.on_message is not None:   # a chan_websocket media connection
+                        self.on_message(ev)
+                    # the events WebSocket: Asterisk ignores what the client sends
         except (RemoteProtocolError, LocalProtocolError):
             return False
         return bool(data)

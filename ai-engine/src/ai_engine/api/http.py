@@ -82,7 +82,7 @@ def create_app(engine: EngineView, token: SecretStr | None = None) -> FastAPI:
             "audiosocket_listening": engine.audiosocket_listening,
             "media_writable": await anyio.to_thread.run_sync(lambda: engine.media_writable),
             "active_calls": len(engine.active_calls()),
-            "providers": {name: {"ready": ok} for name, ok in sorted(providers.items())},
+            "providers": {name: _provider_state(engine.providers[name], ok) for name, ok in sorted(providers.items())},
         }
         ready = body["ari_connected"] and body["audiosocket_listening"] and body["media_writable"] and all(providers.values())
         status = "ok" if ready else "degraded"
@@ -104,6 +104,11 @@ def create_app(engine: EngineView, token: SecretStr | None = None) -> FastAPI:
         return JSONResponse({"calls": engine.active_calls()})
 
     return app
+
+
+def _provider_state(provider: Provider, ok: bool) -> dict:
+    reason = None if ok else getattr(provider, "not_ready_reason", None)
+    return {"ready": ok} if reason is None else {"ready": ok, "reason": reason}
 
 
 async def _check(out: dict[str, bool], name: str, provider: Provider) -> None:

@@ -10,7 +10,7 @@ import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from ..config import PersonaSettings
-from ..transports.audiosocket.connection import AudioSocketConnection
+from ..transports.leg import MediaLeg
 
 EVENT_QUEUE_SIZE = 512
 
@@ -35,13 +35,13 @@ class CallerAction(enum.Enum):
 
 @dataclass
 class Leg:
-    """An AudioSocket leg: `capture` (caller audio in) or `playback` (agent audio out, stream mode)."""
+    """A media leg: `capture` (caller audio in) or `playback` (agent audio out, stream mode)."""
 
     role: str
     uuid: uuidlib.UUID
     channel_id: str  # the channel the engine bridges (Local ;1 or the externalMedia channel)
     other_channel_id: str | None = None  # the Local ;2 half that runs AudioSocket()
-    connection: AudioSocketConnection | None = None
+    connection: MediaLeg | None = None  # AudioSocket connection, RTP socket or chan_websocket
     bound: anyio.Event = field(default_factory=anyio.Event)
 
     @property

@@ -112,6 +112,9 @@ class Conversation:
                         await self._run_session(session)
                     finally:
                         self.session = None
+            except base.ProviderRejected as exc:
+                log.error("provider.rejected", error=str(exc))
+                raise  # no key, or a key the vendor refuses: the failure context at once
             except base.ProviderUnavailable as exc:
                 now = anyio.current_time()
                 log.error("provider.lost", error=str(exc), attempt=attempt)

@@ -10,6 +10,7 @@ from ..playback.media_clock import MediaClock
 from ..playback.media_store import MediaStore
 from ..providers.base import Provider
 from ..transports.ari.rest import AriRest
+from ..transports.rtp.ports import RtpPorts
 from .registry import CallRegistry
 
 
@@ -23,3 +24,4 @@ class CallDeps:
     audiosocket_port: int  # the port actually bound (externalMedia external_host)
     media_clock: MediaClock  # paces every stream output, keeps capture legs alive
     request_sweep: Callable[[], None] = lambda: None  # an orphan sweep soon (set by CallManager)
+    rtp_ports: RtpPorts | None = None  # calls.audio_transport externalmedia_rtp: the UDP port range

@@ -27,3 +27,9 @@ FRAMES_OUT = Counter("ai_engine_frames_out_total", "AudioSocket audio frames sen
 UNDERRUNS = Counter("ai_engine_stream_underruns_total", "Stream mode: 20 ms ticks with no agent audio ready mid-reply")
 PROVIDER_ERRORS = Counter("ai_engine_provider_errors_total", "Provider session errors", ["provider", "kind"])
 MEDIA_FILES_DELETED = Counter("ai_engine_media_files_deleted_total", "Agent audio files deleted, by reason", ["reason"])
+MEDIA_PACKETS_DROPPED = Counter(
+    "ai_engine_media_packets_dropped_total",
+    "RTP / chan_websocket media dropped before reaching a call, by transport and reason (stranger, malformed, "
+    "payload_type, late, duplicate, lost)",
+    ["transport", "reason"],
+)

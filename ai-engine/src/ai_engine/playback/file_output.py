@@ -64,6 +64,7 @@ class FileOutput:
     async def stop(self, response_id: str | None) -> bool:
         had_pending = self.segmenter.pending
         self.segmenter.drop()
+        self._to_8k = None  # its filter still holds the cut reply's last samples: they must not open the next one
         stopped = await self.player.stop(response_id)
         return stopped or had_pending
 

@@ -87,6 +87,7 @@ class StreamOutput:
             self._stale.add(response_id)
         was_talking = self.buffer.active
         self.buffer.clear()  # the next 20 ms tick sends silence
+        self._resamplers.clear()  # their filters still hold the cut reply's last samples
         self._talking_since = None
         return was_talking
 

@@ -104,6 +104,13 @@ class Provider(Protocol):
     async def ready(self) -> bool:
         ...
 
+    # Optional: `not_ready_reason: str | None`, shown by /health next to `ready: false`.
+
 
 class ProviderUnavailable(Exception):
     """The provider could not be reached or closed the session."""
+
+
+class ProviderRejected(ProviderUnavailable):
+    """The provider refused us (no API key, a key it rejects): retrying cannot help, so the
+    call goes to the failure context at once instead of waiting on a hold prompt."""

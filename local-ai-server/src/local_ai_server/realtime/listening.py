@@ -11,6 +11,13 @@ import time
 
 import numpy as np
 import structlog
+from realtime_protocol import (
+    InputAudioBufferCommitted,
+    InputAudioBufferSpeechStarted,
+    InputAudioBufferSpeechStopped,
+    ProtocolError,
+    new_id,
+)
 
 from .. import metrics
 from ..config import Settings
@@ -19,7 +26,6 @@ from ..speech.conversation import Conversation
 from ..speech.vad import Endpointer, Paused, Resumed, SpeechStarted, SpeechStopped
 from .limits import AudioRateLimit
 from .outbox import Outbox
-from .protocol import ProtocolError, new_id, server_event
 from .responses import Responses
 from .state import SessionState
 from .turns import Turns
@@ -110,8 +116,7 @@ class Listener:
         self._manual_samples = 0
         self._check_room()
         item_id = new_id("item")
-        await self._outbox.emit(server_event("input_audio_buffer.committed", item_id=item_id,
-                                             previous_item_id=self._conversation.last_id))
+        await self._outbox.emit(InputAudioBufferCommitted(item_id, self._conversation.last_id))
         turn = Turn(item_id=item_id, audio=audio, voiced_ms=len(audio) * 1000 // PROCESSING_RATE,
                     end_of_speech=time.monotonic(), speculative=False, create_response=False)
         self._turns.start(turn)
@@ -119,8 +124,7 @@ class Listener:
 
     async def _on_speech_started(self, event: SpeechStarted) -> None:
         self._speech_item_id = new_id("item")
-        await self._outbox.emit(server_event("input_audio_buffer.speech_started", audio_start_ms=event.start_ms,
-                                             item_id=self._speech_item_id))
+        await self._outbox.emit(InputAudioBufferSpeechStarted(event.start_ms, self._speech_item_id))
         td = self._state.turn_detection
         if td is not None and td.interrupt_response:
             self._turns.interrupt_pending()
@@ -151,18 +155,15 @@ class Listener:
         self._speculative = None
         if turn is None or turn.failed:  # no early work, or it failed: the final turn starts afresh
             if not self._turns.has_room():
-                await self._outbox.emit(server_event("input_audio_buffer.speech_stopped",
-                                                     audio_end_ms=event.end_ms, item_id=item_id))
+                await self._outbox.emit(InputAudioBufferSpeechStopped(event.end_ms, item_id))
                 self._check_room()
             turn = Turn(item_id=item_id, audio=event.audio, voiced_ms=event.voiced_ms,
                         end_of_speech=self._wall_time(event.end_ms), speculative=False,
                         create_response=self._state.create_response)
             self._turns.start(turn)
         turn.speech_stopped_at = time.monotonic()
-        await self._outbox.emit(server_event("input_audio_buffer.speech_stopped", audio_end_ms=event.end_ms,
-                                             item_id=item_id))
-        await self._outbox.emit(server_event("input_audio_buffer.committed", item_id=item_id,
-                                             previous_item_id=self._conversation.last_id))
+        await self._outbox.emit(InputAudioBufferSpeechStopped(event.end_ms, item_id))
+        await self._outbox.emit(InputAudioBufferCommitted(item_id, self._conversation.last_id))
         self._turns.commit(turn)
 
     def _check_room(self) -> None:

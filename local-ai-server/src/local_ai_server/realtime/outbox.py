@@ -7,19 +7,32 @@ any still queued, so nothing of a cancelled response is sent after its `response
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import anyio
 import structlog
+from realtime_protocol import (
+    ConversationItemAdded,
+    ConversationItemDone,
+    Error,
+    Item,
+    ProtocolError,
+    ResponseDone,
+    ResponseOutputAudioDelta,
+    ResponseOutputAudioTranscriptDelta,
+    XLocalResponseMetrics,
+    XLocalTurnMetrics,
+    serialize,
+)
 
 from .. import metrics
-from .protocol import ProtocolError, error_event, server_event
 
 log = structlog.get_logger("local_ai_server.session")
 
-DELTA_TYPES = ("response.output_audio.delta", "response.output_audio_transcript.delta")
+DELTAS = (ResponseOutputAudioDelta, ResponseOutputAudioTranscriptDelta)
 QUEUE_EVENTS = 1024  # events waiting for the socket; a slower client makes the session wait
+MAX_CANCELLED = 64  # cancelled responses remembered (a long call cancels many)
 
 OnSent = Callable[[], None]
 
@@ -27,7 +40,7 @@ OnSent = Callable[[], None]
 class Outbox:
     def __init__(self) -> None:
         self._send, self._recv = anyio.create_memory_object_stream[tuple](max_buffer_size=QUEUE_EVENTS)
-        self._cancelled: set[str] = set()
+        self._cancelled: dict[str, None] = {}  # insertion-ordered, bounded
         # Keeps each response's opening and closing events in order (a cancel arriving while
         # `response.created` is being queued sends `response.done` after it).
         self.lifecycle = anyio.Lock()
@@ -36,10 +49,10 @@ class Outbox:
         """The writer: send queued events until the session ends; a failed send ends the session."""
         async with self._recv:
             async for event, response_id, on_sent in self._recv:
-                if response_id is not None and response_id in self._cancelled and event["type"] in DELTA_TYPES:
+                if response_id is not None and response_id in self._cancelled and isinstance(event, DELTAS):
                     continue
                 try:
-                    await send_text(json.dumps(event, separators=(",", ":")))
+                    await send_text(serialize(event))
                 except Exception as exc:  # the client went away: stop the whole session
                     log.info("session.send_failed", error=type(exc).__name__)
                     scope.cancel()
@@ -48,33 +61,39 @@ class Outbox:
                     on_sent()
 
     def drop_deltas_of(self, response_id: str) -> None:
-        self._cancelled.add(response_id)
+        self._cancelled[response_id] = None
+        while len(self._cancelled) > MAX_CANCELLED:
+            del self._cancelled[next(iter(self._cancelled))]
 
-    async def emit(self, event: dict, response_id: str | None = None, on_sent: OnSent | None = None) -> None:
-        if event["type"] not in DELTA_TYPES:
-            log.info("event.out", type=event["type"], **_log_fields(event))
+    async def emit(self, event: Any, response_id: str | None = None, on_sent: OnSent | None = None) -> None:
+        """Queue a server event (a `realtime_protocol` event object) for the writer."""
+        if not isinstance(event, DELTAS):
+            log.info("event.out", type=event.type, **_log_fields(event))
         await self._send.send((event, response_id, on_sent))
 
     async def error(self, exc: ProtocolError) -> None:
         metrics.ERRORS_TOTAL.labels(exc.code).inc()
         log.warning("client.error", code=exc.code, message=exc.message, client_event_id=exc.event_id)
-        await self.emit(error_event(exc))
+        await self.emit(Error.of(exc))
 
-    async def item_added(self, previous_item_id: str | None, item: dict) -> None:
+    async def item_added(self, previous_item_id: str | None, item: Item) -> None:
         """A conversation item is complete as soon as it is added (text, or a finished transcript)."""
-        await self.emit(server_event("conversation.item.added", previous_item_id=previous_item_id, item=item))
-        await self.emit(server_event("conversation.item.done", previous_item_id=previous_item_id, item=item))
+        await self.emit(ConversationItemAdded(item, previous_item_id))
+        await self.emit(ConversationItemDone(item, previous_item_id))
 
 
-def _log_fields(event: dict) -> dict:
+def _log_fields(event: Any) -> dict:
     fields = {}
     for key in ("item_id", "response_id", "transcript", "audio_start_ms", "audio_end_ms"):
-        if key in event:
-            fields[key] = event[key]
-    if event["type"] == "response.done":
-        fields["status"] = event["response"]["status"]
-    if event["type"] == "error":
-        fields["code"] = event["error"]["code"]
-    if event["type"].startswith("x_local."):
-        fields.update({k: v for k, v in event.items() if k.endswith("_ms")})
+        value = getattr(event, key, None)
+        if value is not None:
+            fields[key] = value
+    if isinstance(event, ResponseDone):
+        fields["status"] = event.response.status
+    elif isinstance(event, Error):
+        fields["code"] = event.code
+    elif isinstance(event, XLocalTurnMetrics):
+        fields.update(event.stages)
+    elif isinstance(event, XLocalResponseMetrics):
+        fields.update(first_token_ms=event.first_token_ms, first_audio_ms=event.first_audio_ms)
     return fields

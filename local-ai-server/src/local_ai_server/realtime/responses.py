@@ -11,13 +11,26 @@ from __future__ import annotations
 import anyio
 import structlog
 from anyio.abc import TaskGroup
+from realtime_protocol import (
+    Error,
+    MessageItem,
+    ProtocolError,
+    ResponseCreate,
+    ResponseCreated,
+    ResponseDone,
+    ResponseOutputAudioDone,
+    ResponseOutputAudioTranscriptDone,
+    ResponseOutputItemAdded,
+    ResponseOutputItemDone,
+    XLocalResponseMetrics,
+    new_id,
+)
 
 from .. import metrics
 from ..runtime import Runtime
 from ..speech.conversation import Conversation, Item, fit_prompt
 from .outbox import OnSent, Outbox
 from .prefill import Prefill
-from .protocol import ProtocolError, ResponseCreate, ResponseInfo, error_event, message_item, new_id, server_event
 from .speaking import speak
 from .state import SessionState
 from .units import Response, innermost, ms_between
@@ -64,11 +77,11 @@ class Responses:
         unspoken = None if event.instructions is not None else self._conversation.unspoken_assistant_item()
         if unspoken is not None:
             unspoken.spoken = True
-            response = Response(id=new_id("resp"), item_id=unspoken.id, text=unspoken.text, trigger="response.create")
+            response = Response(id=new_id("resp"), item_id=unspoken.id, text=unspoken.text, trigger=ResponseCreate.type)
         else:
             instructions = event.instructions if event.instructions is not None else self._state.instructions
             response = Response(id=new_id("resp"), item_id=new_id("item"), messages=self.prompt(instructions),
-                                max_tokens=max_tokens, trigger="response.create")
+                                max_tokens=max_tokens, trigger=ResponseCreate.type)
         await self.activate(response)
         self._tg.start_soon(self._run_and_report, response)
 
@@ -83,12 +96,10 @@ class Responses:
     async def activate(self, response: Response) -> None:
         response.active = True
         self.active = response
-        item = message_item(response.item_id, "assistant", "", status="in_progress", audio=True)
+        item = MessageItem.of_text("assistant", "", response.item_id, audio=True, status="in_progress")
         async with self._outbox.lifecycle:  # a cancel meanwhile sends response.done after these
-            await self._outbox.emit(server_event("response.created",
-                                                 response=self._state.response_wire(ResponseInfo(id=response.id))))
-            await self._outbox.emit(server_event("response.output_item.added", response_id=response.id,
-                                                 output_index=0, item=item))
+            await self._outbox.emit(ResponseCreated(self._state.response_info(response.id)))
+            await self._outbox.emit(ResponseOutputItemAdded(response.id, item))
 
     async def run(self, response: Response) -> None:
         """Speak `response` to its end (or until cancelled); a model failure fails the response only."""
@@ -114,14 +125,13 @@ class Responses:
     async def _run_and_report(self, response: Response) -> None:
         await self.run(response)
         if response.finished:
-            await self._outbox.emit(server_event(
-                "x_local.response.metrics", response_id=response.id, status=response.status,
-                trigger=response.trigger,
+            await self._outbox.emit(XLocalResponseMetrics(
+                response.id, response.status, response.trigger,
                 first_token_ms=ms_between(response.requested_at, response.first_token_at),
                 first_audio_ms=ms_between(response.requested_at, response.first_audio_at),
             ))
 
-    async def _emit_for(self, response: Response, event: dict, on_sent: OnSent | None = None) -> None:
+    async def _emit_for(self, response: Response, event: object, on_sent: OnSent | None = None) -> None:
         if response.gate is not None:
             await response.gate.wait()
         await self._outbox.emit(event, response.id, on_sent)
@@ -164,22 +174,20 @@ class Responses:
                         failure: BaseException | None) -> None:
         emit = self._outbox.emit
         if failure is not None:
-            await emit(error_event(ProtocolError("response_failed", f"the response failed: {failure}",
-                                                 error_type="server_error")))
+            await emit(Error.of(ProtocolError("response_failed", f"the response failed: {failure}",
+                                              error_type="server_error")))
+        item = MessageItem.of_text("assistant", transcript, response.item_id, audio=True,
+                                   status="completed" if status == "completed" else "incomplete")
         if status == "completed":
-            ids = {"response_id": response.id, "item_id": response.item_id, "output_index": 0, "content_index": 0}
-            await emit(server_event("response.output_audio.done", **ids))
-            await emit(server_event("response.output_audio_transcript.done", transcript=transcript, **ids))
-        item = message_item(response.item_id, "assistant", transcript,
-                            status="completed" if status == "completed" else "incomplete", audio=True)
-        if status == "completed":
-            await emit(server_event("response.output_item.done", response_id=response.id, output_index=0, item=item))
+            await emit(ResponseOutputAudioDone(response.id, response.item_id))
+            await emit(ResponseOutputAudioTranscriptDone(response.id, response.item_id, transcript=transcript))
+            await emit(ResponseOutputItemDone(response.id, item))
         details = None
         if status == "cancelled":
             details = {"type": "cancelled", "reason": response.cancel_reason}
         elif status == "failed":
             details = {"type": "failed", "error": {"type": "server_error", "message": str(failure)}}
-        info = ResponseInfo(id=response.id, status=status, status_details=details, output=[item])
         metrics.RESPONSES_TOTAL.labels(status).inc()
         log.info("response.finished", response_id=response.id, status=status, transcript=transcript)
-        await emit(server_event("response.done", response=self._state.response_wire(info)))
+        await emit(ResponseDone(self._state.response_info(response.id, status=status, status_details=details,
+                                                          output=(item,))))

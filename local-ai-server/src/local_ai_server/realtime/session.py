@@ -13,30 +13,37 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import anyio
 import structlog
+from realtime_protocol import (
+    ConversationItemCreate,
+    ConversationItemTruncate,
+    ConversationItemTruncated,
+    InputAudioBufferAppend,
+    InputAudioBufferClear,
+    InputAudioBufferCleared,
+    InputAudioBufferCommit,
+    MessageItem,
+    ProtocolError,
+    ResponseCancel,
+    ResponseCreate,
+    SessionCreated,
+    SessionUpdate,
+    SessionUpdated,
+    new_id,
+)
 
 from ..cpu import QUEUE_KEY
 from ..runtime import Runtime
 from ..speech.conversation import Conversation, Item
+from .inbound import parse
 from .listening import Listener
 from .outbox import Outbox
-from .protocol import (
-    AudioAppend,
-    AudioClear,
-    AudioCommit,
-    ItemCreate,
-    ProtocolError,
-    ResponseCancel,
-    ResponseCreate,
-    SessionUpdate,
-    message_item,
-    parse_client_event,
-    server_event,
-)
 from .responses import Responses
-from .state import SessionState
+from .state import MODEL, SessionState
 from .turns import Turns
 
 log = structlog.get_logger("local_ai_server.session")
+
+SUPPORTED_ENCODINGS = ("pcm", "pcmu")  # audio/pcma (A-law) is not decoded here yet
 
 
 class Session:
@@ -67,7 +74,7 @@ class Session:
                 self.turns = Turns(tg, self.runtime, self.conversation, self.outbox, self.responses)
                 self.listener = Listener(self.state, self.settings, self.conversation, self.outbox, self.turns,
                                          self.responses)
-                await self.outbox.emit(server_event("session.created", session=self.state.wire()))
+                await self.outbox.emit(SessionCreated(self.state.wire(), self.id, MODEL))
                 async for message in incoming:
                     await self.handle_message(message)
                 tg.cancel_scope.cancel()
@@ -76,31 +83,33 @@ class Session:
 
     async def handle_message(self, message: str | bytes) -> None:
         try:
-            event = parse_client_event(message, max_bytes=self.settings.server.max_message_bytes,
-                                       input_format=self.state.input_format)
+            event = parse(message, max_bytes=self.settings.server.max_message_bytes,
+                          input_format=self.state.input_format)
         except ProtocolError as exc:
             await self.outbox.error(exc)
             return
-        if isinstance(event, AudioAppend):
+        if isinstance(event, InputAudioBufferAppend):
             log.debug("event.in", type=event.type, bytes=len(event.audio))
         else:
             log.info("event.in", type=event.type, client_event_id=event.event_id)
         try:
             match event:
-                case AudioAppend():
+                case InputAudioBufferAppend():
                     await self.listener.on_audio(event.audio)
                 case SessionUpdate():
                     await self._update(event)
-                case AudioClear():
+                case InputAudioBufferClear():
                     await self._clear()
-                case AudioCommit():
+                case InputAudioBufferCommit():
                     await self.listener.commit()
                 case ResponseCreate():
                     await self.responses.create(event)
                 case ResponseCancel():
                     await self.responses.cancel_requested(event.response_id)
-                case ItemCreate():
+                case ConversationItemCreate():
                     await self._add_item(event)
+                case ConversationItemTruncate():
+                    await self._truncate(event)
         except ProtocolError as exc:
             exc.event_id = exc.event_id or event.event_id
             await self.outbox.error(exc)
@@ -110,9 +119,17 @@ class Session:
                                                   event_id=event.event_id, error_type="server_error"))
 
     async def _update(self, event: SessionUpdate) -> None:
-        changes = self.state.apply(event.patch)
+        patch = event.session
+        if patch.turn_detection and patch.turn_detection.type != "server_vad":
+            raise ProtocolError("invalid_session", f"turn_detection type {patch.turn_detection.type!r} is not "
+                                "supported (server_vad)", param="session.audio.input.turn_detection.type")
+        for fmt, side in ((patch.input_format, "input"), (patch.output_format, "output")):
+            if fmt and fmt.encoding not in SUPPORTED_ENCODINGS:
+                raise ProtocolError("invalid_audio_format", f"{fmt.mime} is not supported by this server "
+                                    f"(audio/pcm, audio/pcmu)", param=f"session.audio.{side}.format")
+        changes = self.state.apply(patch)
         self.listener.reconfigure(changes.input_format, changes.turn_detection)
-        await self.outbox.emit(server_event("session.updated", session=self.state.wire()))
+        await self.outbox.emit(SessionUpdated(self.state.wire(), self.id, MODEL))
         if changes.instructions:
             self.responses.schedule_prefill()
 
@@ -120,14 +137,29 @@ class Session:
         self.listener.reset()
         self.turns.interrupt_pending()
         await self.responses.cancel("client_cleared")
-        await self.outbox.emit(server_event("input_audio_buffer.cleared"))
+        await self.outbox.emit(InputAudioBufferCleared())
 
-    async def _add_item(self, event: ItemCreate) -> None:
+    async def _add_item(self, event: ConversationItemCreate) -> None:
+        if not isinstance(event.item, MessageItem):
+            raise ProtocolError("invalid_item", f"items of type {event.item.type!r} are not supported by this server "
+                                "(message)", param="item.type")
+        text = event.item.text
+        if not text:
+            raise ProtocolError("invalid_item", "item text is empty", param="item.content")
         limit = self.settings.limits.max_item_chars
-        if len(event.text) > limit:
-            raise ProtocolError("item_too_large", f"item text of {len(event.text)} characters exceeds the {limit} "
+        if len(text) > limit:
+            raise ProtocolError("item_too_large", f"item text of {len(text)} characters exceeds the {limit} "
                                                   "character limit", param="item.content")
-        item = Item(id=event.item_id, role=event.role, text=event.text, spoken=event.role != "assistant")
+        item = Item(id=event.item.id or new_id("item"), role=event.item.role, text=text,
+                    spoken=event.item.role != "assistant")
         previous = self.conversation.last_id
         self.conversation.add(item)
-        await self.outbox.item_added(previous, message_item(item.id, item.role, item.text))
+        await self.outbox.item_added(previous, MessageItem.of_text(item.role, item.text, item.id))
+
+    async def _truncate(self, event: ConversationItemTruncate) -> None:
+        """The caller heard only `audio_end_ms` of an assistant item (barge-in). The item's text is
+        kept whole: the server has no word timings to cut it by (the next prompt's history cuts
+        long items anyway)."""
+        if not any(i.id == event.item_id for i in self.conversation.items):
+            raise ProtocolError("item_not_found", f"no item {event.item_id!r} in this conversation", param="item_id")
+        await self.outbox.emit(ConversationItemTruncated(event.item_id, event.audio_end_ms, event.content_index))

@@ -16,12 +16,12 @@ from collections.abc import Awaitable, Callable
 
 import anyio
 from anyio.streams.memory import MemoryObjectSendStream
+from realtime_protocol import AudioFormat, ResponseOutputAudioDelta, ResponseOutputAudioTranscriptDelta
 
 from ..config import TtsSettings
 from ..runtime import Runtime
-from ..speech.audio import AudioFormat, chunk_bytes
+from ..speech.audio import chunk_bytes
 from ..speech.text_pieces import PieceSplitter, split_text
-from .protocol import b64, server_event
 from .units import Response
 
 Emit = Callable[..., Awaitable[None]]  # emit(response, event, on_sent=None)
@@ -77,12 +77,11 @@ async def _speak_piece(runtime: Runtime, response: Response, piece: str, fmt: Au
         return
     text = piece if not response.pieces else " " + piece
     response.pieces.append(piece)
-    ids = {"response_id": response.id, "item_id": response.item_id, "output_index": 0, "content_index": 0}
-    await emit(response, server_event("response.output_audio_transcript.delta", **ids, delta=text))
+    await emit(response, ResponseOutputAudioTranscriptDelta(response.id, response.item_id, delta=text))
 
     def first_sent() -> None:
         if response.first_audio_at is None:
             response.first_audio_at = time.monotonic()
 
     for part in chunk_bytes(data, fmt.bytes_for_ms(chunk_ms)):
-        await emit(response, server_event("response.output_audio.delta", **ids, delta=b64(part)), on_sent=first_sent)
+        await emit(response, ResponseOutputAudioDelta(response.id, response.item_id, delta=part), on_sent=first_sent)

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from realtime_protocol import UNSET, AudioFormat, ResponseInfo, SessionConfig, Transcription, TurnDetection, new_id
+
 from ..config import Settings
-from ..speech.audio import AudioFormat
 from ..speech.vad import VadParams
-from .protocol import UNSET, ResponseInfo, SessionPatch, TurnDetection, new_id
+
+MODEL = "local-ai-server"
 
 
 @dataclass(slots=True)
@@ -32,7 +34,7 @@ class SessionState:
         self.max_output_tokens: int | None = None
         self.turn_detection: TurnDetection | None = TurnDetection()
 
-    def apply(self, patch: SessionPatch) -> Changes:
+    def apply(self, patch: SessionConfig) -> Changes:
         changes = Changes()
         if patch.instructions is not UNSET:
             self.instructions = patch.instructions
@@ -75,36 +77,24 @@ class SessionState:
             speculative_after_ms=vad.speculative_after_ms,
         )
 
-    def wire(self) -> dict:
+    def wire(self) -> SessionConfig:
+        """The session as `session.created` / `session.updated` show it: every value in force."""
         td = None
         if self.turn_detection is not None:
             p = self.vad_params()
-            td = {
-                "type": "server_vad",
-                "threshold": self.turn_detection.threshold if self.turn_detection.threshold is not None
-                else round(p.aggressiveness / 4 + 0.125, 3),
-                "prefix_padding_ms": p.prefix_padding_ms,
-                "silence_duration_ms": p.silence_duration_ms,
-                "create_response": self.turn_detection.create_response,
-                "interrupt_response": self.turn_detection.interrupt_response,
-            }
-        return {
-            "type": "realtime",
-            "object": "realtime.session",
-            "id": self.id,
-            "model": "local-ai-server",
-            "output_modalities": ["audio"],
-            "instructions": self.instructions,
-            "max_output_tokens": self.max_output_tokens or "inf",
-            "audio": {
-                "input": {
-                    "format": self.input_format.to_wire(),
-                    "transcription": {"model": "whisper"},
-                    "turn_detection": td,
-                },
-                "output": {"format": self.output_format.to_wire(), "voice": self.voice},
-            },
-        }
+            threshold = self.turn_detection.threshold
+            td = TurnDetection(
+                type="server_vad",  # the only detection this server does (semantic_vad is refused)
+                threshold=threshold if threshold is not None else round(p.aggressiveness / 4 + 0.125, 3),
+                prefix_padding_ms=p.prefix_padding_ms,
+                silence_duration_ms=p.silence_duration_ms,
+                create_response=self.turn_detection.create_response,
+                interrupt_response=self.turn_detection.interrupt_response,
+            )
+        return SessionConfig(instructions=self.instructions, voice=self.voice, input_format=self.input_format,
+                             output_format=self.output_format, turn_detection=td,
+                             transcription=Transcription(model="whisper"), max_output_tokens=self.max_output_tokens)
 
-    def response_wire(self, info: ResponseInfo) -> dict:
-        return info.to_wire(self.output_format, self.voice)
+    def response_info(self, response_id: str, **fields) -> ResponseInfo:
+        """The `response` object of `response.created` / `response.done`, in this session's format."""
+        return ResponseInfo(response_id, output_format=self.output_format, voice=self.voice, **fields)

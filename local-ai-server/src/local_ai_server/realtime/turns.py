@@ -13,6 +13,7 @@ import time
 import anyio
 import structlog
 from anyio.abc import TaskGroup
+from realtime_protocol import InputAudioTranscriptionCompleted, MessageItem, ProtocolError, XLocalTurnMetrics
 
 from .. import metrics
 from ..runtime import Runtime
@@ -20,7 +21,6 @@ from ..speech.audio import PROCESSING_RATE
 from ..speech.conversation import Conversation, Item
 from ..speech.text_pieces import has_words
 from .outbox import Outbox
-from .protocol import ProtocolError, message_item, server_event
 from .responses import Responses
 from .units import Response, Turn, innermost, ms_between
 
@@ -100,12 +100,11 @@ class Turns:
         log.info("turn.transcribed", item_id=turn.item_id, transcript=transcript,
                  audio_ms=len(turn.audio) * 1000 // PROCESSING_RATE,
                  stt_ms=ms_between(turn.stt_started, turn.stt_done), speculative=turn.speculative)
-        await self._outbox.emit(server_event("conversation.item.input_audio_transcription.completed",
-                                             item_id=turn.item_id, content_index=0, transcript=transcript))
+        await self._outbox.emit(InputAudioTranscriptionCompleted(turn.item_id, transcript))
         if has_words(transcript):
             previous = self._conversation.last_id
             self._conversation.add(user_item)
-            await self._outbox.item_added(previous, message_item(user_item.id, "user", transcript, audio=True))
+            await self._outbox.item_added(previous, MessageItem.of_text("user", transcript, user_item.id, audio=True))
         if not wants_response or turn.interrupted or self._responses.active is not None:
             if turn.response is not None:
                 turn.response.scope.cancel()
@@ -124,17 +123,18 @@ class Turns:
         eos = turn.end_of_speech
         if response is not None and response.first_audio_at is not None:
             metrics.TURN_FIRST_AUDIO.observe(response.first_audio_at - eos)
-        await self._outbox.emit(server_event(
-            "x_local.turn.metrics",
-            item_id=turn.item_id,
-            response_id=response.id if response else None,
-            status=("cancelled" if response.cancelled else "completed") if response else "no_response",
-            speculative=turn.speculative,
-            audio_ms=len(turn.audio) * 1000 // PROCESSING_RATE,
-            stt_ms=ms_between(turn.stt_started, turn.stt_done),
-            speech_stopped_ms=ms_between(eos, turn.speech_stopped_at),
-            transcript_ms=ms_between(eos, turn.transcript_at),
-            first_token_ms=ms_between(eos, response.first_token_at) if response else None,
-            first_text_ms=ms_between(eos, response.first_piece_at) if response else None,
-            first_audio_ms=ms_between(eos, response.first_audio_at) if response else None,
+        await self._outbox.emit(XLocalTurnMetrics(
+            turn.item_id,
+            response.id if response else None,
+            ("cancelled" if response.cancelled else "completed") if response else "no_response",
+            turn.speculative,
+            {
+                "audio_ms": len(turn.audio) * 1000 // PROCESSING_RATE,
+                "stt_ms": ms_between(turn.stt_started, turn.stt_done),
+                "speech_stopped_ms": ms_between(eos, turn.speech_stopped_at),
+                "transcript_ms": ms_between(eos, turn.transcript_at),
+                "first_token_ms": ms_between(eos, response.first_token_at) if response else None,
+                "first_text_ms": ms_between(eos, response.first_piece_at) if response else None,
+                "first_audio_ms": ms_between(eos, response.first_audio_at) if response else None,
+            },
         ))

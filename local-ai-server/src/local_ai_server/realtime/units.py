@@ -41,7 +41,7 @@ class Response:
     cancel_reason: str | None = None
     pieces_sent_to_tts: int = 0
     first_piece_synthesized: anyio.Event = field(default_factory=anyio.Event)
-    trigger: str = "turn"  # or "response.create"
+    trigger: str = "turn"  # or ResponseCreate.type
 
 
 @dataclass(eq=False)

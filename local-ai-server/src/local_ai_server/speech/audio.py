@@ -1,4 +1,5 @@
-"""Audio formats of the Realtime protocol, G.711 mu-law, and resampling (soxr).
+"""Audio of the Realtime formats (`realtime_protocol.AudioFormat`) as samples: G.711 mu-law, and
+resampling (soxr).
 
 Internally the server works with 16-bit signed little-endian mono PCM (`int16` numpy arrays).
 The caller's audio is converted to 16 kHz (what webrtcvad and Whisper use); the agent's audio is
@@ -7,63 +8,11 @@ converted from the voice's rate to the session's output format.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
-
 import numpy as np
 import soxr
+from realtime_protocol import AudioFormat, AudioFormatError
 
-PCM_RATES = (8000, 16000, 24000)
-PCMU_RATE = 8000
 PROCESSING_RATE = 16000  # VAD and STT
-
-Encoding = Literal["pcm", "pcmu"]
-
-
-class AudioFormatError(ValueError):
-    """A format the server does not speak, or audio bytes that do not fit the format."""
-
-
-@dataclass(frozen=True, slots=True)
-class AudioFormat:
-    """One of `audio/pcm` at 8000/16000/24000 Hz (s16le mono) or `audio/pcmu` (8 kHz G.711 mu-law)."""
-
-    encoding: Encoding = "pcm"
-    rate: int = 24000
-
-    @property
-    def mime(self) -> str:
-        return f"audio/{self.encoding}"
-
-    @property
-    def bytes_per_sample(self) -> int:
-        return 2 if self.encoding == "pcm" else 1
-
-    def bytes_for_ms(self, ms: int) -> int:
-        return self.rate * ms // 1000 * self.bytes_per_sample
-
-    def to_wire(self) -> dict:
-        if self.encoding == "pcm":
-            return {"type": "audio/pcm", "rate": self.rate}
-        return {"type": "audio/pcmu"}
-
-    @classmethod
-    def from_wire(cls, obj: object) -> AudioFormat:
-        """Parse a GA `format` object: {"type": "audio/pcm", "rate": 8000} or {"type": "audio/pcmu"}."""
-        if not isinstance(obj, dict):
-            raise AudioFormatError("format must be an object like {\"type\": \"audio/pcm\", \"rate\": 24000}")
-        kind = obj.get("type")
-        if kind == "audio/pcm":
-            rate = obj.get("rate", 24000)
-            if isinstance(rate, bool) or not isinstance(rate, int) or rate not in PCM_RATES:
-                raise AudioFormatError(f"audio/pcm rate must be one of {list(PCM_RATES)}, got {rate!r}")
-            return cls("pcm", rate)
-        if kind == "audio/pcmu":
-            rate = obj.get("rate", PCMU_RATE)
-            if rate != PCMU_RATE:
-                raise AudioFormatError(f"audio/pcmu is 8000 Hz only, got rate {rate!r}")
-            return cls("pcmu", PCMU_RATE)
-        raise AudioFormatError(f"unsupported audio format type {kind!r} (use audio/pcm or audio/pcmu)")
 
 
 # --- G.711 mu-law -------------------------------------------------------------------------------
@@ -115,7 +64,7 @@ def decode(data: bytes, fmt: AudioFormat) -> np.ndarray:
     if fmt.encoding == "pcmu":
         return ulaw_decode(data)
     if len(data) % 2:
-        raise AudioFormatError(f"audio/pcm needs whole 16-bit samples, got {len(data)} bytes (odd)")
+        raise AudioFormatError(f"audio/pcm needs whole 16-bit samples, got {len(data)} bytes (odd)", "audio")
     return np.frombuffer(data, dtype="<i2").astype(np.int16, copy=False)
 
 

@@ -82,43 +82,57 @@ def _default(field: FieldInfo) -> str:
     return f"`{value}`"
 
 
-def _dict_value_model(annotation: Any) -> type[BaseModel] | None:
+def _unwrap(annotation: Any) -> Any:
+    while getattr(annotation, "__metadata__", None) is not None:  # Annotated[...]
+        annotation = annotation.__origin__
+    return annotation
+
+
+def _dict_value_models(annotation: Any) -> list[type[BaseModel]]:
+    """The settings model(s) of a `dict[str, Model]` field: each member of a (discriminated) union."""
     args = getattr(annotation, "__args__", ())
-    if getattr(annotation, "__origin__", None) is dict and len(args) == 2:
-        value = args[1]
-        if isinstance(value, type) and issubclass(value, BaseModel):
-            return value
-    return None
+    if getattr(annotation, "__origin__", None) is not dict or len(args) != 2:
+        return []
+    value = _unwrap(args[1])
+    members = [_unwrap(m) for m in (getattr(value, "__args__", None) or (value,))]
+    return [m for m in members if isinstance(m, type) and issubclass(m, BaseModel)]
+
+
+def _kinds(model: type[BaseModel]) -> str:
+    """`[kind a, b] ` before each meaning when a dict's values are a union told apart by `kind`."""
+    kind = model.model_fields.get("kind")
+    values = getattr(kind.annotation, "__args__", ()) if kind is not None else ()
+    return f"[kind {', '.join(values)}] " if values else ""
 
 
 def _section_model(annotation: Any) -> type[BaseModel] | None:
     return annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
 
 
-def fields(model: type[BaseModel], prefix: str = "") -> Iterator[tuple[str, FieldInfo]]:
-    """Every leaf setting as (dotted key, field); a dict of sections appears as itself and then
-    its value model's keys under `<name>`."""
+def fields(model: type[BaseModel], prefix: str = "", label: str = "") -> Iterator[tuple[str, FieldInfo, str]]:
+    """Every leaf setting as (dotted key, field, label); a dict of sections appears as itself and then
+    its value models' keys under `<name>` (labelled with their `kind` when the values are a union)."""
     for name, field in model.model_fields.items():
         key = f"{prefix}{name}"
         section = _section_model(field.annotation)
         if section is not None:
             yield from fields(section, key + ".")
             continue
-        yield key, field
-        value_model = _dict_value_model(field.annotation)
-        if value_model is not None:
-            yield from fields(value_model, key + ".<name>.")
+        yield key, field, label
+        members = _dict_value_models(field.annotation)
+        for value_model in members:
+            yield from fields(value_model, key + ".<name>.", _kinds(value_model) if len(members) > 1 else "")
 
 
 def undocumented(model: type[BaseModel]) -> list[str]:
     """Dotted keys of the settings that have no `description`."""
-    return [key for key, field in fields(model) if not (field.description or "").strip()]
+    return [key for key, field, _ in fields(model) if not (field.description or "").strip()]
 
 
 def settings_table(model: type[BaseModel], env_prefix: str) -> str:
     """The Markdown table: key, default, environment variable, meaning."""
     lines = ["| key | default | environment | meaning |", "| --- | --- | --- | --- |"]
-    for key, field in fields(model):
-        meaning = (field.description or "").replace("|", "\\|")
+    for key, field, label in fields(model):
+        meaning = label + (field.description or "").replace("|", "\\|")
         lines.append(f"| `{key}` | {_default(field)} | `{env_name(env_prefix, key)}` | {meaning} |")
     return "\n".join(lines)

@@ -103,6 +103,32 @@ class AriRest:
             data=data,
         )
 
+    async def external_media_rtp(self, channel_id: str, app: str, external_host: str, fmt: str) -> dict:
+        """The answer carries channelvars UNICASTRTP_LOCAL_ADDRESS/_PORT (more/ M1)."""
+        return await self._call(
+            "channels",
+            "externalMedia",
+            channelId=channel_id,
+            app=app,
+            external_host=external_host,
+            format=fmt,
+            encapsulation="rtp",
+            transport="udp",
+        )
+
+    async def external_media_websocket(self, channel_id: str, app: str, fmt: str) -> dict:
+        """connection_type=server: the answer carries MEDIA_WEBSOCKET_CONNECTION_ID (more/ M15)."""
+        return await self._call(
+            "channels",
+            "externalMedia",
+            channelId=channel_id,
+            app=app,
+            format=fmt,
+            encapsulation="none",
+            transport="websocket",
+            connection_type="server",
+        )
+
     async def get_channel(self, channel_id: str) -> dict | None:
         try:
             return await self._call("channels", "get", channelId=channel_id)

@@ -79,7 +79,7 @@ class Conversation:
         output.on_first_audio = self.timer.first_audio_out
 
     async def run(self) -> None:
-        self.capture.attach(self._on_capture_event, self._on_capture_end, call_id=self.call.id)
+        self.capture.attach(self._on_capture_event, self._on_capture_end)
         self.media.add_leg(self.capture)
         try:
             async with anyio.create_task_group() as tg:

@@ -40,7 +40,6 @@ class StreamOutput:
         self, conn: AudioSocketConnection, kind: codec.Kind, media: MediaClock, start_ms: int = 60, call_id: str | None = None
     ):
         self.conn = conn
-        self._call_id = call_id
         self._log = log.bind(call_id=call_id)  # ticks run in the media clock's task, not the call's
         self.kind = kind
         self.rate = codec.AUDIO_RATES[kind]
@@ -100,7 +99,7 @@ class StreamOutput:
     async def run(self) -> None:
         """Streams until cancelled; raises `StreamFailed` if the leg fails."""
         if not self._failed.is_set():
-            self.conn.attach(self._on_inbound, self._on_leg_end, keep_audio=False, call_id=self._call_id)
+            self.conn.attach(self._on_inbound, self._on_leg_end, keep_audio=False)
             self.media.add_stream(self)
             try:
                 await self._failed.wait()

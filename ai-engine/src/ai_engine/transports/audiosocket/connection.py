@@ -79,7 +79,6 @@ class AudioSocketConnection(asyncio.Protocol):
         self._reading_paused = False
         self.peer = "?"
         self.uuid: uuidlib.UUID | None = None  # from the UUID frame, once it came
-        self.call_id: str | None = None  # of the owner, for log lines
         self.closed = False  # closed by either side: nothing more is sent or received
         self.last_activity = self.last_received = self._loop.time()
         self.write_paused_since: float | None = None  # loop time the transport's buffer filled up
@@ -96,14 +95,11 @@ class AudioSocketConnection(asyncio.Protocol):
         """The kind of the latest audio frame received (tracked even when audio is dropped)."""
         return self._decoder.last_audio_kind
 
-    def attach(self, on_event: EventSink, on_close: CloseSink, *, keep_audio: bool = True, call_id: str | None = None) -> None:
+    def attach(self, on_event: EventSink, on_close: CloseSink, *, keep_audio: bool = True) -> None:
         """Hand every frame from now on to `on_event` (frames kept so far first) and the leg's end
         to `on_close`. With `keep_audio=False` audio frames are only validated (and their kind
-        tracked): for a leg whose inbound audio is of no use. `call_id` goes on this leg's log
-        lines (its callbacks run outside the call's task, so nothing else binds it)."""
+        tracked): for a leg whose inbound audio is of no use."""
         self._on_event, self._on_close, self._keep_audio = on_event, on_close, keep_audio
-        if call_id is not None:
-            self.call_id = call_id
         pending, self._pending = self._pending, deque()
         for event in pending:
             if keep_audio or type(event) is not codec.Audio:
@@ -190,7 +186,7 @@ class AudioSocketConnection(asyncio.Protocol):
             try:
                 on_event(event)
             except Exception as exc:  # a bug in the owner must end its call, not the engine
-                log.exception("audiosocket.handler_failed", peer=self.peer, uuid=str(self.uuid), call_id=self.call_id)
+                log.exception("audiosocket.handler_failed", peer=self.peer, uuid=str(self.uuid))
                 self.end(LegEnd(EndKind.HANDLER_FAILED, repr(exc)))
                 return
             if self.closed:
@@ -221,7 +217,7 @@ class AudioSocketConnection(asyncio.Protocol):
             self._pause_reading()
 
     def _malformed(self, exc: codec.ProtocolError) -> None:
-        log.warning("audiosocket.protocol_error", peer=self.peer, uuid=str(self.uuid), call_id=self.call_id, error=str(exc))
+        log.warning("audiosocket.protocol_error", peer=self.peer, uuid=str(self.uuid), error=str(exc))
         self.end(LegEnd(EndKind.MALFORMED, str(exc)))
 
     def _pause_reading(self) -> None:

@@ -53,7 +53,8 @@ class AudioSocketServer:
         self._max_connections = max_connections
         self._awaited_legs = awaited_legs
         self._setup_timeout_s = max(setup_timeout_s or 0.0, settings.uuid_timeout_s)
-        # Bound legs belong to their calls (which close them); held weakly, counted while open.
+        # Bound legs belong to their calls, which release them: held weakly, so a released leg is
+        # not kept alive by the server (the soak test counts live connections after 1,000 calls).
         self._bound: weakref.WeakSet[AudioSocketConnection] = weakref.WeakSet()
         self._unidentified: dict[AudioSocketConnection, asyncio.TimerHandle] = {}
         self._patient: set[AudioSocketConnection] = set()  # unidentified, with the set-up deadline
@@ -90,6 +91,7 @@ class AudioSocketServer:
     # ---- admission ------------------------------------------------------------------------
 
     def _prune(self) -> None:
+        """Bound legs belong to their calls, which close them: count the open ones."""
         for conn in [c for c in self._bound if c.closed]:
             self._bound.discard(conn)
 

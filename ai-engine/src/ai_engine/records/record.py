@@ -1,0 +1,129 @@
+"""One call's record (what the database, the API, the export and the webhook carry) and the
+`CallRecorder` a call reports to while it runs.
+
+The recorder is the only thing the call code touches: a plain object with one method per
+fact (`answered`, `caller_said`, `agent_said`, `turn_latency`, `transfer`, `tool_call`,
+`recording`), all sync and cheap, so a callback can report without awaiting. `finish()` turns it
+into a frozen `CallRecord` once the call is over.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def iso(t: dt.datetime | None) -> str | None:
+    return t.astimezone(dt.timezone.utc).isoformat(timespec="milliseconds") if t is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class CallRecord:
+    id: str
+    caller_number: str
+    caller_name: str
+    extension: str
+    persona: str
+    provider: str
+    started_at: dt.datetime
+    answered_at: dt.datetime | None
+    ended_at: dt.datetime | None
+    duration_s: float | None
+    outcome: str
+    end_reason: str
+    transfer_target: str | None
+    transcript: list[dict[str, Any]]  # {"role": "caller"|"agent", "text", "at", "offset_s"}
+    tool_calls: list[dict[str, Any]]  # {"name", "arguments", "result", "at"}
+    turn_latency: list[dict[str, float]]  # one per agent turn: stages in ms (calls/turn_timer.py)
+    recording: str | None  # file name in records.recordings_dir
+
+    def to_json(self) -> dict[str, Any]:
+        """The record as the API, the export and the webhook give it."""
+        out = asdict(self)
+        for key in ("started_at", "answered_at", "ended_at"):
+            out[key] = iso(out[key])
+        out["recording"] = None if self.recording is None else f"/calls/{self.id}/recording"
+        return out
+
+
+@dataclass
+class CallRecorder:
+    """Collects one call's record. Times are wall-clock UTC; `offset_s` counts from the start."""
+
+    id: str
+    caller_number: str = ""
+    caller_name: str = ""
+    extension: str = ""
+    persona: str = ""
+    provider: str = ""
+    started_at: dt.datetime = field(default_factory=utcnow)
+    answered_at: dt.datetime | None = None
+    transfer_target: str | None = None
+    recording_name: str | None = None
+    transcript: list[dict[str, Any]] = field(default_factory=list)
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    latencies: list[dict[str, float]] = field(default_factory=list)
+
+    def _stamp(self) -> tuple[str | None, float]:
+        now = utcnow()
+        return iso(now), round((now - self.started_at).total_seconds(), 3)
+
+    def answered(self) -> None:
+        if self.answered_at is None:
+            self.answered_at = utcnow()
+
+    def caller_said(self, text: str) -> None:
+        self._turn("caller", text)
+
+    def agent_said(self, text: str) -> None:
+        self._turn("agent", text)
+
+    def _turn(self, role: str, text: str) -> None:
+        text = text.strip()
+        if not text:
+            return
+        at, offset = self._stamp()
+        self.transcript.append({"role": role, "text": text, "at": at, "offset_s": offset})
+
+    def turn_latency(self, stages_ms: dict[str, float]) -> None:
+        """One agent turn's latency stages in ms (speech_stopped, transcript, response, total...)."""
+        self.latencies.append(dict(stages_ms))
+
+    def transfer(self, target: str) -> None:
+        self.transfer_target = target
+
+    def tool_call(self, name: str, arguments: Any, result: Any) -> None:
+        """A tool the model called, with the arguments it gave and what it got back."""
+        at, _ = self._stamp()
+        self.tool_calls.append({"name": name, "arguments": arguments, "result": result, "at": at})
+
+    def recording(self, name: str) -> None:
+        """The call is being recorded into `<records.recordings_dir>/<name>`."""
+        self.recording_name = name
+
+    def finish(self, outcome: str, reason: str) -> CallRecord:
+        ended = utcnow()
+        return CallRecord(
+            id=self.id,
+            caller_number=self.caller_number,
+            caller_name=self.caller_name,
+            extension=self.extension,
+            persona=self.persona,
+            provider=self.provider,
+            started_at=self.started_at,
+            answered_at=self.answered_at,
+            ended_at=ended,
+            duration_s=round((ended - self.started_at).total_seconds(), 3),
+            outcome=outcome,
+            end_reason=reason,
+            transfer_target=self.transfer_target,
+            transcript=list(self.transcript),
+            tool_calls=list(self.tool_calls),
+            turn_latency=list(self.latencies),
+            recording=self.recording_name,
+        )

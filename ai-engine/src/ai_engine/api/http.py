@@ -1,4 +1,4 @@
-"""FastAPI app: readiness for compose healthchecks, Prometheus metrics, live calls.
+"""FastAPI app: readiness for compose healthchecks, Prometheus metrics, calls (api/records.py).
 
 Nothing here shows a credential: only names, states and counts.
 """
@@ -15,9 +15,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from ..config import HttpSettings
 from ..providers.base import Provider
+from .records import RecordsView, records_router
 
 
-class EngineView(Protocol):
+class EngineView(RecordsView, Protocol):
     """What the API reads from the engine."""
 
     @property
@@ -55,10 +56,7 @@ def create_app(engine: EngineView) -> FastAPI:
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
-    @app.get("/calls")
-    async def calls() -> dict:
-        return {"calls": engine.active_calls()}
-
+    app.include_router(records_router(engine))  # /calls: live calls and call records, behind the token
     return app
 
 

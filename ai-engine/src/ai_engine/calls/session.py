@@ -19,6 +19,7 @@ from ..playback.output import AgentOutput
 from ..playback.stream_output import StreamOutput
 from ..transports.audiosocket.codec import FORMAT_KINDS
 from ..providers.base import ProviderUnavailable
+from ..records import recording
 from ..transports.ari.errors import AriError, AriUnavailable
 from . import media_path
 from .call import Call, CallerAction
@@ -77,6 +78,8 @@ class CallSession:
                     outcome = "setup_failed"
                 await teardown(call, self.deps, self.output.close)
                 self.deps.registry.remove(call)
+                if self.deps.records is not None:  # queued, never awaited: the teardown is done first
+                    self.deps.records.submit(call.recorder.finish(outcome, call.end_reason))
                 metrics.ACTIVE_CALLS.dec()
                 metrics.CALLS.labels(outcome).inc()
                 log.info(
@@ -92,6 +95,7 @@ class CallSession:
         self._media_ready = True
         metrics.CALL_SETUP_SECONDS.observe(anyio.current_time() - call.started_at)
         log.info("call.media_ready", transport=deps.settings.calls.audio_transport)
+        await recording.start(call, deps)
         assert leg.connection is not None
         if deps.settings.playback.downstream_mode == "stream":
             self.output = await self._stream_output()

@@ -22,6 +22,16 @@ def iso(t: dt.datetime | None) -> str | None:
     return t.astimezone(dt.timezone.utc).isoformat(timespec="milliseconds") if t is not None else None
 
 
+def _join(pieces: list[str]) -> str:
+    """Deltas join as they are; whole sentences (Deepgram, Gemini) get a space between them."""
+    out = ""
+    for piece in pieces:
+        if out and not out[-1].isspace() and piece and not piece[0].isspace() and out[-1] in ".!?,;:":
+            out += " "
+        out += piece
+    return out
+
+
 @dataclass(frozen=True, slots=True)
 class CallRecord:
     id: str
@@ -68,6 +78,7 @@ class CallRecorder:
     transcript: list[dict[str, Any]] = field(default_factory=list)
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
     latencies: list[dict[str, float]] = field(default_factory=list)
+    _replies: dict[str, dict[str, Any]] = field(default_factory=dict)  # agent replies still arriving
 
     def _stamp(self) -> tuple[str | None, float]:
         now = utcnow()
@@ -82,6 +93,26 @@ class CallRecorder:
 
     def agent_said(self, text: str) -> None:
         self._turn("agent", text)
+
+    def agent_text(self, response_id: str, piece: str) -> None:
+        """A piece of an agent reply (providers send deltas or sentences); the turn is written
+        at `agent_done`, timed at its first piece."""
+        reply = self._replies.get(response_id)
+        if reply is None:
+            at, offset = self._stamp()
+            reply = self._replies[response_id] = {"at": at, "offset_s": offset, "pieces": []}
+        reply["pieces"].append(piece)
+
+    def agent_done(self, response_id: str, interrupted: bool = False) -> None:
+        reply = self._replies.pop(response_id, None)
+        if reply is None:
+            return
+        text = _join(reply["pieces"]).strip()
+        if text:
+            turn = {"role": "agent", "text": text, "at": reply["at"], "offset_s": reply["offset_s"]}
+            if interrupted:
+                turn["interrupted"] = True
+            self.transcript.append(turn)
 
     def _turn(self, role: str, text: str) -> None:
         text = text.strip()
@@ -107,6 +138,9 @@ class CallRecorder:
         self.recording_name = name
 
     def finish(self, outcome: str, reason: str) -> CallRecord:
+        for response_id in list(self._replies):  # cut off by a barge-in or the hang-up
+            self.agent_done(response_id, interrupted=True)
+        self.transcript.sort(key=lambda turn: turn["offset_s"])
         ended = utcnow()
         return CallRecord(
             id=self.id,

@@ -52,6 +52,7 @@ class RecordsService:
         self._receive: MemoryObjectReceiveStream[CallRecord] = receive
         self._webhook_slots = anyio.Semaphore(MAX_WEBHOOKS)
         self.ready = False
+        self._drained = anyio.Event()
 
     def submit(self, record: CallRecord) -> None:
         """A call is over: queue its record (sync, never blocks)."""
@@ -73,6 +74,8 @@ class RecordsService:
             tg.start_soon(run_retention, self.store, self.recordings_dir, self.s.retention_days, self.s.retention_interval_s)
             async for record in self._receive:
                 await self._write(record, client, tg)
+            self._drained.set()  # closed by `flush`: every queued record is written
+            tg.cancel_scope.cancel()  # retention and webhooks still in flight end with the engine
 
     async def _write(self, record: CallRecord, client: httpx.AsyncClient, tg: anyio.abc.TaskGroup) -> None:
         if self.s.redact_digits:
@@ -101,6 +104,14 @@ class RecordsService:
                 timeout_s=self.s.webhook_timeout_s,
                 backoff_s=self.s.webhook_backoff_s,
             )
+
+    async def flush(self, timeout_s: float) -> None:
+        """Shutdown: take no more records and write the queued ones (bounded)."""
+        self._send.close()
+        with anyio.move_on_after(timeout_s) as scope:
+            await self._drained.wait()
+        if scope.cancelled_caught:
+            log.error("records.flush_timed_out")
 
     def close(self) -> None:
         self.store.close()

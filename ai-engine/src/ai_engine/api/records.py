@@ -1,0 +1,145 @@
+"""Call records over HTTP. Every route needs `Authorization: Bearer <api.token>` (the records
+are personal data): 401 without it, with a wrong one, or when no token is configured.
+
+  GET /calls                  live calls and the history (filters, paging), newest first
+  GET /calls/export.jsonl     the history, same filters, one JSON record per line, oldest first
+  GET /calls/{id}             one record with its transcript (a live call: what is known so far)
+  GET /calls/{id}/recording   the call's recording (audio/wav), when the persona records
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+import json
+from collections.abc import AsyncIterator
+from typing import Protocol
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query
+from fastapi.responses import FileResponse, StreamingResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from ..observability.logs import get_logger
+from ..records.retention import recording_path
+from ..records.service import RecordsService
+from ..records.store import CallFilter
+
+log = get_logger(__name__)
+
+MAX_PAGE = 500
+CALL_ID = r"^[A-Za-z0-9_-]{1,64}$"
+
+
+class RecordsView(Protocol):
+    """What these routes read from the engine."""
+
+    @property
+    def api_token(self) -> str | None: ...
+
+    @property
+    def records(self) -> RecordsService | None: ...
+
+    def active_calls(self) -> list[dict]: ...
+
+    def live_record(self, call_id: str) -> dict | None: ...
+
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+def _filters(
+    since: dt.datetime | None = Query(None, description="Calls started at or after (ISO 8601)."),
+    until: dt.datetime | None = Query(None, description="Calls started before (ISO 8601)."),
+    caller: str | None = Query(None, max_length=64, description="Part of the caller number."),
+    persona: str | None = Query(None, max_length=64),
+    outcome: str | None = Query(None, max_length=32),
+    text: str | None = Query(None, max_length=200, description="Words in the transcript, any case."),
+) -> CallFilter:
+    return CallFilter(since=since, until=until, caller=caller, persona=persona, outcome=outcome, text=text)
+
+
+def records_router(engine: RecordsView) -> APIRouter:
+    def authorized(credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> None:
+        token = engine.api_token
+        given = credentials.credentials if credentials is not None else ""
+        if not token or not given or not hmac.compare_digest(given.encode(), token.encode()):
+            raise HTTPException(401, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"})
+
+    router = APIRouter(dependencies=[Depends(authorized)])
+
+    def store_or_503() -> RecordsService | None:
+        return engine.records
+
+    @router.get("/calls")
+    async def list_calls(
+        flt: CallFilter = Depends(_filters),
+        limit: int = Query(50, ge=1, le=MAX_PAGE),
+        offset: int = Query(0, ge=0, le=10_000_000),
+    ) -> dict:
+        live = [
+            c
+            for c in engine.active_calls()
+            if (not flt.persona or c.get("persona") == flt.persona) and (not flt.caller or flt.caller in str(c.get("caller")))
+        ]
+        records, total = [], 0
+        service = store_or_503()
+        if service is not None:
+            try:
+                rows, total = await service.store.list(flt, limit, offset)
+            except Exception as exc:
+                raise _unavailable(exc) from None
+            records = [r.to_json() for r in rows]
+        next_offset = offset + len(records) if offset + len(records) < total else None
+        return {"live": live, "calls": records, "total": total, "limit": limit, "offset": offset, "next_offset": next_offset}
+
+    @router.get("/calls/export.jsonl")
+    async def export(flt: CallFilter = Depends(_filters)) -> StreamingResponse:
+        service = store_or_503()
+
+        async def lines() -> AsyncIterator[bytes]:
+            if service is None:
+                return
+            async for record in service.store.iter_all(flt):
+                yield json.dumps(record.to_json(), ensure_ascii=False).encode() + b"\n"
+
+        return StreamingResponse(
+            lines(),
+            media_type="application/x-ndjson",
+            headers={"Content-Disposition": 'attachment; filename="calls.jsonl"'},
+        )
+
+    @router.get("/calls/{call_id}")
+    async def get_call(call_id: str = Path(pattern=CALL_ID)) -> dict:
+        live = engine.live_record(call_id)
+        if live is not None:
+            return live
+        record = await _record(call_id)
+        return record.to_json()
+
+    @router.get("/calls/{call_id}/recording")
+    async def get_recording(call_id: str = Path(pattern=CALL_ID)) -> FileResponse:
+        record = await _record(call_id)
+        service = engine.records
+        path = recording_path(service.recordings_dir, record.recording) if service and record.recording else None
+        if path is None or not path.is_file():
+            raise HTTPException(404, "no recording for this call")
+        return FileResponse(path, media_type="audio/wav", filename=path.name)
+
+    async def _record(call_id: str):
+        service = engine.records
+        record = None
+        if service is not None:
+            try:
+                record = await service.store.get(call_id)
+            except Exception as exc:
+                raise _unavailable(exc) from None
+        if record is None:
+            raise HTTPException(404, "no such call")
+        return record
+
+    return router
+
+
+def _unavailable(exc: Exception) -> HTTPException:
+    log.error("records.read_failed", error=str(exc))
+    return HTTPException(503, "call records are unavailable")

@@ -122,8 +122,9 @@ class CallRecorder:
         self.transcript.append({"role": role, "text": text, "at": at, "offset_s": offset})
 
     def turn_latency(self, stages_ms: dict[str, float]) -> None:
-        """One agent turn's latency stages in ms (speech_stopped, transcript, response, total...)."""
-        self.latencies.append(dict(stages_ms))
+        """One agent turn's latency: stage (speech_stopped, transcript, response, first_audio_in,
+        total; calls/turn_timer.py) → ms since the caller went quiet; kept as `<stage>_ms`."""
+        self.latencies.append({k if k.endswith("_ms") else f"{k}_ms": v for k, v in stages_ms.items()})
 
     def transfer(self, target: str) -> None:
         self.transfer_target = target

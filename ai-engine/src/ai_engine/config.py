@@ -155,6 +155,13 @@ class PersonaSettings(_Section):
         None, description="After each call of this persona, its record is POSTed here as JSON (retried, bounded); null: none."
     )
 
+    @field_validator("webhook_url")
+    @classmethod
+    def _http_url(cls, v: str | None) -> str | None:
+        if v and not v.startswith(("http://", "https://")):
+            raise ValueError("webhook_url must be an http:// or https:// URL")
+        return v or None
+
 
 class PlaybackSettings(_Section):
     downstream_mode: Literal["file", "stream"] = Field("file", description="How agent audio reaches the caller.")
@@ -403,6 +410,12 @@ class Settings(BaseSettings):
         for name, persona in self.personas.items():
             if persona.provider not in self.providers:
                 raise ValueError(f"personas.{name}.provider {persona.provider!r} is not in providers")
+        if self.records.database_url and "@" in self.records.database_url.split("//", 1)[-1].split("/", 1)[0]:
+            userinfo = self.records.database_url.split("//", 1)[-1].split("@", 1)[0]
+            if ":" in userinfo:
+                raise ValueError(
+                    "records.database_url holds a password: put it in AI_ENGINE_RECORDS__DATABASE_PASSWORD instead"
+                )
 
 
 def config_file_path() -> Path | None:

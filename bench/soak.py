@@ -37,7 +37,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"))
 
-from engine.harness import running_rig, tone  # noqa: E402
+from engine_harness import running_rig, tone  # noqa: E402
 from fakes.realtime_server import FakeRealtimeServer  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"

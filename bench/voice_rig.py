@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "support"))  # the Asterisk emulator is a test double living in tests/
 
 from ai_engine.observability.logs import setup_logging  # noqa: E402
-from engine.harness import running_rig  # noqa: E402
+from engine_harness import running_rig  # noqa: E402
 
 from bench.local_ai_server import INSTRUCTIONS, QUESTIONS, VOICES, free_port, percentile, speech_clip, start_server  # noqa: E402,F401
 

@@ -77,3 +77,28 @@ def test_prometheus_example_scrapes_both_services_where_they_listen():
     assert f"127.0.0.1:{port}:{port}" in compose["services"]["local-ai-server"]["ports"]
     for job in jobs.values():
         assert job["metrics_path"] == "/metrics"
+
+
+def test_a_late_media_clock_tick_shows_in_the_lag_metric():
+    from prometheus_client import REGISTRY
+
+    from ai_engine.playback.media_clock import MediaClock
+    from ai_engine.playback.stream_buffer import Pacer
+
+    def lag_count() -> float:
+        return REGISTRY.get_sample_value("ai_engine_media_clock_lag_seconds_count") or 0.0
+
+    def late_ticks() -> float:  # ticks 5 ms or more late
+        total = REGISTRY.get_sample_value("ai_engine_media_clock_lag_seconds_count") or 0.0
+        return total - (REGISTRY.get_sample_value("ai_engine_media_clock_lag_seconds_bucket", {"le": "0.0025"}) or 0.0)
+
+    clock = MediaClock(keepalive_s=0.5, read_timeout_s=5.0)
+    clock.pacer = Pacer(100.0, 0.02, 0.1)
+    before, late_before = lag_count(), late_ticks()
+    clock._advance(100.0005)  # on time
+    clock._advance(100.03)  # the second tick (deadline 100.02) ran 10 ms late
+    assert lag_count() - before == 2
+    assert late_ticks() - late_before == 1
+    resets = REGISTRY.get_sample_value("ai_engine_media_clock_resets_total") or 0.0
+    clock._advance(100.5)  # far behind: the schedule restarts
+    assert REGISTRY.get_sample_value("ai_engine_media_clock_resets_total") == resets + 1

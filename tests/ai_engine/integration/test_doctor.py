@@ -122,7 +122,20 @@ async def test_unwritable_media_folder_fails(tmp_path):
     async with setup(tmp_path, playback={"media_dir": str(blocker / "ai-generated")}) as (emulator, settings):
         results = await run_checks(settings)
     r = by_name(results)["media folder"]
-    assert r.status is Status.FAIL and "cannot write" in r.detail and "init-host.sh" in r.fix
+    assert r.status is Status.FAIL and "does not exist" in r.detail and "init-host.sh" in r.fix
+
+
+async def test_read_only_media_folder_fails(tmp_path, monkeypatch):
+    # A read-only bind mount, or a folder of another user (tests run as root, who ignores modes).
+    def refuse(self, data):
+        raise PermissionError(13, "Permission denied")
+
+    async with setup(tmp_path) as (emulator, settings):
+        monkeypatch.setattr(Path, "write_bytes", refuse)
+        results = await run_checks(settings)
+        monkeypatch.undo()
+    r = by_name(results)["media folder"]
+    assert r.status is Status.FAIL and "cannot write" in r.detail and "Permission denied" in r.detail
 
 
 async def test_media_folder_asterisk_cannot_play_fails(tmp_path):
@@ -281,3 +294,39 @@ async def test_advertise_host_nobody_listens_on_fails(tmp_path):
         results = await run_checks(settings)
     r = by_name(results)["advertise host"]
     assert r.status is Status.FAIL and "advertise_host" in r.fix
+
+
+async def test_cloud_provider_without_a_key_fails_with_where_to_put_it(tmp_path, monkeypatch):
+    monkeypatch.delenv("AI_ENGINE_PROVIDERS__CLOUD__API_KEY", raising=False)
+    async with setup(
+        tmp_path,
+        providers={"cloud": {"kind": "openai_realtime"}},
+        personas={"default": {"provider": "cloud", "greeting": "Hello", "instructions": "Be brief."}},
+    ) as (emulator, settings):
+        results = await run_checks(settings)
+    r = by_name(results)["provider cloud"]
+    assert r.status is Status.FAIL and "no API key" in r.detail and "AI_ENGINE_PROVIDERS__CLOUD__API_KEY" in r.fix
+    assert "provider local" not in by_name(results)  # only providers a persona uses are checked
+
+
+async def test_provider_still_loading_fails_with_its_state(tmp_path):
+    import anyio
+    import anyio.abc
+
+    body = b'{"status":"loading"}'
+
+    async def answer(stream: anyio.abc.SocketStream) -> None:  # local-ai-server's /health while loading
+        async with stream:
+            await stream.receive()
+            await stream.send(b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n"
+                              b"content-length: %d\r\nconnection: close\r\n\r\n%s" % (len(body), body))
+
+    listener = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=0)
+    port = listener.extra(anyio.abc.SocketAttribute.local_port)
+    async with setup(tmp_path, providers={"local": {"health_url": f"http://127.0.0.1:{port}/health"}}) as (emulator, settings):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(listener.serve, answer)
+            results = await run_checks(settings)
+            tg.cancel_scope.cancel()
+    r = by_name(results)["provider local"]
+    assert r.status is Status.FAIL and "loading" in r.detail and "docker compose logs local-ai-server" in r.fix

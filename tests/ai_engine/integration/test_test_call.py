@@ -1,9 +1,10 @@
 """`ai-agent test-call`: the conversation and its figures, through the engine and the emulator.
 
 The emulator's caller stands in for the ARI caller of a real Asterisk (a Local channel bridged
-with our own externalMedia leg): the emulator models the media of the recorded caller (a Local
-pair with no app, FACT 2), not of a Local ;1 half in a second app, so that path is exercised
-here only up to its building blocks (AudioSocketEar below)."""
+with our own externalMedia leg) for the audio: the emulator mixes media only for the recorded
+caller (a Local pair with no app, FACT 2), not for a Local ;1 half in a second app. The ARI
+caller's signalling and teardown run against the emulator (last test), its audio pieces
+(AudioSocketEar) alone."""
 from __future__ import annotations
 
 import io
@@ -17,7 +18,7 @@ from ai_engine.admin.ari_caller import AudioSocketEar
 from ai_engine.admin.call_measure import FRAME, measure, speech_regions
 from ai_engine.admin.test_call import converse, finish, load_wav, report
 from ai_engine.transports.audiosocket import codec
-from engine_harness import running_rig, tone
+from engine_harness import eventually, running_rig, tone
 
 pytestmark = pytest.mark.anyio
 
@@ -147,3 +148,30 @@ async def test_cli_test_call_without_asterisk_fails_and_points_at_the_doctor(tmp
     out = io.StringIO()
     assert await test_call(args, out) == 1
     assert "run ai-agent doctor" in out.getvalue()
+
+
+async def test_ari_caller_sets_up_and_tears_down_through_the_test_call_context(tmp_path):
+    """The ARI caller's signalling against the emulator: Local into [ai-agent-test-call] (Answer,
+    then the agent), its ;1 half in the tool's app, our externalMedia leg, one bridge; all gone
+    afterwards. (No audio: the emulator mixes media only for its recorded caller, see above.)"""
+    from ai_engine.admin.ari_caller import TEST_CALL_CONTEXT, ari_caller
+    from ai_engine.admin.ari_probe import AriProbe
+    from ai_engine.admin.context import doctor_app
+
+    async with running_rig(tmp_path) as rig:
+        rig.emu.pbx.extra_contexts[TEST_CALL_CONTEXT] = [("Answer", ""), ("Stasis", "ai-agent,default"), ("Hangup", "")]
+        settings = rig.engine.settings
+        probe = AriProbe(settings.ari)
+        try:
+            async with probe.events(doctor_app(settings)) as events:
+                async with ari_caller(probe, events, doctor_app(settings), "s", 5.0) as caller:
+                    assert caller.ear.connected.is_set()
+                    bridge = next(b for b in rig.emu.bridges.values() if b.id.startswith("tc-bridge-"))
+                    assert {m.kind for m in bridge.members} == {"local1", "extmedia"}
+                    await eventually(lambda: len(rig.engine.registry.calls) == 1, 5, "the engine took the call")
+                    await caller.say(bytes(1600))
+        finally:
+            await probe.aclose()
+        await eventually(lambda: not rig.engine.registry.calls, 8, "the call ended")
+        await eventually(lambda: not [c for c in rig.emu.channels.values() if c.alive], 8, "every channel gone")
+        assert not [b for b in rig.emu.bridges if b.startswith("tc-")]

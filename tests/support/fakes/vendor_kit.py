@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
-from local_ai_server.audio import ulaw_decode as _ulaw_decode, ulaw_encode as _ulaw_encode
+from voice_common.pcm import ulaw_decode as _ulaw_decode, ulaw_encode as _ulaw_encode
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 

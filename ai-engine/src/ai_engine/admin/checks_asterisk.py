@@ -44,8 +44,8 @@ async def check_ari(ctx: Context) -> Result:
         return failed(
             "ARI reachable",
             f"{s.url}ari answers 404: ARI is not enabled",
-            "enable ARI: ari.conf [general] enabled = yes (FreePBX: Settings > Advanced Settings > "
-            "'Enable the Asterisk REST Interface' Yes) and asterisk -rx 'module load res_ari.so'",
+            "enable ARI: enabled = yes in the [general] section of ari.conf (FreePBX: its Advanced Settings, or "
+            "asterisk-conf/ari_general_custom.conf) and asterisk -rx 'module load res_ari.so'",
         )
     if not answer.ok or not isinstance(answer.body, dict):
         return failed("ARI reachable", f"GET /ari/asterisk/info answered {answer.status} {answer.message}", HTTP_FIX)

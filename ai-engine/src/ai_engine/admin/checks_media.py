@@ -7,15 +7,14 @@ before the request, and hung up at the end whatever happened."""
 
 from __future__ import annotations
 
-import math
 import os
-import struct
 import uuid as uuidlib
 from pathlib import Path
 
 import anyio
-
+import numpy as np
 from voice_common.pcm import wav_bytes
+
 from .ari_probe import AriUnreachable
 from .context import DOCTOR_CONTEXT, Context
 from .report import Result, failed, passed, skipped
@@ -129,8 +128,8 @@ async def check_external_media(ctx: Context) -> Result:
 
 
 def _tone(ms: int = 300, rate: int = 8000) -> bytes:
-    n = rate * ms // 1000
-    return b"".join(struct.pack("<h", int(3000 * math.sin(2 * math.pi * 440 * i / rate))) for i in range(n))
+    t = np.arange(rate * ms // 1000) / rate
+    return (3000 * np.sin(2 * np.pi * 440 * t)).astype("<i2").tobytes()
 
 
 async def check_media_folder(ctx: Context, play: bool = True) -> Result:
@@ -141,6 +140,13 @@ async def check_media_folder(ctx: Context, play: bool = True) -> Result:
     try:
         await anyio.to_thread.run_sync(path.write_bytes, wav_bytes(_tone(), 8000))
     except OSError as exc:
+        if not folder.is_dir():
+            return failed(
+                "media folder",
+                f"{folder} does not exist (or is not a folder)",
+                "create it: sudo scripts/init-host.sh (compose: AI_MEDIA_HOST_DIR, default "
+                "/var/lib/asterisk/sounds/ai-generated); make run creates playback.media_dir itself",
+            )
         return failed(
             "media folder",
             f"the engine (uid {os.getuid()}) cannot write into {folder}: {exc.strerror or exc}",

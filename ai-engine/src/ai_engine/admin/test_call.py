@@ -67,7 +67,7 @@ async def finish(
     provider = settings.providers[settings.personas[persona].provider]
     reply = reply_audio(heard, figures)
     if provider.kind != "realtime":
-        note = f"not available: provider kind '{provider.kind}' has no speech recognition"
+        note = f"not available: transcripts come from local-ai-server (kind realtime), this persona uses kind '{provider.kind}'"
     elif not reply:
         note = "not available: no reply heard"
     else:

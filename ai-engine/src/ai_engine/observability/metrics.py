@@ -24,6 +24,14 @@ ARI_ERRORS = Counter("ai_engine_ari_errors_total", "ARI REST errors by status", 
 AUDIOSOCKET_CONNECTIONS = Counter("ai_engine_audiosocket_connections_total", "AudioSocket connections by outcome", ["outcome"])
 FRAMES_IN = Counter("ai_engine_frames_in_total", "AudioSocket audio frames received")
 FRAMES_OUT = Counter("ai_engine_frames_out_total", "AudioSocket audio frames sent")
+MEDIA_CLOCK_LAG_SECONDS = Histogram(
+    "ai_engine_media_clock_lag_seconds",
+    "Stream mode: how late each 20 ms media-clock tick finished after its deadline",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25),
+)
+MEDIA_CLOCK_RESETS = Counter(
+    "ai_engine_media_clock_resets_total", "Stream mode: pacing restarts (the clock fell more than stream_max_lag_ms behind)"
+)
 UNDERRUNS = Counter("ai_engine_stream_underruns_total", "Stream mode: 20 ms ticks with no agent audio ready mid-reply")
 PROVIDER_ERRORS = Counter("ai_engine_provider_errors_total", "Provider session errors", ["provider", "kind"])
 MEDIA_FILES_DELETED = Counter("ai_engine_media_files_deleted_total", "Agent audio files deleted, by reason", ["reason"])

@@ -125,9 +125,11 @@ class MediaClock:
         pacer = self.pacer
         assert pacer is not None
         behind = now - pacer.deadline - pacer.frame_s
+        metrics.MEDIA_CLOCK_LAG_SECONDS.observe(max(0.0, now - pacer.deadline))
         resets = pacer.resets
         deadline = pacer.advance(now)
         if pacer.resets != resets:
+            metrics.MEDIA_CLOCK_RESETS.inc()
             self.resets += 1
             self._unlogged_resets += 1
             if now - self._logged_at >= RESET_LOG_EVERY_S:

@@ -18,6 +18,7 @@ the UUID of a leg the engine asked for.
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import Callable
 from functools import partial
 
@@ -52,7 +53,9 @@ class AudioSocketServer:
         self._max_connections = max_connections
         self._awaited_legs = awaited_legs
         self._setup_timeout_s = max(setup_timeout_s or 0.0, settings.uuid_timeout_s)
-        self._bound: set[AudioSocketConnection] = set()
+        # Bound legs belong to their calls, which release them: held weakly, so a released leg is
+        # not kept alive by the server (the soak test counts live connections after 1,000 calls).
+        self._bound: weakref.WeakSet[AudioSocketConnection] = weakref.WeakSet()
         self._unidentified: dict[AudioSocketConnection, asyncio.TimerHandle] = {}
         self._patient: set[AudioSocketConnection] = set()  # unidentified, with the set-up deadline
         self.listening = False
@@ -89,7 +92,8 @@ class AudioSocketServer:
 
     def _prune(self) -> None:
         """Bound legs belong to their calls, which close them: count the open ones."""
-        self._bound = {c for c in self._bound if not c.closed}
+        for conn in [c for c in self._bound if c.closed]:
+            self._bound.discard(conn)
 
     def _opened(self, conn: AudioSocketConnection) -> None:
         self._prune()

@@ -34,6 +34,17 @@ def test_turns_in_order_with_pieces_joined_and_interrupted_replies_marked():
     assert body["started_at"].endswith("+00:00") and body["recording"] is None
 
 
+def test_a_transfer_tool_sets_the_target_and_the_outcome_over_completed_only():
+    r = CallRecorder("c4")
+    r.transfer("operator (1001@from-internal)")
+    r.ended_as("transferred")
+    record = r.finish("completed", "transferred")
+    assert (record.transfer_target, record.outcome) == ("operator (1001@from-internal)", "transferred")
+    failed = CallRecorder("c5")
+    failed.ended_as("transferred")
+    assert failed.finish("provider_failed", "provider: gone").outcome == "provider_failed"
+
+
 def test_empty_transcripts_and_unknown_replies_leave_no_turn():
     r = CallRecorder("c2")
     r.caller_said("   ")

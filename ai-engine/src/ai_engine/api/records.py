@@ -67,9 +67,6 @@ def records_router(engine: RecordsView) -> APIRouter:
 
     router = APIRouter(dependencies=[Depends(authorized)])
 
-    def store_or_503() -> RecordsService | None:
-        return engine.records
-
     @router.get("/calls")
     async def list_calls(
         flt: CallFilter = Depends(_filters),
@@ -82,7 +79,7 @@ def records_router(engine: RecordsView) -> APIRouter:
             if (not flt.persona or c.get("persona") == flt.persona) and (not flt.caller or flt.caller in str(c.get("caller")))
         ]
         records, total = [], 0
-        service = store_or_503()
+        service = engine.records
         if service is not None:
             try:
                 rows, total = await service.store.list(flt, limit, offset)
@@ -94,13 +91,16 @@ def records_router(engine: RecordsView) -> APIRouter:
 
     @router.get("/calls/export.jsonl")
     async def export(flt: CallFilter = Depends(_filters)) -> StreamingResponse:
-        service = store_or_503()
+        service = engine.records
 
         async def lines() -> AsyncIterator[bytes]:
             if service is None:
                 return
-            async for record in service.store.iter_all(flt):
-                yield json.dumps(record.to_json(), ensure_ascii=False).encode() + b"\n"
+            try:
+                async for record in service.store.iter_all(flt):
+                    yield json.dumps(record.to_json(), ensure_ascii=False).encode() + b"\n"
+            except Exception as exc:  # headers are sent: the export ends short, and says so in the log
+                log.error("records.export_failed", error=str(exc))
 
         return StreamingResponse(
             lines(),

@@ -2,8 +2,8 @@
 `CallRecorder` a call reports to while it runs.
 
 The recorder is the only thing the call code touches: a plain object with one method per
-fact (`answered`, `caller_said`, `agent_said`, `turn_latency`, `transfer`, `tool_call`,
-`recording`), all sync and cheap, so a callback can report without awaiting. `finish()` turns it
+fact (`answered`, `caller_said`, `agent_text`/`agent_done`, `turn_latency`, `transfer`,
+`tool_call`, `ended_as`, `recording`), all sync and cheap, so a callback can report without awaiting. `finish()` turns it
 into a frozen `CallRecord` once the call is over.
 """
 
@@ -75,6 +75,7 @@ class CallRecorder:
     answered_at: dt.datetime | None = None
     transfer_target: str | None = None
     recording_name: str | None = None
+    outcome: str | None = None  # set by `ended_as`
     transcript: list[dict[str, Any]] = field(default_factory=list)
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
     latencies: list[dict[str, float]] = field(default_factory=list)
@@ -134,6 +135,11 @@ class CallRecorder:
         at, _ = self._stamp()
         self.tool_calls.append({"name": name, "arguments": arguments, "result": result, "at": at})
 
+    def ended_as(self, outcome: str) -> None:
+        """The call ended in a way the session cannot see (e.g. `transferred` by the transfer
+        tool, `agent_hangup`): this outcome replaces the session's `completed`."""
+        self.outcome = outcome
+
     def recording(self, name: str) -> None:
         """The call is being recorded into `<records.recordings_dir>/<name>`."""
         self.recording_name = name
@@ -154,7 +160,7 @@ class CallRecorder:
             answered_at=self.answered_at,
             ended_at=ended,
             duration_s=round((ended - self.started_at).total_seconds(), 3),
-            outcome=outcome,
+            outcome=self.outcome if self.outcome is not None and outcome == "completed" else outcome,
             end_reason=reason,
             transfer_target=self.transfer_target,
             transcript=list(self.transcript),

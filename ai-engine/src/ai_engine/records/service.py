@@ -70,12 +70,17 @@ class RecordsService:
         except Exception as exc:  # the engine still takes calls; records are lost until fixed
             log.error("records.database_unavailable", error=str(exc), database=self.store.describe())
         task_status.started()
-        async with httpx.AsyncClient(follow_redirects=False) as client, anyio.create_task_group() as tg:
-            tg.start_soon(run_retention, self.store, self.recordings_dir, self.s.retention_days, self.s.retention_interval_s)
-            async for record in self._receive:
-                await self._write(record, client, tg)
-            self._drained.set()  # closed by `flush`: every queued record is written
-            tg.cancel_scope.cancel()  # retention and webhooks still in flight end with the engine
+        try:
+            async with httpx.AsyncClient(follow_redirects=False) as client, anyio.create_task_group() as tg:
+                tg.start_soon(
+                    run_retention, self.store, self.recordings_dir, self.s.retention_days, self.s.retention_interval_s
+                )
+                async for record in self._receive:
+                    await self._write(record, client, tg)
+                self._drained.set()  # closed by `flush`: every queued record is written
+                tg.cancel_scope.cancel()  # retention and webhooks still in flight end with the engine
+        finally:
+            self.store.close()
 
     async def _write(self, record: CallRecord, client: httpx.AsyncClient, tg: anyio.abc.TaskGroup) -> None:
         if self.s.redact_digits:

@@ -107,7 +107,7 @@ async def test_record_a_bridge_as_recorded(tmp_path):
         assert (await rig.client.get("/recordings/stored/facts-record-1")).status_code == 404
 
 
-async def test_the_recorder_takes_part_in_bridgepeer_as_recorded():
+async def test_the_recorder_takes_part_in_bridgepeer_as_recorded(tmp_path):
     """BRIDGEPEER values after `record` and with a bridge playback: the recorder first, then the
     other parties in join order (ari-record.jsonl lines 22-23, 26-27)."""
     lines = [l["event"] for l in recorded() if l["dir"] == "event" and l["event"]["type"] == "ChannelVarset"
@@ -115,7 +115,7 @@ async def test_the_recorder_takes_part_in_bridgepeer_as_recorded():
     kinds = [[p.split("/")[0] for p in e["value"].split(",")] for e in lines]
     assert kinds[:4] == [["Recorder", "UnicastRTP"], ["Recorder", "Local"],
                          ["Recorder", "UnicastRTP", "Announcer"], ["Recorder", "Local", "Announcer"]]
-    async with Rig() as rig:
+    async with Rig(recordings_dir=str(tmp_path)) as rig:
         call = await rig.answered_call()
         bridge = await rig.bridge("facts-record")
         await rig.add(bridge, call.channel_id)

@@ -47,7 +47,8 @@ and pending ``Call`` waits return. If the emulator hit an internal error (a bug:
 
 * ``ari_url`` (str), ``port`` (int), ``app`` (str)
 * bridge recordings (``POST /bridges/{id}/record``, ``/recordings/live|stored``: recording.py)
-  are written to ``recordings_dir`` (default ``<sounds_dir>/../recording``) as ``<name>.wav``;
+  are written to ``recordings_dir`` (default ``<sounds_dir>/../recording``, else a temporary
+  folder) as ``<name>.wav``;
   ``pbx.live_recordings`` holds the running ones.
 * ``async place_call(exten="5551234", stasis_args=None, caller_id=("Test Caller",
   "+4930123456"), silence="zeros", timeout=5.0) -> Call`` — ``silence="none"``: the caller sends

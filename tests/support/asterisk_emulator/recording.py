@@ -23,6 +23,7 @@ while a recorder is in it (this emulator counts the recorder as a party).
 from __future__ import annotations
 
 import os
+import tempfile
 import wave
 from dataclasses import dataclass, field
 
@@ -59,10 +60,14 @@ def recording_event(etype: str, rec: LiveRecording, **extra) -> dict:
 
 class RecordingMixin:
     def _recordings_root(self) -> str:
-        if self.recordings_dir:
-            return self.recordings_dir
-        base = os.path.dirname(os.path.abspath(self.sounds_dir)) if self.sounds_dir else "/var/spool/asterisk"
-        return os.path.join(base, "recording")
+        """``recordings_dir``, else ``<sounds_dir>/../recording``, else a temporary folder (never
+        the host's own /var/spool/asterisk)."""
+        if not self.recordings_dir:
+            if self.sounds_dir:
+                self.recordings_dir = os.path.join(os.path.dirname(os.path.abspath(self.sounds_dir)), "recording")
+            else:
+                self.recordings_dir = tempfile.mkdtemp(prefix="asterisk-emulator-recording-")
+        return self.recordings_dir
 
     def record_bridge(self, bridge, name: str | None, fmt: str | None, if_exists: str | None) -> LiveRecording:
         from .pbx import AriError

@@ -45,10 +45,13 @@ async def test_a_recorded_call_is_announced_recorded_served_and_removed_by_reten
         await call.hangup()
 
         record = await saved_record(http)
-        posts = [r["path"] for r in rig.emu.rest_log if r["method"] == "POST" and "/bridges/" in r["path"]]
-        play = next(i for i, p in enumerate(posts) if p.endswith("/play"))
-        rec = next(i for i, p in enumerate(posts) if p.endswith("/record"))
-        assert play < rec  # the caller is told first
+        asked = [r for r in rig.emu.rest_log if r["method"] == "POST" and r["path"].endswith(("/record", "/play"))]
+        assert asked[0]["path"].endswith("-call/record")  # the caller's bridge, recorded first ...
+        announcement = asked[1]  # ... then the caller is told
+        assert announcement["path"].endswith("-call/play") and announcement["query"]["media"] == "sound:announce/recorded"
+        # The agent's first words are asked for only once the announcement has finished.
+        finished = next(e["t"] for e in rig.emu.event_log if e["event"]["type"] == "PlaybackFinished")
+        assert len(asked) > 2 and all(r["t"] > finished for r in asked[2:])
         assert record["recording"] == f"/calls/{record['id']}/recording"
         path = tmp_path / "recording" / f"ai-agent-{record['id']}.wav"
         await eventually(path.exists, 5, "RecordingFinished: the file is written")  # when the bridge is destroyed (M45)

@@ -41,6 +41,7 @@ class CallSession:
         self.output: AgentOutput = FileOutput(self.player, s.playback.segment_min_ms)
         self._tg: anyio.abc.TaskGroup | None = None
         self._media_ready = False
+        self.announcement = recording.Announcement(call)
 
     async def run(self) -> None:
         call = self.call
@@ -95,7 +96,7 @@ class CallSession:
         self._media_ready = True
         metrics.CALL_SETUP_SECONDS.observe(anyio.current_time() - call.started_at)
         log.info("call.media_ready", transport=deps.settings.calls.audio_transport)
-        await recording.start(call, deps)
+        await recording.start(call, deps, self.announcement)
         assert leg.connection is not None
         if deps.settings.playback.downstream_mode == "stream":
             self.output = await self._stream_output()
@@ -149,6 +150,7 @@ class CallSession:
                 call.end("capture leg ended")
         elif kind in ("PlaybackStarted", "PlaybackFinished"):
             self.player.on_event(event)
+            self.announcement.on_event(event)
         elif kind == "ChannelDtmfReceived" and channel_id == call.caller_id:
             log.info("call.dtmf", digit=event.get("digit"), duration_ms=event.get("duration_ms"))
         elif kind == "EngineResync" and self._tg is not None:

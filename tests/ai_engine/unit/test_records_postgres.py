@@ -52,3 +52,35 @@ def test_the_password_never_shows_in_what_is_logged(postgres_url):
     s = RecordStore(postgres_url.replace("records@", "records:hunter2@"))
     assert "hunter2" not in s.describe()
     s.close()
+
+
+def test_engines_starting_together_migrate_one_at_a_time(postgres_url):
+    """Several engines share one history: their migrations at start must not collide."""
+    import threading
+
+    from sqlalchemy import create_engine
+
+    admin = create_engine(postgres_url.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql("DROP DATABASE IF EXISTS shared")
+        conn.exec_driver_sql("CREATE DATABASE shared")
+    admin.dispose()
+    url = postgres_url.rsplit("/", 1)[0] + "/shared"
+    stores = [RecordStore(url) for _ in range(4)]
+    errors = []
+
+    def migrate(store):
+        try:
+            store.migrate_sync()
+        except Exception as exc:  # pragma: no cover - the failure this test is about
+            errors.append(exc)
+
+    threads = [threading.Thread(target=migrate, args=(s,)) for s in stores]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)  # without the lock they collide, or wait on each other for good
+    assert not any(t.is_alive() for t in threads), "migrations blocked each other"
+    for s in stores:
+        s.close()
+    assert errors == []

@@ -25,6 +25,7 @@ from .tables import calls
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 EXPORT_BATCH = 200
+MIGRATION_LOCK = 0x41495243  # PostgreSQL advisory lock key held while migrating ("AIRC")
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +132,8 @@ class RecordStore:
         cfg = Config()
         cfg.set_main_option("script_location", str(MIGRATIONS))
         with self.engine.begin() as conn:
+            if self.backend == "postgresql":  # engines sharing one database start together: one migrates
+                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
 

@@ -148,3 +148,15 @@ async def test_a_webhook_that_never_answers_holds_up_neither_the_call_nor_the_ne
             assert (await http.get("/calls")).json()["total"] == 1  # saved before the webhook
             await a_conversation(rig)  # the next call is served as usual
         tg.cancel_scope.cancel()
+
+
+async def test_a_call_refused_over_capacity_leaves_a_refused_record(tmp_path):
+    async with running_rig(tmp_path, api={"token": TOKEN}, calls={"max_concurrent_calls": 1}) as rig, api(rig) as http:
+        first = await rig.emu.place_call(exten="5551001", stasis_args=["default"])
+        await first.wait_answered(5)
+        await rig.emu.place_call(exten="5551002", stasis_args=["default"], caller_id=("Carol", "+4989555000"))
+        refused = await saved_record(http, outcome="refused")
+        assert (refused["caller_number"], refused["caller_name"], refused["extension"]) == ("+4989555000", "Carol", "5551002")
+        assert refused["answered_at"] is None and refused["end_reason"] == "max_concurrent_calls reached"
+        assert [c["caller"] for c in (await http.get("/calls")).json()["live"]] == ["+4930123456"]
+        await first.hangup()

@@ -160,3 +160,19 @@ async def test_a_call_refused_over_capacity_leaves_a_refused_record(tmp_path):
         assert refused["answered_at"] is None and refused["end_reason"] == "max_concurrent_calls reached"
         assert [c["caller"] for c in (await http.get("/calls")).json()["live"]] == ["+4930123456"]
         await first.hangup()
+
+
+async def test_records_of_calls_ended_by_a_shutdown_are_written_before_the_engine_stops(tmp_path):
+    from ai_engine.records.store import CallFilter, RecordStore
+
+    async with running_rig(tmp_path, api={"token": TOKEN}) as rig:
+        call = await rig.emu.place_call(exten="5551234", stasis_args=["default"])
+        await call.wait_answered(5)
+        await eventually(lambda: len(rig.emu.bridges) == 2, 5, "media path built")
+        await rig.engine.shutdown()  # SIGTERM
+    store = RecordStore(f"sqlite:///{tmp_path / 'data' / 'calls.db'}")
+    try:
+        rows, total = await store.list(CallFilter(), 10, 0)
+    finally:
+        store.close()
+    assert total == 1 and rows[0].end_reason == "engine shutting down"

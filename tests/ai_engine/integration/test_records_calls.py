@@ -10,7 +10,7 @@ import anyio
 import httpx
 import pytest
 
-from engine_harness import eventually, running_rig, tone
+from engine_harness import eventually, peak_tone_level, running_rig, tone
 from records_kit import AUTH, TOKEN, WebhookReceiver, api, saved_record
 
 pytestmark = pytest.mark.anyio
@@ -176,3 +176,18 @@ async def test_records_of_calls_ended_by_a_shutdown_are_written_before_the_engin
     finally:
         store.close()
     assert total == 1 and rows[0].end_reason == "engine shutting down"
+
+
+async def test_an_unreachable_database_costs_records_never_calls(tmp_path):
+    records = {"data_dir": str(tmp_path / "data"), "database_url": "postgresql://ai@127.0.0.1:1/calls",
+               "database_timeout_s": 1}
+    async with running_rig(tmp_path, api={"token": TOKEN}, records=records) as rig, api(rig) as http:
+        call = await rig.emu.place_call(exten="5551234", stasis_args=["default"])
+        await call.wait_answered(5)
+        await eventually(lambda: peak_tone_level(call.heard_pcm(), 440) > 2000, 8, "greeting heard")
+        page = await http.get("/calls")
+        assert page.status_code == 503 and len(page.json()["live"]) == 1  # live calls still shown
+        await call.hangup()
+        await eventually(lambda: not rig.engine.registry.calls and not rig.emu.bridges, 8, "torn down as usual")
+        await a_conversation(rig)  # the next call too
+        assert (await http.get("/calls/whatever")).status_code == 503

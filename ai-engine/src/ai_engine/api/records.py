@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 from typing import Protocol
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
-from fastapi.responses import FileResponse, StreamingResponse
+from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ..observability.logs import get_logger
@@ -67,12 +67,12 @@ def records_router(engine: RecordsView) -> APIRouter:
 
     router = APIRouter(dependencies=[Depends(authorized)])
 
-    @router.get("/calls")
+    @router.get("/calls", response_model=None)
     async def list_calls(
         flt: CallFilter = Depends(_filters),
         limit: int = Query(50, ge=1, le=MAX_PAGE),
         offset: int = Query(0, ge=0, le=10_000_000),
-    ) -> dict:
+    ) -> dict | JSONResponse:
         live = [
             c
             for c in engine.active_calls()
@@ -83,8 +83,9 @@ def records_router(engine: RecordsView) -> APIRouter:
         if service is not None:
             try:
                 rows, total = await service.store.list(flt, limit, offset)
-            except Exception as exc:
-                raise _unavailable(exc) from None
+            except Exception as exc:  # the live calls are still worth showing
+                _unavailable(exc)
+                return JSONResponse({"live": live, "calls": [], "detail": "call records are unavailable"}, 503)
             records = [r.to_json() for r in rows]
         next_offset = offset + len(records) if offset + len(records) < total else None
         return {"live": live, "calls": records, "total": total, "limit": limit, "offset": offset, "next_offset": next_offset}

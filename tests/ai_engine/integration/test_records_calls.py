@@ -191,3 +191,12 @@ async def test_an_unreachable_database_costs_records_never_calls(tmp_path):
         await eventually(lambda: not rig.engine.registry.calls and not rig.emu.bridges, 8, "torn down as usual")
         await a_conversation(rig)  # the next call too
         assert (await http.get("/calls/whatever")).status_code == 503
+
+
+async def test_records_disabled_keep_nothing(tmp_path):
+    records = {"data_dir": str(tmp_path / "data"), "enabled": False}
+    async with running_rig(tmp_path, api={"token": TOKEN}, records=records) as rig, api(rig) as http:
+        await a_conversation(rig)
+        page = (await http.get("/calls")).json()
+        assert page["calls"] == [] and page["total"] == 0
+    assert not (tmp_path / "data").exists()

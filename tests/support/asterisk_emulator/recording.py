@@ -29,7 +29,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import events as ev
 from .media import mix
 from .model import SAMPLES_PER_TICK, ari_timestamp
 

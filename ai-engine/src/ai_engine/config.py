@@ -312,9 +312,14 @@ class HttpSettings(_Section):
 class ApiSettings(_Section):
     token: SecretStr | None = Field(
         None,
-        description="Bearer token of /calls (call records are personal data). Environment only: AI_ENGINE_API__TOKEN; "
-        "unset: /calls answers 401 to everyone.",
+        description="Bearer token for /calls (call records: caller numbers, transcripts, recordings). Environment only: "
+        "AI_ENGINE_API__TOKEN. Unset: /calls answers 403.",
     )
+
+    @field_validator("token")
+    @classmethod
+    def _empty_is_none(cls, v: SecretStr | None) -> SecretStr | None:
+        return v if v is not None and v.get_secret_value().strip() else None
 
 
 class RecordsSettings(_Section):

@@ -67,8 +67,9 @@ async def test_calls_api_answers_401_without_or_with_a_wrong_token(tmp_path):
 
 async def test_without_a_configured_token_nobody_reads_calls(tmp_path):
     async with running_rig(tmp_path) as rig, httpx.AsyncClient(base_url=rig.http_url) as anon:
-        assert (await anon.get("/calls")).status_code == 401
-        assert (await anon.get("/calls", headers={"Authorization": "Bearer x"})).status_code == 401
+        for path in ("/calls", "/calls/export.jsonl", "/calls/abc/recording"):
+            answer = await anon.get(path, headers={"Authorization": "Bearer x"})
+            assert answer.status_code == 403 and "AI_ENGINE_API__TOKEN" in answer.json()["detail"], path
 
 
 async def test_live_calls_filters_paging_and_the_jsonl_export(tmp_path):

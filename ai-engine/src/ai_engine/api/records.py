@@ -1,5 +1,6 @@
 """Call records over HTTP. Every route needs `Authorization: Bearer <api.token>` (the records
-are personal data): 401 without it, with a wrong one, or when no token is configured.
+are personal data): 401 without it or with a wrong one; with no `api.token` configured the
+routes are disabled (403 saying how to enable them).
 
   GET /calls                  live calls and the history (filters, paging), newest first
   GET /calls/export.jsonl     the history, same filters, one JSON record per line, oldest first
@@ -61,9 +62,11 @@ def _filters(
 def records_router(engine: RecordsView) -> APIRouter:
     def authorized(credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> None:
         token = engine.api_token
+        if not token:
+            raise HTTPException(403, "/calls is disabled: set AI_ENGINE_API__TOKEN and send it as a bearer token")
         given = credentials.credentials if credentials is not None else ""
-        if not token or not given or not hmac.compare_digest(given.encode(), token.encode()):
-            raise HTTPException(401, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"})
+        if not given or not hmac.compare_digest(given.encode(), token.encode()):
+            raise HTTPException(401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
 
     router = APIRouter(dependencies=[Depends(authorized)])
 

@@ -78,6 +78,10 @@ class Engine:
         return self.audiosocket.listening
 
     @property
+    def media_writable(self) -> bool:
+        return self.store.writable()
+
+    @property
     def providers(self) -> dict[str, Provider]:
         return self._providers
 
@@ -93,11 +97,6 @@ class Engine:
             }
             for c in self.registry.calls.values()
         ]
-
-    @property
-    def api_token(self) -> str | None:
-        token = self.settings.api.token
-        return token.get_secret_value() if token is not None else None
 
     @property
     def records(self) -> RecordsService | None:
@@ -143,7 +142,7 @@ class Engine:
             tg.start_soon(self.media_clock.run)
             tg.start_soon(self.ari.run)
             tg.start_soon(run_sweeper, self.store, s.playback.max_file_age_s, s.playback.sweep_interval_s)
-            self.http = HttpServer(self, s.http)
+            self.http = HttpServer(self, s.http, s.api.token)
             tg.start_soon(self.http.serve)
             log.info("engine.started", http_port=self.http_port, audiosocket_port=self.deps.audiosocket_port)
             # Everything loaded so far lives as long as the engine: keep it out of the cyclic
@@ -165,7 +164,7 @@ class Engine:
             log.error("engine.shutdown_timeout", left=len(self.registry))
         if self._records is not None:
             await self._records.flush(self.settings.calls.shutdown_timeout_s)
-        removed = self.store.sweep(max_age_s=-1)
+        removed = await self.store.sweep(max_age_s=-1)
         log.info("engine.stopped", files_removed=removed)
         self.stop()
 

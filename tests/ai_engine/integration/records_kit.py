@@ -17,13 +17,13 @@ def api(rig) -> httpx.AsyncClient:
 
 
 async def saved_record(http: httpx.AsyncClient, timeout: float = 8.0, **filters) -> dict:
-    """The one finished call's record, once it is saved (the list holds history only)."""
+    """The one finished call's record, once it is saved (in `history`)."""
     with anyio.fail_after(timeout):
         while True:
             page = (await http.get("/calls", params=filters)).json()
-            if page["calls"]:
-                assert len(page["calls"]) == 1, page
-                return (await http.get(f"/calls/{page['calls'][0]['id']}")).json()
+            if page["history"]:
+                assert len(page["history"]) == 1, page
+                return (await http.get(f"/calls/{page['history'][0]['id']}")).json()
             await anyio.sleep(0.05)
 
 

@@ -62,14 +62,14 @@ async def test_calls_api_answers_401_without_or_with_a_wrong_token(tmp_path):
                 assert TOKEN not in wrong.text
             assert (await anon.get("/health")).status_code in (200, 503)  # health stays open
             ok = await anon.get("/calls", headers=AUTH)
-            assert ok.status_code == 200 and ok.json()["calls"] == []
+            assert ok.status_code == 200 and ok.json()["history"] == []
 
 
 async def test_without_a_configured_token_nobody_reads_calls(tmp_path):
-    async with running_rig(tmp_path) as rig, httpx.AsyncClient(base_url=rig.http_url) as anon:
+    async with running_rig(tmp_path, api={"token": None}) as rig, httpx.AsyncClient(base_url=rig.http_url) as anon:
         for path in ("/calls", "/calls/export.jsonl", "/calls/abc/recording"):
             answer = await anon.get(path, headers={"Authorization": "Bearer x"})
-            assert answer.status_code == 403 and "AI_ENGINE_API__TOKEN" in answer.json()["detail"], path
+            assert answer.status_code == 403 and "AI_ENGINE_API__TOKEN" in answer.json()["error"], path
 
 
 async def test_live_calls_filters_paging_and_the_jsonl_export(tmp_path):
@@ -78,8 +78,8 @@ async def test_live_calls_filters_paging_and_the_jsonl_export(tmp_path):
         live_call = await rig.emu.place_call(exten="5550001", stasis_args=["techstore"], caller_id=("Bob", "+4940999888"))
         await live_call.wait_answered(5)
         page = (await http.get("/calls")).json()
-        assert [c["persona"] for c in page["live"]] == ["techstore"] and page["calls"] == []
-        live_id = page["live"][0]["id"]
+        assert [c["persona"] for c in page["calls"]] == ["techstore"] and page["history"] == []
+        live_id = page["calls"][0]["id"]
         live = (await http.get(f"/calls/{live_id}")).json()
         assert live["live"] is True and live["caller_number"] == "+4940999888"
         await live_call.hangup()
@@ -91,7 +91,7 @@ async def test_live_calls_filters_paging_and_the_jsonl_export(tmp_path):
                 await anyio.sleep(0.05)
 
         async def ids(**params):
-            return [c["persona"] for c in (await http.get("/calls", params=params)).json()["calls"]]
+            return [c["persona"] for c in (await http.get("/calls", params=params)).json()["history"]]
 
         assert await ids() == ["default", "techstore"]  # newest first
         assert await ids(persona="techstore") == ["techstore"]
@@ -102,9 +102,9 @@ async def test_live_calls_filters_paging_and_the_jsonl_export(tmp_path):
         assert await ids(since="2000-01-01T00:00:00Z", until="2999-01-01T00:00:00+02:00") == ["default", "techstore"]
         assert await ids(until="2000-01-01T00:00:00Z") == []
         first = (await http.get("/calls", params={"limit": 1})).json()
-        assert (len(first["calls"]), first["total"], first["next_offset"]) == (1, 2, 1)
+        assert (len(first["history"]), first["total"], first["next_offset"]) == (1, 2, 1)
         second = (await http.get("/calls", params={"limit": 1, "offset": 1})).json()
-        assert second["calls"][0]["persona"] == "techstore" and second["next_offset"] is None
+        assert second["history"][0]["persona"] == "techstore" and second["next_offset"] is None
         assert (await http.get("/calls", params={"limit": 100000})).status_code == 422  # bounded
 
         export = await http.get("/calls/export.jsonl")
@@ -159,7 +159,7 @@ async def test_a_call_refused_over_capacity_leaves_a_refused_record(tmp_path):
         refused = await saved_record(http, outcome="refused")
         assert (refused["caller_number"], refused["caller_name"], refused["extension"]) == ("+4989555000", "Carol", "5551002")
         assert refused["answered_at"] is None and refused["end_reason"] == "max_concurrent_calls reached"
-        assert [c["caller"] for c in (await http.get("/calls")).json()["live"]] == ["+4930123456"]
+        assert [c["caller"] for c in (await http.get("/calls")).json()["calls"]] == ["+4930123456"]
         await first.hangup()
 
 
@@ -187,7 +187,7 @@ async def test_an_unreachable_database_costs_records_never_calls(tmp_path):
         await call.wait_answered(5)
         await eventually(lambda: peak_tone_level(call.heard_pcm(), 440) > 2000, 8, "greeting heard")
         page = await http.get("/calls")
-        assert page.status_code == 503 and len(page.json()["live"]) == 1  # live calls still shown
+        assert page.status_code == 503 and len(page.json()["calls"]) == 1  # live calls still shown
         await call.hangup()
         await eventually(lambda: not rig.engine.registry.calls and not rig.emu.bridges, 8, "torn down as usual")
         await a_conversation(rig)  # the next call too
@@ -199,5 +199,5 @@ async def test_records_disabled_keep_nothing(tmp_path):
     async with running_rig(tmp_path, api={"token": TOKEN}, records=records) as rig, api(rig) as http:
         await a_conversation(rig)
         page = (await http.get("/calls")).json()
-        assert page["calls"] == [] and page["total"] == 0
+        assert page["history"] == [] and page["total"] == 0
     assert not (tmp_path / "data").exists()

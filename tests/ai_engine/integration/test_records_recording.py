@@ -94,7 +94,7 @@ async def test_a_spoken_announcement_comes_before_the_greeting_and_redaction_mas
         call = await rig.emu.place_call(exten="5551234", stasis_args=["default"], caller_id=("Eve", "+4930123456"))
         await call.wait_answered(5)
         await eventually(lambda: peak_tone_level(call.heard_pcm(), 440) > 2000, 8, "greeting heard")
-        live = (await http.get("/calls")).json()["live"]
+        live = (await http.get("/calls")).json()["calls"]
         assert live[0]["caller"] == "+********56"
         await call.hangup()
         record = await saved_record(http)

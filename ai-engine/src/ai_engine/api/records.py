@@ -1,8 +1,8 @@
 """Call records over HTTP. Every route needs `Authorization: Bearer <api.token>` (the records
 are personal data): 401 without it or with a wrong one; with no `api.token` configured the
-routes are disabled (403 saying how to enable them).
+routes are disabled (403 saying how to enable them). The check is the app's (api/http.py).
 
-  GET /calls                  live calls and the history (filters, paging), newest first
+  GET /calls                  live calls (`calls`) and the history (`history`: filters, paging, newest first)
   GET /calls/export.jsonl     the history, same filters, one JSON record per line, oldest first
   GET /calls/{id}             one record with its transcript (a live call: what is known so far)
   GET /calls/{id}/recording   the call's recording (audio/wav), when the persona records
@@ -11,14 +11,12 @@ routes are disabled (403 saying how to enable them).
 from __future__ import annotations
 
 import datetime as dt
-import hmac
 import json
 from collections.abc import AsyncIterator
 from typing import Protocol
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ..observability.logs import get_logger
 from ..records.retention import recording_path
@@ -35,9 +33,6 @@ class RecordsView(Protocol):
     """What these routes read from the engine."""
 
     @property
-    def api_token(self) -> str | None: ...
-
-    @property
     def records(self) -> RecordsService | None: ...
 
     def active_calls(self) -> list[dict]: ...
@@ -45,7 +40,21 @@ class RecordsView(Protocol):
     def live_record(self, call_id: str) -> dict | None: ...
 
 
-_bearer = HTTPBearer(auto_error=False)
+class BearerAuth(Protocol):
+    """The API's token check (api/http.py): is a token configured, does the request carry it."""
+
+    @property
+    def configured(self) -> bool: ...
+
+    def ok(self, request: Request) -> bool: ...
+
+
+class Denied(Exception):
+    """Raised by the token check; the app answers with `response` (api/http.py)."""
+
+    def __init__(self, response: JSONResponse):
+        super().__init__(response.status_code)
+        self.response = response
 
 
 def _filters(
@@ -59,14 +68,16 @@ def _filters(
     return CallFilter(since=since, until=until, caller=caller, persona=persona, outcome=outcome, text=text)
 
 
-def records_router(engine: RecordsView) -> APIRouter:
-    def authorized(credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> None:
-        token = engine.api_token
-        if not token:
-            raise HTTPException(403, "/calls is disabled: set AI_ENGINE_API__TOKEN and send it as a bearer token")
-        given = credentials.credentials if credentials is not None else ""
-        if not given or not hmac.compare_digest(given.encode(), token.encode()):
-            raise HTTPException(401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
+def records_router(engine: RecordsView, auth: BearerAuth) -> APIRouter:
+    def authorized(request: Request) -> None:
+        if not auth.configured:
+            raise Denied(
+                JSONResponse({"error": "/calls is disabled: set AI_ENGINE_API__TOKEN and send it as a bearer token"}, 403)
+            )
+        if not auth.ok(request):
+            raise Denied(
+                JSONResponse({"error": "missing or wrong bearer token"}, 401, headers={"WWW-Authenticate": "Bearer"})
+            )
 
     router = APIRouter(dependencies=[Depends(authorized)])
 
@@ -88,10 +99,10 @@ def records_router(engine: RecordsView) -> APIRouter:
                 rows, total = await service.store.list(flt, limit, offset)
             except Exception as exc:  # the live calls are still worth showing
                 _unavailable(exc)
-                return JSONResponse({"live": live, "calls": [], "detail": "call records are unavailable"}, 503)
+                return JSONResponse({"calls": live, "history": [], "error": "call records are unavailable"}, 503)
             records = [r.to_json() for r in rows]
         next_offset = offset + len(records) if offset + len(records) < total else None
-        return {"live": live, "calls": records, "total": total, "limit": limit, "offset": offset, "next_offset": next_offset}
+        return {"calls": live, "history": records, "total": total, "limit": limit, "offset": offset, "next_offset": next_offset}
 
     @router.get("/calls/export.jsonl")
     async def export(flt: CallFilter = Depends(_filters)) -> StreamingResponse:

@@ -1,6 +1,5 @@
 """What the cloud providers share: the bounded caller-audio outbox, refusals told apart from
 outages, and mu-law as bytes."""
-import anyio
 import numpy as np
 import pytest
 from websockets.asyncio.server import serve

@@ -239,6 +239,33 @@ async def run(args: argparse.Namespace, url: str) -> dict:
     return {"latency": latency, "latency_turns": latency_results, "concurrency": levels, "capacity": capacity}
 
 
+def parse_bench() -> int:
+    """Microseconds to parse one 20 ms append (8 kHz pcm): the server's fast path for the compact
+    form clients send (`append_message`), and the general path (`parse_client_event`) for the
+    same message as json.dumps writes it. Writes bench/results/local_ai_server_parse.json."""
+    import timeit
+
+    from local_ai_server.realtime.inbound import parse
+    from realtime_protocol import AudioFormat, append_message, parse_client_event
+
+    fmt, pcm = AudioFormat("pcm", 8000), bytes(FRAME_BYTES)
+    compact = append_message(pcm)
+    spaced = json.dumps({"type": "input_audio_buffer.append", "audio": base64.b64encode(pcm).decode()})
+    cases = {
+        "server parse, compact (append_message)": lambda: parse(compact, max_bytes=1 << 20, input_format=fmt),
+        "server parse, json.dumps form": lambda: parse(spaced, max_bytes=1 << 20, input_format=fmt),
+        "parse_client_event (general path)": lambda: parse_client_event(spaced, max_bytes=1 << 20,
+                                                                         input_format=fmt),
+    }
+    results = {}
+    for name, fn in cases.items():
+        results[name] = round(min(timeit.repeat(fn, number=20000, repeat=7)) / 20000 * 1e6, 2)
+        print(f"{name:<42}{results[name]:>8} us per append")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "local_ai_server_parse.json").write_text(json.dumps(results, indent=2))
+    return 0
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench local_ai_server", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -249,7 +276,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--silence-ms", type=int, default=500, help="end-of-turn silence (turn_detection)")
     parser.add_argument("--url", help="use a running server (ws://host:port/v1/realtime) instead of starting one")
     parser.add_argument("--token", default=os.environ.get("LOCAL_AI_AUTH_TOKEN"))
+    parser.add_argument("--parse-only", action="store_true",
+                        help="only time the parsing of one input_audio_buffer.append (the server's hot path)")
     args = parser.parse_args(argv)
+    if args.parse_only:
+        return parse_bench()
 
     RESULTS.mkdir(parents=True, exist_ok=True)
     proc = None

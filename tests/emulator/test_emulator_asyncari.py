@@ -1,5 +1,5 @@
 """asyncari 0.20.6 (the engine's ARI client) works against the emulator: it loads our Swagger
-declarations, opens the events WebSocket, gets StasisStart (as a dict: DESIGN section 3 quirk)
+declarations, opens the events WebSocket, gets StasisStart (as a dict: docs/architecture.md §3 quirk)
 and can answer the channel."""
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """AudioSocket faithfulness: framing, cadence, levels, what each leg hears, and the ways a leg
-ends (FACTS 9-17, 24-26, 32-35, 43; snoop F2-F8, F17, F20, F23; DESIGN section 3)."""
+ends (FACTS 9-17, 24-26, 32-35, 43; snoop F2-F8, F17, F20, F23; docs/architecture.md §3)."""
 from __future__ import annotations
 
 import asyncio
@@ -238,7 +238,7 @@ async def test_local_fork_without_formats_is_slin192_half_amplitude():
         await call.say(tone(600, 0.6).tobytes())
         audio = fork.audio_frames()
         samples = window(audio, audio[5][0], audio[-5][0])
-        assert 3900 < tone_amplitude(samples, 600) < 4050       # DESIGN section 3
+        assert 3900 < tone_amplitude(samples, 600) < 4050       # docs/architecture.md §3
         r = await rig.client.post("/channels", json={
             "endpoint": f"Local/{uuidlib.uuid4()}@ai-agent-media-fork/n", "app": "ai-agent",
             "formats": "nosuchcodec"})
@@ -291,7 +291,7 @@ async def test_external_media_slin16_frames_both_ways():
 
 
 async def test_burst_from_engine_is_not_buffered():
-    """Asterisk neither paces nor buffers what it receives (DESIGN section 3): a burst keeps at
+    """Asterisk neither paces nor buffers what it receives (docs/architecture.md §3): a burst keeps at
     most 160 ms, the rest is dropped."""
     async with Rig() as rig:
         call = await rig.answered_call()

@@ -1,4 +1,4 @@
-"""The Stasis app and its events WebSocket (FACTS 28, 29, 36-40, DESIGN section 3), and the
+"""The Stasis app and its events WebSocket (FACTS 28, 29, 36-40, docs/architecture.md §3), and the
 test controls (dropping the WebSocket, refusing it, HTTP server away and back, fault injection).
 """
 from __future__ import annotations
@@ -122,7 +122,7 @@ async def test_add_channel_before_stasis_start_is_422():
             "appArgs": "media-fork", "formats": "slin"})
         fid = r.json()["id"]
         r = await rig.client.post(f"/bridges/{b1}/addChannel", params={"channel": fid})
-        assert r.status_code == 422                                            # DESIGN 3
+        assert r.status_code == 422                                            # FACT 49
         assert r.json() == {"message": "Channel not in Stasis application"}
         await rig.started(fid)
         await rig.add(b1, fid)

@@ -15,7 +15,7 @@ def _clean_local_ai_env(monkeypatch):
 
 @pytest.fixture(autouse=True, scope="session")
 def _json_logs_at_info():
-    from local_ai_server.logging_setup import configure_logging
+    from voice_common.logs import configure_logging
 
     configure_logging("info")
 
@@ -28,7 +28,7 @@ def captured_logs():
     import logging
 
     import structlog
-    from local_ai_server.logging_setup import configure_logging
+    from voice_common.logs import configure_logging
 
     saved = structlog.get_config()
     root = logging.getLogger()

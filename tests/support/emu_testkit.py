@@ -227,7 +227,7 @@ def ari_client(emu) -> httpx.AsyncClient:
                              timeout=5.0)
 
 
-# ---- a call set up the way the engine does it (DESIGN section 2) ----------------------------
+# ---- a call set up the way the engine does it (docs/architecture.md §2) ----------------------------
 
 class Rig:
     """Emulator + fake engine + ARI client + events WebSocket, with helpers that set up the
@@ -302,7 +302,7 @@ class Rig:
         return sid
 
     async def media_path(self, cid: str):
-        """DESIGN §2: the caller in a call bridge, a snoop (spy=in) in a capture bridge with a
+        """docs/architecture.md §2: the caller in a call bridge, a snoop (spy=in) in a capture bridge with a
         media fork. Returns (call bridge, capture fork connection)."""
         b1 = await self.bridge()
         await self.add(b1, cid)

@@ -219,7 +219,7 @@ class BargeInSettings(_Section):
 
 class ProviderSettings(_Section):
     kind: Literal["realtime", "echo"] = Field(
-        "realtime", description="realtime: OpenAI Realtime subset client (DESIGN §4); echo: plays the caller back (line tests)."
+        "realtime", description="realtime: OpenAI Realtime subset client (docs/architecture.md §4); echo: plays the caller back (line tests)."
     )
     url: str = Field("ws://127.0.0.1:8765/v1/realtime", description="Realtime WebSocket URL.")
     health_url: str | None = Field("http://127.0.0.1:8765/health", description="Readiness URL polled by /health; null to skip.")

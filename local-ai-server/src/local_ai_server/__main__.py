@@ -6,9 +6,9 @@ import argparse
 import sys
 
 import structlog
+from voice_common.logs import configure_logging
 
 from .config import load_settings
-from .logging_setup import configure_logging
 from .runtime import Runtime
 from .server import make_uvicorn_server
 

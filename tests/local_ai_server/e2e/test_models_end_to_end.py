@@ -114,8 +114,15 @@ async def test_caller_speech_interrupts_a_real_answer(runtime):
 
 
 async def test_two_sessions_at_once_are_both_answered(runtime):
+    # Session b once asked "Can you tell me the weather today?" in espeak's British `en` voice. That
+    # failed on some machines as "Can you tell me no": not an end-of-turn cut (the turn holds the
+    # whole phrase: 2,240 ms = prefix, speech and 200 ms of its silence; see
+    # unit/test_vad_endpointer.py::test_natural_phrases_are_one_whole_turn), but Whisper tiny.en
+    # mishearing that voice: with faint noise or a 2.5 ms shift the same audio transcribes either way
+    # (7 of 12 right), so the CPU's int8 arithmetic decided. This phrase and voice transcribe right
+    # in 18 of 18 such variations.
     questions = {"a": ("What time does the store open tomorrow?", "en-us", {"store", "open"}),
-                 "b": ("Can you tell me the weather today?", "en", {"weather", "today"})}
+                 "b": ("Where is the nearest train station?", "en", {"train", "station"})}
     results: dict[str, tuple[str, dict, bytes]] = {}
 
     async def call(name: str, url: str) -> None:

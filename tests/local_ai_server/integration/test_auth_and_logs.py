@@ -10,7 +10,7 @@ import pytest
 from local_ai_fakes import http_get, make_runtime, serve
 from local_ai_server.__main__ import main
 from local_ai_server.client import RealtimeClient
-from local_ai_server.logging_setup import configure_logging
+from voice_common.logs import configure_logging
 
 pytestmark = pytest.mark.anyio
 

@@ -118,7 +118,42 @@ async def test_manual_input_buffer_is_bounded():
         await client.send_audio(vowel(3.0), realtime=False)
         error = await client.wait_for("error")
         assert error["error"]["code"] == "input_audio_buffer_full"
+        await still_answers(client)  # every append above was answered before this
+        assert len(client.all("error")) == 1  # one error, not one per refused append
         mark = len(client.events)
         await client.send({"type": "input_audio_buffer.commit"})
         await client.wait_for("conversation.item.input_audio_transcription.completed", after=mark)
     assert stt.calls and max(stt.calls) <= 2 * 16000  # at most 2 s reached the STT
+
+
+async def test_the_llm_stops_when_the_caller_goes_away():
+    llm = FakeLLM(reply="word " * 2000, token_delay=0.005)  # ten seconds of generation if nobody stops it
+    async with serve(make_runtime(fake_models(llm=llm))) as host:
+        async with RealtimeClient.connect(f"ws://{host}/v1/realtime") as client:
+            await client.wait_for("session.created")
+            await client.send({"type": "response.create", "response": {"max_output_tokens": 4096}})
+            await client.wait_for("response.output_audio.delta")
+        # The client left; leaving `serve` waits for the session (and its LLM job) to end.
+    assert llm.tokens_out < 1000, llm.tokens_out  # stopped soon after the caller left
+
+
+async def test_a_client_that_stops_reading_loses_its_session():
+    """The session ends by itself once a send has been blocked for server.send_timeout_s."""
+    import anyio
+    from local_ai_server.realtime.session import Session
+
+    runtime = make_runtime(server={"send_timeout_s": 0.2})
+    sent: list[str] = []
+
+    async def incoming():
+        yield json.dumps({"type": "response.create", "response": {"instructions": "Talk."}})
+        await anyio.sleep_forever()  # the client never sends again and never leaves
+
+    async def send_text(text: str) -> None:
+        if len(sent) >= 3:
+            await anyio.sleep_forever()  # and stops reading after three events
+        sent.append(text)
+
+    with anyio.fail_after(10):  # a guard only: without the timeout the session would never end
+        await Session(runtime).run(incoming(), send_text)
+    assert len(sent) == 3

@@ -10,10 +10,9 @@ from local_ai_server.speech.audio import (
     decode,
     encode,
     resample,
-    ulaw_decode,
-    ulaw_encode,
 )
 from realtime_protocol import AudioFormat, AudioFormatError
+from voice_common.pcm import ulaw_decode, ulaw_encode
 
 
 def tone(freq: float, rate: int, seconds: float = 0.5, amplitude: int = 10000) -> np.ndarray:

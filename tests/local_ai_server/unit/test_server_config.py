@@ -108,3 +108,9 @@ def test_prefill_prompt_is_a_prefix_of_the_next_turns_prompt():
         actual = conversation.chat_messages("Be nice.", "", history_turns=2)
         assert actual[: len(ahead)] == ahead and actual[-1]["content"] == f"next {i}"
         conversation.items.pop()
+
+
+def test_every_setting_has_a_meaning_for_the_readme_table():
+    from voice_common.settings import undocumented
+
+    assert undocumented(Settings) == []

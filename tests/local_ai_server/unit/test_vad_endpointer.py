@@ -65,3 +65,28 @@ def test_force_stop_ends_the_turn_now():
     feed(endpointer, vowel(0.5, 16000))
     stopped = endpointer.force_stop()
     assert isinstance(stopped, SpeechStopped) and not endpointer.in_speech
+
+
+PHRASES = ["What time does the store open tomorrow?", "Can you tell me the weather today?",
+           "I would like to book a table for two.", "Where is the nearest train station?",
+           "How do I reset my password?", "What are your opening hours on Sunday?"]
+
+
+def test_natural_phrases_are_one_whole_turn():
+    """espeak-ng phrases (telephone audio, the voices the tests and the bench use) end their turn
+    only after their last word: one turn each, reaching to the end of the speech."""
+    from local_ai_server.client import espeak
+    from local_ai_server.speech.audio import StreamResampler
+
+    for voice in ("en", "en-us", "en-gb-x-rp"):
+        for phrase in PHRASES:
+            speech = np.frombuffer(espeak(phrase, rate=8000, voice=voice, speed=160), dtype="<i2")
+            loud = np.flatnonzero(np.abs(speech) > 300)
+            speech_end_ms = 1000 + loud[-1] * 1000 // 8000  # after the 1 s of silence sent first
+            audio = StreamResampler(8000, 16000).process(
+                np.concatenate([np.zeros(8000, np.int16), speech.astype(np.int16), np.zeros(16000, np.int16)]))
+            endpointer = Endpointer(VadParams(silence_duration_ms=500))
+            stops = [e for e in endpointer.feed(audio) if isinstance(e, SpeechStopped)]
+            assert len(stops) == 1, (voice, phrase, [s.end_ms for s in stops])
+            assert not stops[0].forced
+            assert stops[0].end_ms >= speech_end_ms - 200, (voice, phrase, stops[0].end_ms, speech_end_ms)

@@ -109,7 +109,7 @@ class AudioSocketLeg:
                                 "payload": payload})
 
     def send_audio(self, samples_8k: np.ndarray) -> None:
-        if self.half_amplitude:  # slin192 Local without formats (DESIGN section 3)
+        if self.half_amplitude:  # slin192 Local without formats (docs/architecture.md §3)
             samples_8k = (samples_8k.astype(np.int32) // 2).astype(np.int16)
         self._write(self.kind, to_bytes(resample(samples_8k, 8000, self.rate)))
 

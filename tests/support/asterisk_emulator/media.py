@@ -9,7 +9,7 @@ import wave
 
 import numpy as np
 
-# AudioSocket kinds for slin at each rate (DESIGN section 3).
+# AudioSocket kinds for slin at each rate (docs/architecture.md §3).
 KIND_BY_RATE = {8000: 0x10, 12000: 0x11, 16000: 0x12, 24000: 0x13, 32000: 0x14,
                 44100: 0x15, 48000: 0x16, 96000: 0x17, 192000: 0x18}
 RATE_BY_KIND = {k: r for r, k in KIND_BY_RATE.items()}
@@ -33,7 +33,7 @@ def resolve_sound(media_path: str, sounds_dir: str | None) -> str:
 
 def read_wav_8k(path: str) -> np.ndarray | None:
     """Samples of an 8 kHz mono 16-bit WAV, or None when missing or another format
-    (Asterisk's format_wav refuses other rates: DESIGN section 3, FACT 51)."""
+    (Asterisk's format_wav refuses other rates: docs/architecture.md §3, FACT 51)."""
     try:
         with wave.open(path, "rb") as w:
             if w.getframerate() != 8000 or w.getnchannels() != 1 or w.getsampwidth() != 2:

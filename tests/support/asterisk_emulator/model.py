@@ -80,7 +80,7 @@ class Channel(PlaybackTarget):
     call: Any = None                 # Call for phone/caller channels
     leg: Any = None                  # AudioSocketLeg for local2/extmedia/audiosocket
     formats: str | None = None
-    half_amplitude: bool = False     # Local originated without formats: slin192 (DESIGN section 3)
+    half_amplitude: bool = False     # Local originated without formats: slin192 (docs/architecture.md §3)
     pending_callerid: bool = False   # ;2 half of a Local: caller id changed, not yet announced
     in_audiosocket: bool = False
     playbacks: collections.deque = field(default_factory=collections.deque)

@@ -165,7 +165,7 @@ class OriginationMixin:
             ch.pending_callerid = False
             self.emit(ev.callerid(ch), ch)
         if uid is None or not host or ch.state != "Up":
-            self.local2_failed(ch)   # two args, a UUID, an answered channel (DESIGN section 3)
+            self.local2_failed(ch)   # two args, a UUID, an answered channel (docs/architecture.md §3)
             return "stop"
         ch.in_audiosocket = True
         local1 = ch.peer
@@ -240,7 +240,7 @@ class OriginationMixin:
                       context=context, exten=exten, priority=1)
         ch1.peer, ch2.peer = ch2, ch1
         ch1.formats = formats
-        ch1.half_amplitude = formats is None          # slin192 (DESIGN section 3)
+        ch1.half_amplitude = formats is None          # slin192 (docs/architecture.md §3)
         for k, v in variables.items():
             ch1.vars[k] = str(v)
         if app:

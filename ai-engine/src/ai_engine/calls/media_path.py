@@ -1,4 +1,4 @@
-"""Builds a call's media path, as DESIGN §2 and the snoop facts' recommendation say:
+"""Builds a call's media path, as docs/architecture.md §2 and the snoop facts' recommendation say:
 
   answer → call bridge B1 + caller → snoop(spy=in) → capture bridge B2 + snoop →
   capture leg (Local/<uuid>@ai-agent-media-fork/n with formats, or externalMedia) → B2 →

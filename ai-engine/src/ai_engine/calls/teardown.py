@@ -1,4 +1,4 @@
-"""Removes everything a call created (DESIGN §2 step 9), whatever state it got to.
+"""Removes everything a call created (docs/architecture.md §2.6), whatever state it got to.
 
 Order: stop the running playback (it would run on in the empty bridge, snoop F30), send the
 caller on (to the failure context, or hang it up) if it is still there, hang up the legs, destroy both bridges (they never go away by

@@ -1,4 +1,4 @@
-"""Per-turn latency: end of caller speech → first agent audio, with its stages (DESIGN §6).
+"""Per-turn latency: end of caller speech → first agent audio, with its stages (docs/architecture.md §6).
 
 The turn starts when the caller went quiet (the engine's own VAD; the provider's speech_stopped
 comes a silence threshold later and is itself a stage). Stages, in seconds from there:

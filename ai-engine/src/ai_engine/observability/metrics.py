@@ -1,4 +1,4 @@
-"""Prometheus metrics of the engine (DESIGN §6). Module-level: one registry per process."""
+"""Prometheus metrics of the engine (docs/architecture.md §6). Module-level: one registry per process."""
 
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ Pacing: every 20 ms, on absolute deadlines (deadline n = start + n·20 ms, no dr
 registered stream output is asked for exactly one frame, which it writes at once (sync). All
 calls' frames leave at the same tick; each leg's frames are 20 ms apart as its receiver sees
 them. When the loop falls behind by more than `max_lag_s` the schedule restarts from now:
-never a burst (Asterisk does not buffer, DESIGN §3). One timer for the whole engine instead of
+never a burst (Asterisk does not buffer, docs/architecture.md §3). One timer for the whole engine instead of
 one per call: that was most of a call's cost (bench/media_load.py).
 
 Housekeeping, a few times per keepalive interval: a capture leg that nothing crossed for

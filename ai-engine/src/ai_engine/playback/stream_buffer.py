@@ -92,7 +92,7 @@ class StreamBuffer:
 class Pacer:
     """Deadlines for one frame every `frame_s` from a monotonic clock, with no drift: deadline
     n is start + n * frame_s. If the loop falls behind by more than `max_lag_s` the schedule
-    restarts from now instead of sending a burst (Asterisk does not buffer, DESIGN §3)."""
+    restarts from now instead of sending a burst (Asterisk does not buffer, docs/architecture.md §3)."""
 
     def __init__(self, start: float, frame_s: float = 0.02, max_lag_s: float = 0.1):
         self.frame_s = frame_s

@@ -1,5 +1,5 @@
 """Stream mode: agent audio as 20 ms AudioSocket frames on the call's playback leg (an
-externalMedia `encapsulation=audiosocket` channel in the call bridge, DESIGN §2 step 6).
+externalMedia `encapsulation=audiosocket` channel in the call bridge, docs/architecture.md §2.4).
 
 The engine's `MediaClock` asks every stream output for one frame per 20 ms tick (`tick()`,
 sync): silence when idle or on underrun, in the frame kind the leg negotiated; the clock keeps

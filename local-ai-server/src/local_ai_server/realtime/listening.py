@@ -47,6 +47,7 @@ class Listener:
         self._resampler = StreamResampler(state.input_format.rate, PROCESSING_RATE)
         self._manual_buffer: list[np.ndarray] = []
         self._manual_samples = 0
+        self._manual_full = False
         limits = settings.limits
         self._rate = AudioRateLimit(limits.audio_rate, limits.audio_burst_ms)
         self._speech_item_id: str | None = None
@@ -65,6 +66,7 @@ class Listener:
         self.endpointer.reset()
         self._manual_buffer.clear()
         self._manual_samples = 0
+        self._manual_full = False
         self._drop_speculative()
         self._speech_item_id = None
 
@@ -84,6 +86,9 @@ class Listener:
         if self._state.turn_detection is None:
             max_samples = limits.max_input_buffer_ms * PROCESSING_RATE // 1000
             if self._manual_samples + audio_16k.size > max_samples:
+                if self._manual_full:
+                    return  # told once until the buffer is committed or cleared
+                self._manual_full = True
                 raise ProtocolError("input_audio_buffer_full",
                                     f"the input audio buffer holds at most {limits.max_input_buffer_ms} ms; "
                                     "commit or clear it", param="audio")
@@ -114,7 +119,9 @@ class Listener:
         audio = np.concatenate(self._manual_buffer)
         self._manual_buffer.clear()
         self._manual_samples = 0
-        self._check_room()
+        self._manual_full = False
+        if not self._turns.has_room():
+            raise self._queue_full()
         item_id = new_id("item")
         await self._outbox.emit(InputAudioBufferCommitted(item_id, self._conversation.last_id))
         turn = Turn(item_id=item_id, audio=audio, voiced_ms=len(audio) * 1000 // PROCESSING_RATE,
@@ -154,9 +161,10 @@ class Listener:
         turn = self._speculative
         self._speculative = None
         if turn is None or turn.failed:  # no early work, or it failed: the final turn starts afresh
-            if not self._turns.has_room():
+            if not self._turns.has_room():  # told, and the rest of this audio still goes through the VAD
                 await self._outbox.emit(InputAudioBufferSpeechStopped(event.end_ms, item_id))
-                self._check_room()
+                await self._outbox.error(self._queue_full())
+                return
             turn = Turn(item_id=item_id, audio=event.audio, voiced_ms=event.voiced_ms,
                         end_of_speech=self._wall_time(event.end_ms), speculative=False,
                         create_response=self._state.create_response)
@@ -166,11 +174,10 @@ class Listener:
         await self._outbox.emit(InputAudioBufferCommitted(item_id, self._conversation.last_id))
         self._turns.commit(turn)
 
-    def _check_room(self) -> None:
-        if not self._turns.has_room():
-            limit = self._settings.limits.max_queued_turns
-            raise ProtocolError("turn_queue_full", f"{limit} turns of this session are still being processed; "
-                                                   "this turn is dropped", error_type="server_error")
+    def _queue_full(self) -> ProtocolError:
+        limit = self._settings.limits.max_queued_turns
+        return ProtocolError("turn_queue_full", f"{limit} turns of this session are still being processed; "
+                                                "this turn is dropped", error_type="server_error")
 
     def _wall_time(self, audio_ms: int) -> float:
         """Monotonic time at which audio time `audio_ms` arrived (audio arrives in real time)."""

@@ -1,5 +1,9 @@
 """The outbox: every server event of a session leaves through it, in the order emitted.
 
+A client that stops reading blocks the writer (the socket applies back-pressure, the queue below
+is bounded, and the roles that emit wait); one send blocked past `server.send_timeout_s` ends the
+session.
+
 One writer task (`run`) is the only one that sends on the socket. A response's audio/transcript
 deltas are tagged with its id; once the response is cancelled (`drop_deltas_of`) the writer drops
 any still queued, so nothing of a cancelled response is sent after its `response.done`.
@@ -38,7 +42,8 @@ OnSent = Callable[[], None]
 
 
 class Outbox:
-    def __init__(self) -> None:
+    def __init__(self, send_timeout_s: float = 15.0) -> None:
+        self._send_timeout_s = send_timeout_s
         self._send, self._recv = anyio.create_memory_object_stream[tuple](max_buffer_size=QUEUE_EVENTS)
         self._cancelled: dict[str, None] = {}  # insertion-ordered, bounded
         # Keeps each response's opening and closing events in order (a cancel arriving while
@@ -52,7 +57,12 @@ class Outbox:
                 if response_id is not None and response_id in self._cancelled and isinstance(event, DELTAS):
                     continue
                 try:
-                    await send_text(serialize(event))
+                    with anyio.fail_after(self._send_timeout_s):
+                        await send_text(serialize(event))
+                except TimeoutError:  # a client that stopped reading holds no session (and no CPU) forever
+                    log.warning("session.send_timeout", seconds=self._send_timeout_s)
+                    scope.cancel()
+                    return
                 except Exception as exc:  # the client went away: stop the whole session
                     log.info("session.send_failed", error=type(exc).__name__)
                     scope.cancel()

@@ -9,6 +9,7 @@ The roles, in the order a caller turn flows through them: `listening` -> `turns`
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import anyio
@@ -30,6 +31,7 @@ from realtime_protocol import (
     SessionUpdated,
     new_id,
 )
+from voice_common.logs import bind_call
 
 from ..cpu import QUEUE_KEY
 from ..runtime import Runtime
@@ -41,9 +43,8 @@ from .responses import Responses
 from .state import MODEL, SessionState
 from .turns import Turns
 
-log = structlog.get_logger("local_ai_server.session")
-
-SUPPORTED_ENCODINGS = ("pcm", "pcmu")  # audio/pcma (A-law) is not decoded here yet
+log_name = "local_ai_server.session"
+log = structlog.get_logger(log_name)
 
 
 class Session:
@@ -57,13 +58,18 @@ class Session:
         self.id = self.state.id
         limits = runtime.settings.limits
         self.conversation = Conversation(max_items=limits.max_items, max_chars=limits.max_conversation_chars)
-        self.outbox = Outbox()
+        self.outbox = Outbox(runtime.settings.server.send_timeout_s)
+        # A dropped debug line still costs ~20 us through the shared (stdlib) log chain: decide once,
+        # not on each of the 50 appends a second.
+        self._log_appends = logging.getLogger(log_name).isEnabledFor(logging.DEBUG)
 
     async def run(self, incoming: AsyncIterator[str | bytes], send_text: Callable[[str], Awaitable[None]]) -> None:
-        ids = {"session_id": self.id, **({"call_id": self.call_id} if self.call_id else {})}
-        QUEUE_KEY.set(self.id)  # this session's model jobs queue fairly against other sessions'
-        with structlog.contextvars.bound_contextvars(**ids):
-            await self._serve(incoming, send_text)
+        queue_key = QUEUE_KEY.set(self.id)  # this session's model jobs queue fairly against other sessions'
+        try:
+            with bind_call(self.call_id, session_id=self.id):  # on every log line of this session
+                await self._serve(incoming, send_text)
+        finally:
+            QUEUE_KEY.reset(queue_key)
 
     async def _serve(self, incoming: AsyncIterator[str | bytes], send_text: Callable[[str], Awaitable[None]]) -> None:
         log.info("session.started")
@@ -89,7 +95,8 @@ class Session:
             await self.outbox.error(exc)
             return
         if isinstance(event, InputAudioBufferAppend):
-            log.debug("event.in", type=event.type, bytes=len(event.audio))
+            if self._log_appends:
+                log.debug("event.in", type=event.type, bytes=len(event.audio))
         else:
             log.info("event.in", type=event.type, client_event_id=event.event_id)
         try:
@@ -123,10 +130,6 @@ class Session:
         if patch.turn_detection and patch.turn_detection.type != "server_vad":
             raise ProtocolError("invalid_session", f"turn_detection type {patch.turn_detection.type!r} is not "
                                 "supported (server_vad)", param="session.audio.input.turn_detection.type")
-        for fmt, side in ((patch.input_format, "input"), (patch.output_format, "output")):
-            if fmt and fmt.encoding not in SUPPORTED_ENCODINGS:
-                raise ProtocolError("invalid_audio_format", f"{fmt.mime} is not supported by this server "
-                                    f"(audio/pcm, audio/pcmu)", param=f"session.audio.{side}.format")
         changes = self.state.apply(patch)
         self.listener.reconfigure(changes.input_format, changes.turn_detection)
         await self.outbox.emit(SessionUpdated(self.state.wire(), self.id, MODEL))

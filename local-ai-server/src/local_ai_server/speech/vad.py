@@ -1,7 +1,9 @@
-"""End-of-turn detection with webrtcvad (sans-IO).
+"""End-of-turn detection (sans-IO) over the shared speech gate (`voice_common.vad.SpeechGate`:
+webrtcvad and an energy floor; the floor's default here, -55 dBFS, is lower than the engine's
+barge-in floor because a quiet last word must not end the turn, see `vad.energy_floor_dbfs`).
 
 Audio goes in as 16 kHz int16 samples in any amount; `Endpointer.feed` cuts it into 20 ms frames,
-classifies each with webrtcvad and returns what happened, in order:
+classifies each and returns what happened, in order:
 
 - `SpeechStarted`: enough voiced audio within a short window (a cough or click does not count).
 - `Paused`: the current silence run reached `speculative_after_ms`; the turn so far may be
@@ -20,11 +22,11 @@ from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
-import webrtcvad
+from voice_common.pcm import FRAME_MS, samples_for_ms
+from voice_common.vad import Classifier, SpeechGate
 
 RATE = 16000
-FRAME_MS = 20
-FRAME_SAMPLES = RATE * FRAME_MS // 1000
+FRAME_SAMPLES = samples_for_ms(RATE, FRAME_MS)
 
 
 @dataclass(slots=True)
@@ -69,10 +71,10 @@ class VadParams:
 
 
 class Endpointer:
-    def __init__(self, params: VadParams, classifier=None) -> None:
+    def __init__(self, params: VadParams, classifier: Classifier | None = None) -> None:
         self.params = params
-        self._vad = classifier or webrtcvad.Vad(params.aggressiveness)
-        self._floor_rms = 32768.0 * 10 ** (params.energy_floor_dbfs / 20)
+        self._classifier = classifier
+        self._gate = SpeechGate(RATE, params.aggressiveness, params.energy_floor_dbfs, classifier)
         self._pending = np.zeros(0, dtype=np.int16)
         self._frames_seen = 0
         self.reset()
@@ -92,10 +94,10 @@ class Endpointer:
         self._paused = False
 
     def set_params(self, params: VadParams) -> None:
-        if params.aggressiveness != self.params.aggressiveness:
-            self._vad = webrtcvad.Vad(params.aggressiveness)
+        if (params.aggressiveness, params.energy_floor_dbfs) != (self.params.aggressiveness,
+                                                                 self.params.energy_floor_dbfs):
+            self._gate = SpeechGate(RATE, params.aggressiveness, params.energy_floor_dbfs, self._classifier)
         self.params = params
-        self._floor_rms = 32768.0 * 10 ** (params.energy_floor_dbfs / 20)
         self.reset()
 
     @property
@@ -114,19 +116,12 @@ class Endpointer:
         events: list[VadEvent] = []
         for offset in range(0, whole, FRAME_SAMPLES):
             frame = samples[offset : offset + FRAME_SAMPLES]
-            voiced = self._vad.is_speech(frame.tobytes(), RATE) and self._loud_enough(frame)
+            voiced = self._gate.voiced_samples(frame)
             self._frames_seen += 1
             event = self._frame(frame, voiced)
             if event is not None:
                 events.extend(event)
         return events
-
-    def _loud_enough(self, frame: np.ndarray) -> bool:
-        """webrtcvad keeps calling 80-170 ms after speech "voiced" even when the line is digitally
-        silent (its hangover); frames below the energy floor are silence, which puts the end of
-        speech where it really is and keeps clicks from starting a turn."""
-        rms = float(np.sqrt(np.mean(np.square(frame, dtype=np.float64))))
-        return rms >= self._floor_rms
 
     def _frame(self, frame: np.ndarray, voiced: bool) -> list[VadEvent] | None:
         p = self.params

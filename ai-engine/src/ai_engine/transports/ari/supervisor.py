@@ -1,7 +1,7 @@
 """The supervised ARI connection: connect, read events, reconnect with back-off.
 
 asyncari has no reconnect of its own, ends silently when the socket closes and runs listeners
-inline (DESIGN §3). So this module owns the loop: it loads the Swagger API through asyncari's
+inline (docs/architecture.md §3). So this module owns the loop: it loads the Swagger API through asyncari's
 `Client`, opens the events WebSocket, hands each event (a plain dict) to `on_event` (which must
 not block), and after every (re)connect calls `on_connected` so the engine can rebuild its view
 with GET requests: Asterisk drops events while no WebSocket is connected (FACT 37).

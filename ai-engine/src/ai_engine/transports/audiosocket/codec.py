@@ -1,6 +1,6 @@
 """AudioSocket framing, sans-IO: bytes in, events out; events in, bytes out. No sockets here.
 
-Frame: 1 byte kind, 2 bytes big-endian payload length, payload (DESIGN §3).
+Frame: 1 byte kind, 2 bytes big-endian payload length, payload (docs/architecture.md §3).
 
   0x00 hangup (no payload)      0x01 UUID (16 raw bytes)     0x03 DTMF (1 ASCII byte)
   0x10..0x18 signed 16-bit LE mono audio at 8, 12, 16, 24, 32, 44.1, 48, 96, 192 kHz

@@ -21,7 +21,7 @@ class TransferTarget(Section):
         "blind", description="blind: the caller continues in the dialplan at once; attended: the engine dials the target and bridges the caller when it answers."
     )
     announcement: str | None = Field(
-        None, description="Said verbatim to the caller before a blind transfer (e.g. 'Transferring you now'); null: nothing."
+        None, description="Said verbatim to the caller before the transfer (e.g. 'Transferring you now'); null: nothing."
     )
     answer_timeout_s: float = Field(
         30.0, gt=0, le=300, description="Attended: a target that does not answer within this long is hung up and the caller goes back to the agent."

@@ -177,7 +177,7 @@ class _Session:
                 await self.reject("Invalid JSON payload received. Unknown name in clientContent")
                 return False
             text = " ".join(p.get("text", "") for t in body.get("turns") or [] for p in t.get("parts") or [])
-            if "saying exactly this" in text:
+            if "word for word" in text:  # the client asks for a sentence said verbatim
                 self.log.agent_texts.append(text.split(": ", 1)[-1])
                 self.start_turn("Hello.", tone(GREETING_HZ, self.server.greeting_ms, OUTPUT_RATE))
             else:

@@ -135,7 +135,7 @@ def tool_response_message(call_id: str, name: str, output: str) -> str:
 def greeting_message(text: str) -> str:
     """Live has no 'speak this text' message: a user turn asks the model to say it verbatim (the
     greeting, and later a farewell or a transfer announcement)."""
-    prompt = f"Say this to the caller now by saying exactly this, word for word, and nothing else: {text}"
+    prompt = f"Say exactly this to the caller now, word for word, and nothing else: {text}"
     return json.dumps({"clientContent": {"turns": [{"role": "user", "parts": [{"text": prompt}]}], "turnComplete": True}})
 
 

@@ -99,3 +99,18 @@ def test_settings_refuse_a_key_map_that_names_an_unknown_target_or_action():
     settings = Settings(ari={"password": "a-real-one"}, personas={"default": {"dtmf_keys": {"0": "transfer operator"}}})
     with pytest.raises(ValueError, match="no transfer target 'operator'"):
         settings.check_ready_to_run()
+
+
+async def test_a_tool_with_its_own_longer_bound_is_not_cut_by_the_personas_tool_timeout():
+    class Ringing(Tool):
+        timeout_s = 5.0  # an attended transfer rings longer than tool_timeout_s
+
+        async def run(self, arguments, ctx):
+            await anyio.sleep(0.1)
+            return ToolOutcome({"transferred": False, "reason": "no answer"})
+
+    out = await ToolRegistry([Ringing()], 0.01).execute("t", "{}", Actions())
+    assert out.output == {"transferred": False, "reason": "no answer"}
+    persona = Settings(personas={"p": {"tools": ["transfer"], "tool_timeout_s": 5, "transfer_targets": {
+        "tech": {"context": "from-internal", "extension": "2001", "mode": "attended", "answer_timeout_s": 45}}}}).personas["p"]
+    assert build_registry(persona).tools["transfer"].timeout_s > 45

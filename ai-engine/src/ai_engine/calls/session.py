@@ -165,6 +165,7 @@ class CallSession:
         elif kind == "ChannelDtmfReceived" and channel_id == call.caller_id:
             digit = str(event.get("digit", ""))
             log.info("call.dtmf", digit=digit, duration_ms=event.get("duration_ms"))
+            metrics.DTMF_KEYS.inc()
             if self._conversation is not None and call.transferred_to is None:
                 self._conversation.actions.dtmf(digit)
         elif kind == "EngineResync" and self._tg is not None:

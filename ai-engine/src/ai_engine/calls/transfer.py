@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import anyio
 
+from ..observability import metrics
 from ..observability.logs import get_logger
 from ..tools.settings import TransferTarget
 from ..transports.ari.errors import AriError, AriUnavailable
@@ -53,9 +54,11 @@ async def blind(call: Call, deps: CallDeps, name: str, target: TransferTarget) -
         await deps.rest.continue_in_dialplan(call.caller_id, target.context, target.extension, target.priority)
     except (AriError, AriUnavailable) as exc:
         log.warning("transfer.failed", target=name, mode="blind", error=str(exc))
+        metrics.TRANSFERS.labels("blind", "failed").inc()
         return {"transferred": False, "reason": "the transfer could not be made; apologise and offer to help otherwise"}
     call.transferred_to = name
     log.info("transfer.done", target=name, mode="blind", context=target.context, extension=target.extension)
+    metrics.TRANSFERS.labels("blind", "done").inc()
     call.end(f"transferred to {name}", caller_action=CallerAction.GONE)  # the dialplan has the caller now
     return {"transferred": True, "target": name}
 
@@ -79,16 +82,19 @@ async def attended(call: Call, deps: CallDeps, name: str, target: TransferTarget
         if not leg.answered.is_set() or leg.gone.is_set():
             reason = "did not answer" if not leg.gone.is_set() else "could not be reached"
             log.info("transfer.not_answered", target=name, reason=reason)
+            metrics.TRANSFERS.labels("attended", "not_answered").inc()
             await _drop(call, deps, leg)
             return {"transferred": False, "reason": f"{name} {reason}; tell the caller and offer to help or try later"}
         await rest.add_channel(call.bridge_id, leg.channel_id)
     except (AriError, AriUnavailable) as exc:
         log.warning("transfer.failed", target=name, mode="attended", error=str(exc))
+        metrics.TRANSFERS.labels("attended", "failed").inc()
         with anyio.CancelScope(shield=True):
             await _drop(call, deps, leg)
         return {"transferred": False, "reason": "the transfer could not be made; apologise and offer to help otherwise"}
     call.transferred_to = name
     log.info("transfer.done", target=name, mode="attended")
+    metrics.TRANSFERS.labels("attended", "done").inc()
     return {"transferred": True, "target": name}
 
 

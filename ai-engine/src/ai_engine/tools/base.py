@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 import anyio
 
+from ..observability import metrics
 from ..observability.logs import get_logger
 
 log = get_logger(__name__)
@@ -73,6 +74,8 @@ class CallActions(Protocol):
 
 class Tool(Protocol):
     spec: ToolSpec
+    # Optional: `timeout_s: float`, the tool's own bound when it must outlast the persona's
+    # tool_timeout_s (an attended transfer rings for up to its answer_timeout_s).
 
     async def run(self, arguments: dict, ctx: CallActions) -> ToolOutcome:
         ...
@@ -99,8 +102,9 @@ class ToolRegistry:
             log.warning("tool.bad_arguments", tool=name, error=str(exc))
             return ToolOutcome({"error": str(exc)})
         started = anyio.current_time()
+        timeout = max(self.timeout_s, getattr(tool, "timeout_s", 0.0))
         outcome: ToolOutcome | None = None
-        with anyio.move_on_after(self.timeout_s):
+        with anyio.move_on_after(timeout):
             try:
                 outcome = await tool.run(args, ctx)
             except ToolFailed as exc:
@@ -108,8 +112,11 @@ class ToolRegistry:
             except Exception as exc:  # a bug in a tool must not end the call
                 log.exception("tool.crashed", tool=name)
                 outcome = ToolOutcome({"error": f"the {name} tool failed ({type(exc).__name__})"})
+        result = "ok" if outcome is not None and "error" not in outcome.output else "error" if outcome else "timeout"
         if outcome is None:
-            outcome = ToolOutcome({"error": f"the {name} tool did not answer within {self.timeout_s:g} s"})
+            outcome = ToolOutcome({"error": f"the {name} tool did not answer within {timeout:g} s"})
+        metrics.TOOL_CALLS.labels(name, result).inc()
+        metrics.TOOL_SECONDS.labels(name).observe(anyio.current_time() - started)
         log.info(
             "tool.called",
             tool=name,

@@ -9,9 +9,13 @@ from .base import CallActions, ToolFailed, ToolOutcome, ToolSpec
 from .settings import TransferTarget
 
 
+SPEAK_ALLOWANCE_S = 70.0  # the words before the transfer and the announcement (speech_tracker bounds it at 60 s)
+
+
 class TransferTool:
     def __init__(self, targets: Mapping[str, TransferTarget]):
         self.targets = dict(targets)
+        self.timeout_s = SPEAK_ALLOWANCE_S + max((t.answer_timeout_s for t in self.targets.values() if t.mode == "attended"), default=0.0)
         names = sorted(self.targets)
         listed = "; ".join(f"{n}: {t.description}" if t.description else n for n, t in sorted(self.targets.items()))
         self.spec = ToolSpec(
@@ -35,6 +39,8 @@ class TransferTool:
 
 
 class HangupTool:
+    timeout_s = SPEAK_ALLOWANCE_S  # the farewell must be heard whole
+
     def __init__(self, farewell: str):
         self.farewell = farewell
         self.spec = ToolSpec(

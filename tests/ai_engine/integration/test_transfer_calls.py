@@ -124,3 +124,21 @@ async def test_hangup_tool_says_the_farewell_then_ends_the_call(tmp_path):
         after = call.heard_pcm()[heard_before:]
         assert peak_tone_level(after, 440) > 2000
         await eventually(lambda: rig.engine_channels() == [] and rig.our_bridges() == [], 5, "torn down")
+
+
+async def test_attended_transfer_in_stream_mode_ends_for_the_caller_when_the_target_hangs_up(tmp_path):
+    fake = FakeRealtimeServer(tool_turns=[("transfer", {"target": "operator"})])
+    short_call = {"from-internal": [("Answer", ""), ("Wait", "1.5"), ("Hangup", "")]}  # the person hangs up after a while
+    async with running_rig(
+        tmp_path, fake=fake, contexts=short_call, personas=persona("attended"), playback={"downstream_mode": "stream"}
+    ) as rig:
+        call = await greeted_call(rig)
+        await ask(call)
+        def bridged() -> bool:
+            return any({m.id for m in b.members} == {call.channel_id, *[c for c in rig.emu.channels if c.endswith("-transfer")]}
+                       and len(b.members) == 2 for b in rig.emu.bridges.values())
+
+        await eventually(bridged, 10, "caller bridged with the target alone (the playback leg gone too)")
+        await call.wait_ended(10)  # the target hung up: the engine hangs up the caller
+        await eventually(lambda: rig.engine_channels() == [] and rig.our_bridges() == [], 5, "nothing left")
+        assert rig.engine.registry.calls == {}

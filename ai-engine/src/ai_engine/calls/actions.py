@@ -114,7 +114,7 @@ class ActionRunner:
             else:
                 digit = await self._digits.receive()
                 events = self.keys.press(digit)
-            log.info("call.dtmf_key", digit=digit, entry=self.keys.entry, fired=[type(e).__name__ for e in events])
+            log.info("call.dtmf_key", fired=[type(e).__name__ for e in events], open_entry=bool(self.keys.entry))
             for event in events:
                 job = _KeyAction(event.action) if isinstance(event, Mapped) else event.text()
                 self._queue(self._jobs_in, job, "key action")

@@ -99,6 +99,9 @@ def test_settings_refuse_a_key_map_that_names_an_unknown_target_or_action():
     settings = Settings(ari={"password": "a-real-one"}, personas={"default": {"dtmf_keys": {"0": "transfer operator"}}})
     with pytest.raises(ValueError, match="no transfer target 'operator'"):
         settings.check_ready_to_run()
+    settings = Settings(ari={"password": "a-real-one"}, personas={"default": {"tools": ["lookup"]}})
+    with pytest.raises(ValueError, match="tools has lookup but personas.default.lookup.url is not set"):
+        settings.check_ready_to_run()
 
 
 async def test_a_tool_with_its_own_longer_bound_is_not_cut_by_the_personas_tool_timeout():

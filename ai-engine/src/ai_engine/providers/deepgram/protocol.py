@@ -26,6 +26,7 @@ One WebSocket; JSON text messages and binary audio both ways.
   FunctionCallRequest     | ToolCall per client_side function (Settings offered them in
                           | agent.think.functions); server-side ones are the vendor's business
   Warning                 | ProviderError (the session goes on)
+  InjectionRefused        | ProviderError (the sentence we injected was not said)
   Error                   | ProviderError, then Fatal: the reference calls every Error fatal
   anything else           | ignored
 
@@ -59,6 +60,7 @@ FUNCTION_CALL_REQUEST = "FunctionCallRequest"
 FUNCTION_CALL_RESPONSE = "FunctionCallResponse"
 INJECT_AGENT_MESSAGE = "InjectAgentMessage"
 INJECT_USER_MESSAGE = "InjectUserMessage"
+INJECTION_REFUSED = "InjectionRefused"
 
 _SESSIONS = count(1)
 
@@ -205,6 +207,8 @@ class AgentProtocol:
             return self._close("completed")
         if kind == FUNCTION_CALL_REQUEST:
             return self._function_calls(msg.get("functions"))
+        if kind == INJECTION_REFUSED:  # the agent was speaking or the user was: the sentence is not said
+            return [base.ProviderError(f"injection refused: {msg.get('message', '')}")]
         if kind == WARNING:
             return [base.ProviderError(f"warning {msg.get('code', '')}: {msg.get('description', '')}")]
         if kind == ERROR:

@@ -413,11 +413,15 @@ class Settings(BaseSettings):
         for name, persona in self.personas.items():
             if persona.provider not in self.providers:
                 raise ValueError(f"personas.{name}.provider {persona.provider!r} is not in providers")
-            needs = {"transfer": persona.transfer_targets, "lookup": persona.lookup.url, "knowledge_base": persona.knowledge_base.folder}
+            needs = {
+                "transfer": ("transfer_targets", persona.transfer_targets),
+                "lookup": ("lookup.url", persona.lookup.url),
+                "knowledge_base": ("knowledge_base.folder", persona.knowledge_base.folder),
+            }
             for tool in persona.tools:
-                if not needs[tool]:
-                    what = {"transfer": "transfer_targets", "lookup": "lookup.url", "knowledge_base": "knowledge_base.folder"}[tool]
-                    raise ValueError(f"personas.{name}.tools has {tool} but personas.{name}.{what} is not set")
+                key, value = needs.get(tool, ("", True))  # hangup needs nothing
+                if not value:
+                    raise ValueError(f"personas.{name}.tools has {tool} but personas.{name}.{key} is not set")
             for digits, action in persona.dtmf_keys.items():
                 verb, _, target = action.partition(" ")
                 if verb == "transfer" and target.strip() not in persona.transfer_targets:

@@ -117,3 +117,11 @@ async def test_a_tool_with_its_own_longer_bound_is_not_cut_by_the_personas_tool_
     persona = Settings(personas={"p": {"tools": ["transfer"], "tool_timeout_s": 5, "transfer_targets": {
         "tech": {"context": "from-internal", "extension": "2001", "mode": "attended", "answer_timeout_s": 45}}}}).personas["p"]
     assert build_registry(persona).tools["transfer"].timeout_s > 45
+
+
+def test_a_persona_with_every_tool_configured_passes_the_startup_check(tmp_path):
+    Settings(ari={"password": "a-real-one"}, personas={"default": {
+        "tools": ["transfer", "hangup", "lookup", "knowledge_base"],
+        "transfer_targets": {"operator": {"context": "from-internal", "extension": "1001"}},
+        "lookup": {"url": "http://127.0.0.1:9/lookup"}, "knowledge_base": {"folder": str(tmp_path)},
+    }}).check_ready_to_run()

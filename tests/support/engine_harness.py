@@ -94,6 +94,7 @@ def engine_settings(tmp_path: Path, emu_url: str, provider_url: str, as_port: in
         "playback": {"media_dir": str(media_dir), "sound_prefix": "ai-generated", "segment_min_ms": 200},
         "providers": {"local": {"url": provider_url, "health_url": None}},
         "personas": {"default": {"greeting": "Hello", "instructions": "Be brief."}},
+        "records": {"data_dir": str(tmp_path / "data")},
     }
     for section, values in overrides.items():
         if isinstance(values, dict) and isinstance(base.get(section), dict):

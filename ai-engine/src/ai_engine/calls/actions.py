@@ -12,6 +12,7 @@ the conversation ends, leaving the caller bridged with the target (calls/transfe
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -122,6 +123,7 @@ class ActionRunner:
     async def _run_tool(self, event: base.ToolCall) -> None:
         session = self._session()
         outcome = await self.tools.execute(event.name, event.arguments, self)
+        self.call.recorder.tool_call(event.name, _arguments(event.arguments), outcome.output)
         if self.handed_over.is_set() or self.call.ended.is_set():
             return
         await self._send_result(session, event, outcome)
@@ -196,4 +198,13 @@ class ActionRunner:
         if farewell:
             await self.say(farewell)
         log.info("call.agent_hangup", farewell=farewell)
+        self.call.recorder.ended_as("agent_hangup")
         self.call.end("agent hung up", caller_action=CallerAction.HANGUP)
+
+
+def _arguments(text: str) -> object:
+    """The model's arguments for the call record: parsed when they are JSON, else as written."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text

@@ -54,6 +54,17 @@ log = get_logger(__name__)
 PROVIDER_RETRY_S = (0.2, 0.5, 1.0, 2.0)
 
 
+def opening_words(persona) -> str:
+    """What the agent says first: a recorded call's spoken announcement (text, not `sound:`),
+    then the greeting."""
+    parts = []
+    if persona.record and persona.record_announcement and not persona.record_announcement.startswith("sound:"):
+        parts.append(persona.record_announcement.strip())
+    if persona.greeting:
+        parts.append(persona.greeting.strip())
+    return " ".join(p for p in parts if p)
+
+
 class Conversation:
     def __init__(
         self,
@@ -79,7 +90,8 @@ class Conversation:
         self._barge_in: tuple[str | None, str] | None = None  # (reply to cancel, source), not yet carried out
         self._prompts = 0
         self.barge_in = BargeInPolicy(settings.barge_in)
-        self.timer = TurnTimer()
+        self.record = call.recorder
+        self.timer = TurnTimer(on_turn=self.record.turn_latency)
         self._response_id: str | None = None
         self._detector: SpeechDetector | None = None
         self._to_provider: StreamResampler | None = None
@@ -107,7 +119,7 @@ class Conversation:
     async def _provider_sessions(self) -> None:
         """Run provider sessions until the call ends; raises ProviderUnavailable when it gives up."""
         persona = self.call.persona
-        instructions, greeting = persona.instructions, persona.greeting or ""
+        instructions, greeting = persona.instructions, opening_words(persona)
         if persona.lookup.before_greeting and persona.lookup.url:
             fields = await self._lookup_before_greeting()
             instructions, greeting = fill(instructions, fields), fill(greeting, fields)
@@ -263,6 +275,7 @@ class Conversation:
         elif isinstance(event, base.AgentText):
             if event.response_id == self._response_id:
                 self.output.text_boundary(event.response_id)
+                self.record.agent_text(event.response_id, event.text)
                 log.info("agent.text", text=event.text)
         elif isinstance(event, base.ResponseStarted):
             self._response_due = None
@@ -273,6 +286,7 @@ class Conversation:
             if event.response_id == self._response_id:
                 self.output.response_done(event.response_id)
             self.actions.speech.done(event.response_id)
+            self.record.agent_done(event.response_id, interrupted=event.status != "completed")
             log.info("agent.response_done", status=event.status)
         elif isinstance(event, base.ToolCall):
             self._response_due = None  # the model answered the turn with a tool call
@@ -289,6 +303,7 @@ class Conversation:
             else:
                 self._response_due = None
             self.timer.transcript()
+            self.record.caller_said(event.text)
             log.info("caller.transcript", text=event.text)
         elif isinstance(event, base.TurnMetrics):
             self.timer.server_metrics(event.values)
@@ -301,6 +316,8 @@ class Conversation:
         forgotten before any more of its audio or its end is handled. The `_barge_ins` task
         then stops the output and cancels the reply."""
         if self._barge_in is None and self.barge_in.should_interrupt(self.output, still_speaking=still_speaking):
+            if self._response_id is not None:
+                self.record.agent_done(self._response_id, interrupted=True)
             self._barge_in = (self._response_id, source)
             self._response_id = None
             self._speech.set()

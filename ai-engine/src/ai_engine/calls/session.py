@@ -19,6 +19,7 @@ from ..playback.output import AgentOutput
 from ..playback.stream_output import StreamOutput
 from ..transports.audiosocket.codec import FORMAT_KINDS
 from ..providers.base import ProviderUnavailable
+from ..records import recording
 from ..transports.ari.errors import AriError, AriUnavailable
 from ..transports.leg import EndKind, LegEnd
 from . import media_path
@@ -43,6 +44,7 @@ class CallSession:
         self._tg: anyio.abc.TaskGroup | None = None
         self._media_ready = False
         self._conversation: Conversation | None = None
+        self.announcement = recording.Announcement(call)
 
     async def run(self) -> None:
         call = self.call
@@ -83,6 +85,8 @@ class CallSession:
                 except Exception:  # a fault in cleanup stays in this call: never the engine's end
                     log.exception("call.teardown_failed")
                 self.deps.registry.remove(call)
+                if self.deps.records is not None:  # queued, never awaited: the teardown is done first
+                    self.deps.records.submit(call.recorder.finish(outcome, call.end_reason))
                 metrics.ACTIVE_CALLS.dec()
                 metrics.CALLS.labels(outcome).inc()
                 log.info(
@@ -98,6 +102,7 @@ class CallSession:
         self._media_ready = True
         metrics.CALL_SETUP_SECONDS.observe(anyio.current_time() - call.started_at)
         log.info("call.media_ready", transport=deps.settings.calls.audio_transport)
+        await recording.start(call, deps, self.announcement)
         assert leg.connection is not None
         if deps.settings.playback.downstream_mode == "stream":
             self.output = await self._stream_output()
@@ -172,6 +177,7 @@ class CallSession:
                     playback.connection.end(LegEnd(EndKind.CLOSED, "channel left Stasis"))
         elif kind in ("PlaybackStarted", "PlaybackFinished"):
             self.player.on_event(event)
+            self.announcement.on_event(event)
         elif kind == "ChannelDtmfReceived" and channel_id == call.caller_id:
             digit = str(event.get("digit", ""))
             log.info("call.dtmf", digit=digit, duration_ms=event.get("duration_ms"))

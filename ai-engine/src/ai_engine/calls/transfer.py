@@ -57,6 +57,8 @@ async def blind(call: Call, deps: CallDeps, name: str, target: TransferTarget) -
         metrics.TRANSFERS.labels("blind", "failed").inc()
         return {"transferred": False, "reason": "the transfer could not be made; apologise and offer to help otherwise"}
     call.transferred_to = name
+    call.recorder.transfer(name)
+    call.recorder.ended_as("transferred")
     log.info("transfer.done", target=name, mode="blind", context=target.context, extension=target.extension)
     metrics.TRANSFERS.labels("blind", "done").inc()
     call.end(f"transferred to {name}", caller_action=CallerAction.GONE)  # the dialplan has the caller now
@@ -93,6 +95,8 @@ async def attended(call: Call, deps: CallDeps, name: str, target: TransferTarget
             await _drop(call, deps, leg)
         return {"transferred": False, "reason": "the transfer could not be made; apologise and offer to help otherwise"}
     call.transferred_to = name
+    call.recorder.transfer(name)
+    call.recorder.ended_as("transferred")
     log.info("transfer.done", target=name, mode="attended")
     metrics.TRANSFERS.labels("attended", "done").inc()
     return {"transferred": True, "target": name}

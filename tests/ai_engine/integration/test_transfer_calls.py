@@ -7,6 +7,7 @@ import pytest
 
 from engine_harness import eventually, peak_tone_level, running_rig, tone
 from fakes.realtime_server import AFTER_TOOL_HZ, SAYING_HZ, FakeRealtimeServer
+from records_kit import TOKEN, api, saved_record
 
 pytestmark = pytest.mark.anyio
 
@@ -42,7 +43,7 @@ async def ask(call, freq: int = 600) -> None:
 
 async def test_let_me_talk_to_a_person_blind_transfer_caller_continues_in_target_and_nothing_of_ours_is_left(tmp_path):
     fake = FakeRealtimeServer(tool_turns=[("transfer", {"target": "operator"})])
-    async with running_rig(tmp_path, fake=fake, contexts=OPERATOR, personas=persona()) as rig:
+    async with running_rig(tmp_path, fake=fake, contexts=OPERATOR, personas=persona(), api={"token": TOKEN}) as rig:
         call = await greeted_call(rig)
         assert fake.sessions[0].tools == ["transfer", "hangup"]  # offered in session.update
         await ask(call)
@@ -57,6 +58,10 @@ async def test_let_me_talk_to_a_person_blind_transfer_caller_continues_in_target
         assert len(continues) == 1 and continues[0]["status"] == 204
         assert call.channel_id in continues[0]["path"]
         assert not call.ended  # the caller is still on the line, with the operator
+        async with api(rig) as http:
+            record = await saved_record(http)
+        assert (record["outcome"], record["transfer_target"]) == ("transferred", "operator")
+        assert [(t["name"], t["arguments"]) for t in record["tool_calls"]] == [("transfer", {"target": "operator"})]
         await call.hangup()
 
 

@@ -162,6 +162,9 @@ class VadSettings(Section):
         200, ge=0, description="Start transcribing after this much end-of-turn silence (0 = off).")
     speculative_response: bool = Field(
         True, description="Also run the LLM and TTS before the turn ends; output is held back until it is final.")
+    unfinished_hold_ms: int = Field(
+        600, ge=0, description="Extra end-of-turn silence when the speculative transcript sounds unfinished "
+                               "(a trailing 'and', 'um', comma or a number being read out); 0 = off.")
 
 
 class SessionDefaults(Section):

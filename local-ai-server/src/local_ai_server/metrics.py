@@ -17,3 +17,6 @@ TURN_FIRST_AUDIO = Histogram(
 TURN_TRANSCRIPT = Histogram(
     "local_ai_turn_transcript_seconds", "End of caller speech to the transcript event", buckets=_LATENCY_BUCKETS
 )
+TURN_HOLDS = Counter(
+    "local_ai_turn_holds_total", "Pauses whose speculative transcript sounded unfinished (end-of-turn silence lengthened)"
+)

@@ -90,3 +90,26 @@ def test_natural_phrases_are_one_whole_turn():
             assert len(stops) == 1, (voice, phrase, [s.end_ms for s in stops])
             assert not stops[0].forced
             assert stops[0].end_ms >= speech_end_ms - 200, (voice, phrase, stops[0].end_ms, speech_end_ms)
+
+
+def test_a_held_pause_waits_longer_and_the_caller_is_not_cut_off():
+    """A pause whose words sound unfinished gets `hold` extra silence: a 700 ms pause that would
+    end a 500 ms turn keeps it open, and the caller's next words join the same turn."""
+    endpointer = Endpointer(VadParams(silence_duration_ms=500, speculative_after_ms=200))
+    events = feed(endpointer, vowel(0.6, 16000), silence(0.3, 16000))
+    assert [type(e) for e in events] == [SpeechStarted, Paused]
+    endpointer.hold(600)
+    events = feed(endpointer, silence(0.4, 16000), vowel(0.6, 16000))
+    assert [type(e) for e in events] == [Resumed]
+    assert not endpointer.held  # voiced audio forgets the hold: the next pause starts afresh
+    events = feed(endpointer, silence(0.6, 16000))
+    assert [type(e) for e in events] == [Paused, SpeechStopped]
+
+
+def test_a_held_pause_still_ends_after_the_longer_silence():
+    endpointer = Endpointer(VadParams(silence_duration_ms=500, speculative_after_ms=200))
+    feed(endpointer, vowel(0.6, 16000), silence(0.3, 16000))
+    endpointer.hold(600)
+    events = feed(endpointer, silence(1.0, 16000))
+    assert [type(e) for e in events] == [SpeechStopped]
+    assert not endpointer.held

@@ -23,6 +23,7 @@ from .. import metrics
 from ..config import Settings
 from ..speech.audio import PROCESSING_RATE, StreamResampler, decode
 from ..speech.conversation import Conversation
+from ..speech.unfinished import sounds_unfinished
 from ..speech.vad import Endpointer, Paused, Resumed, SpeechStarted, SpeechStopped
 from .limits import AudioRateLimit
 from .outbox import Outbox
@@ -95,6 +96,7 @@ class Listener:
             self._manual_buffer.append(audio_16k)
             self._manual_samples += audio_16k.size
             return
+        self._hold_if_unfinished()
         for vad_event in self.endpointer.feed(audio_16k):
             match vad_event:
                 case SpeechStarted():
@@ -147,6 +149,18 @@ class Listener:
                     create_response=self._state.create_response)
         self._speculative = turn
         self._turns.start(turn)
+
+    def _hold_if_unfinished(self) -> None:
+        """The speculative transcript of this pause is in: if it sounds unfinished ("and", "um",
+        a number being read out), the caller most likely goes on; wait longer before ending the turn."""
+        turn = self._speculative
+        hold_ms = self._settings.vad.unfinished_hold_ms
+        if turn is None or turn.transcript is None or not hold_ms or self.endpointer.held:
+            return
+        if sounds_unfinished(turn.transcript):
+            metrics.TURN_HOLDS.inc()
+            log.debug("turn.held", item_id=turn.item_id, transcript=turn.transcript, hold_ms=hold_ms)
+            self.endpointer.hold(hold_ms)
 
     def _drop_speculative(self) -> None:
         if self._speculative is not None:

@@ -87,6 +87,7 @@ class Turns:
         else:
             transcript = await self._runtime.transcribe(turn.audio)
         turn.stt_done = time.monotonic()
+        turn.transcript = transcript  # the listener reads it: an unfinished one lengthens the pause
         wants_response = has_words(transcript) and turn.create_response
         speculate = wants_response and self._settings.vad.speculative_response and not turn.committed.is_set()
         user_item = Item(id=turn.item_id, role="user", text=transcript, from_audio=True)

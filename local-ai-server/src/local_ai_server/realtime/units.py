@@ -64,6 +64,7 @@ class Turn:
     stt_done: float | None = None
     transcript_at: float | None = None
     speech_stopped_at: float | None = None
+    transcript: str | None = None  # once the STT is done
 
 
 def innermost(exc: BaseException) -> BaseException:

@@ -10,7 +10,9 @@ classifies each and returns what happened, in order:
   transcribed early (speculatively).
 - `Resumed`: voiced audio came back after a `Paused`; early work must be dropped.
 - `SpeechStopped`: the silence run reached `silence_duration_ms` (or the turn hit `max_turn_ms`);
-  carries the turn's audio (with `prefix_padding_ms` before the start).
+  carries the turn's audio (with `prefix_padding_ms` before the start). `hold(extra_ms)` lengthens
+  the silence needed for the current pause only (the words so far sound unfinished); voiced audio
+  or the stop forgets it.
 
 Times are audio times in ms since the buffer started (`audio_start_ms`/`audio_end_ms` in the
 protocol); `end_ms` of a stop is where the last voiced frame ended (the real end of speech).
@@ -92,6 +94,16 @@ class Endpointer:
         self._voiced_frames = 0
         self._silence_frames = 0
         self._paused = False
+        self._hold_ms = 0
+
+    def hold(self, extra_ms: int) -> None:
+        """The current pause needs `extra_ms` more silence to end the turn (no-op outside speech)."""
+        if self._in_speech:
+            self._hold_ms = max(self._hold_ms, extra_ms)
+
+    @property
+    def held(self) -> bool:
+        return self._hold_ms > 0
 
     def set_params(self, params: VadParams) -> None:
         if (params.aggressiveness, params.energy_floor_dbfs) != (self.params.aggressiveness,
@@ -157,13 +169,14 @@ class Endpointer:
             self._voiced_frames += 1
             self._silence_frames = 0
             self._last_voiced_end_ms = now
+            self._hold_ms = 0
             if self._paused:
                 self._paused = False
                 events.append(Resumed(at_ms=now - FRAME_MS))
         else:
             self._silence_frames += 1
             silence_ms = self._silence_frames * FRAME_MS
-            if silence_ms >= p.silence_duration_ms:
+            if silence_ms >= p.silence_duration_ms + self._hold_ms:
                 events.append(self._stop(forced=False))
                 return events
             if p.speculative_after_ms and not self._paused and silence_ms >= p.speculative_after_ms:
@@ -189,6 +202,7 @@ class Endpointer:
         self._in_speech = False
         self._turn = []
         self._paused = False
+        self._hold_ms = 0
         self._silence_frames = 0
         self._window.clear()
         self._prefix.clear()

@@ -1,0 +1,62 @@
+"""A cheap, text-only end-of-turn guess: does a (speculative) transcript sound unfinished?
+
+No PyPI package ships a semantic end-of-turn model with its weights that fits our 2-core budget,
+so this looks at how the words end, the way a listener hears a sentence still going:
+
+- a trailing comma, dash, colon or an ellipsis ("my order number is 4, 7,");
+- a filler ("um", "uh", "er", "like", "you know");
+- a word that cannot end an English sentence: a conjunction ("and", "but", "or", "because"),
+  an article or determiner ("the", "a", "my"), a preposition ("to", "of", "for", "with"), an
+  auxiliary or "is"/"are" with nothing after it;
+- a number read out that is still going: the last word is a digit or a number word and the words
+  before it are digits too ("four seven two", "1 2 3") — callers read numbers in groups.
+
+Pure function, str in, bool out; the listener turns True into a longer end-of-turn silence.
+"""
+
+from __future__ import annotations
+
+import re
+
+_FILLERS = frozenset({"um", "umm", "uh", "uhh", "er", "erm", "hmm", "mm", "like", "so", "well"})
+_CONTINUERS = frozenset(
+    """and but or nor because cause so then than that which who whose whom where when while if unless
+    although though until as plus also
+    the a an my your our their his her its this these those some any every each no
+    to of for with from in on at by about into onto over under between after before through
+    is are was were am be been being do does did have has had will would can could should shall may
+    might must i i'm it's there's let's please""".split()
+)
+_NUMBER_WORDS = frozenset(
+    """zero oh one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen
+    sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred
+    thousand double triple""".split()
+)
+_TRAILING_PAUSE = re.compile(r"(,|;|:|-|–|—|\.\.\.|…)\s*$")
+_FINAL_PUNCT = re.compile(r"[.?!]\s*$")
+_WORD = re.compile(r"[a-z0-9']+")
+
+
+def _is_number(word: str) -> bool:
+    return word.isdigit() or word in _NUMBER_WORDS
+
+
+def sounds_unfinished(transcript: str) -> bool:
+    """True when the words so far most likely go on (the caller only paused)."""
+    text = transcript.strip().lower()
+    if not text:
+        return False
+    if _TRAILING_PAUSE.search(text):
+        return True
+    words = _WORD.findall(text)
+    if not words:
+        return False
+    last = words[-1]
+    if last in _FILLERS:
+        return True
+    if _FINAL_PUNCT.search(text) and last not in _CONTINUERS:
+        return False
+    if last in _CONTINUERS:
+        return True
+    # A number being read out: at least two number tokens at the end ("four seven", "12 34").
+    return len(words) >= 2 and _is_number(last) and _is_number(words[-2])

@@ -1,0 +1,52 @@
+"""A caller who pauses mid-sentence ("I'd like a pizza and ...") is not cut off: the speculative
+transcript sounds unfinished, so the end-of-turn silence is lengthened for that pause."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from local_ai_fakes import FakeSTT, fake_models, http_get, make_runtime, serve, silence, vowel
+from local_ai_server.client import RealtimeClient
+
+pytestmark = pytest.mark.anyio
+
+
+async def _holds(host: str) -> float:
+    _, body = await http_get(f"http://{host}/metrics")
+    text = body.decode() if isinstance(body, bytes) else body
+    return float(re.search(r"^local_ai_turn_holds_total (\S+)$", text, re.M).group(1))
+
+
+async def _one_caller(stt: FakeSTT, **vad) -> tuple[list[str], float]:
+    """The events of one caller who pauses mid-sentence, and how many pauses were held."""
+    async with serve(make_runtime(fake_models(stt=stt), vad={"speculative_after_ms": 100, **vad})) as host:
+        before = await _holds(host)
+        async with RealtimeClient.connect(f"ws://{host}/v1/realtime") as client:
+            await client.update_session(rate=8000, silence_duration_ms=500)
+            mark = len(client.events)
+            # A 700 ms pause: longer than the 500 ms end-of-turn silence, shorter than 500 + 600 held.
+            await client.send_audio(vowel(0.6) + silence(0.7), realtime=True)
+            # The fake STT says the same words again: this pause is held too, so it needs 1.1 s.
+            await client.send_audio(vowel(0.6) + silence(1.4), realtime=True)
+            await client.wait_for("response.done", after=mark)
+        held = await _holds(host) - before
+    return [e["type"] for e in client.events[mark:]], held
+
+
+async def test_an_unfinished_sentence_is_one_turn():
+    order, held = await _one_caller(FakeSTT("I would like a large pizza and"))
+    assert order.count("input_audio_buffer.speech_stopped") == 1
+    assert order.count("response.created") == 1
+    assert held == 2  # both pauses sounded unfinished
+
+
+async def test_without_the_hold_the_same_pause_ends_the_turn():
+    order, _ = await _one_caller(FakeSTT("I would like a large pizza and"), unfinished_hold_ms=0)
+    assert order.count("input_audio_buffer.speech_stopped") == 2
+
+
+async def test_a_finished_sentence_is_not_held():
+    order, held = await _one_caller(FakeSTT("What time do you open?"))
+    assert order.count("input_audio_buffer.speech_stopped") == 2
+    assert held == 0

@@ -53,6 +53,7 @@ class Listener:
         self._rate = AudioRateLimit(limits.audio_rate, limits.audio_burst_ms)
         self._speech_item_id: str | None = None
         self._speculative: Turn | None = None
+        self._awaiting_transcript = False  # the current pause is held until the speculative transcript is in
 
     def reconfigure(self, input_format: bool, turn_detection: bool) -> None:
         """After a `session.update`: a new input format or VAD forgets the turn in progress."""
@@ -96,7 +97,7 @@ class Listener:
             self._manual_buffer.append(audio_16k)
             self._manual_samples += audio_16k.size
             return
-        self._hold_if_unfinished()
+        self._decide_hold()
         for vad_event in self.endpointer.feed(audio_16k):
             match vad_event:
                 case SpeechStarted():
@@ -149,24 +150,34 @@ class Listener:
                     create_response=self._state.create_response)
         self._speculative = turn
         self._turns.start(turn)
+        if self._settings.vad.unfinished_hold_ms:
+            self.endpointer.hold(self._settings.vad.unfinished_hold_ms)
+            self._awaiting_transcript = True
 
-    def _hold_if_unfinished(self) -> None:
-        """The speculative transcript of this pause is in: if it sounds unfinished ("and", "um",
-        a number being read out), the caller most likely goes on; wait longer before ending the turn."""
+    def _decide_hold(self) -> None:
+        """A pause with a speculative turn is held (`_on_paused`) until its transcript is in: the
+        answer needs that transcript anyway, so waiting for it costs nothing. Then, if the words
+        sound unfinished ("and", "um", a number being read out), the caller most likely goes on and
+        the hold stays; otherwise it is released and the turn ends at the normal silence."""
         turn = self._speculative
-        hold_ms = self._settings.vad.unfinished_hold_ms
-        if turn is None or turn.transcript is None or not hold_ms or self.endpointer.held:
+        if not self._awaiting_transcript or turn is None:
             return
-        if sounds_unfinished(turn.transcript):
+        if turn.transcript is None and not turn.failed:
+            return
+        self._awaiting_transcript = False
+        if turn.transcript is not None and sounds_unfinished(turn.transcript):
             metrics.TURN_HOLDS.inc()
-            log.debug("turn.held", item_id=turn.item_id, transcript=turn.transcript, hold_ms=hold_ms)
-            self.endpointer.hold(hold_ms)
+            log.debug("turn.held", item_id=turn.item_id, transcript=turn.transcript,
+                      hold_ms=self._settings.vad.unfinished_hold_ms)
+        else:
+            self.endpointer.release()
 
     def _drop_speculative(self) -> None:
         if self._speculative is not None:
             log.debug("turn.speculation_dropped", item_id=self._speculative.item_id)
             self._speculative.scope.cancel()
             self._speculative = None
+        self._awaiting_transcript = False
 
     async def _on_speech_stopped(self, event: SpeechStopped) -> None:
         item_id = self._speech_item_id or new_id("item")
@@ -174,6 +185,7 @@ class Listener:
         metrics.TURNS_TOTAL.inc()
         turn = self._speculative
         self._speculative = None
+        self._awaiting_transcript = False
         if turn is None or turn.failed:  # no early work, or it failed: the final turn starts afresh
             if not self._turns.has_room():  # told, and the rest of this audio still goes through the VAD
                 await self._outbox.emit(InputAudioBufferSpeechStopped(event.end_ms, item_id))

@@ -11,8 +11,8 @@ classifies each and returns what happened, in order:
 - `Resumed`: voiced audio came back after a `Paused`; early work must be dropped.
 - `SpeechStopped`: the silence run reached `silence_duration_ms` (or the turn hit `max_turn_ms`);
   carries the turn's audio (with `prefix_padding_ms` before the start). `hold(extra_ms)` lengthens
-  the silence needed for the current pause only (the words so far sound unfinished); voiced audio
-  or the stop forgets it.
+  the silence needed for the current pause only (held while its speculative transcript is being
+  made, kept when the words sound unfinished); `release()` or voiced audio or the stop forgets it.
 
 Times are audio times in ms since the buffer started (`audio_start_ms`/`audio_end_ms` in the
 protocol); `end_ms` of a stop is where the last voiced frame ended (the real end of speech).
@@ -100,6 +100,10 @@ class Endpointer:
         """The current pause needs `extra_ms` more silence to end the turn (no-op outside speech)."""
         if self._in_speech:
             self._hold_ms = max(self._hold_ms, extra_ms)
+
+    def release(self) -> None:
+        """Forget the hold: the pause ends the turn once it reaches `silence_duration_ms`."""
+        self._hold_ms = 0
 
     @property
     def held(self) -> bool:

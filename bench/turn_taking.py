@@ -1,0 +1,172 @@
+"""Turn taking: does the agent start answering before the caller finished? (issue 15, item 1)
+
+Callers pause mid-sentence: at commas, around "um", between list items, between the groups of a
+number they read out. Each utterance of bench/data/turn_taking.json (44 of them) is spoken by
+espeak-ng at 8 kHz with its pauses as silence, resampled like the server does, and run through the
+server's own end-of-turn path, frame by frame in audio time:
+
+- the endpointer (`speech.vad.Endpointer`, the server's VAD settings) emits Paused after
+  `speculative_after_ms` of silence; the speculative transcript is made there by the real bundled
+  Whisper model, and its measured wall time is how long the pause runs on before the transcript is
+  in (as in the server, where the STT runs while the caller is silent); the pause is held
+  (`unfinished_hold_ms` more silence at most) until then, as the server's listener does;
+- if the transcript sounds unfinished (`speech.unfinished.sounds_unfinished`), the hold stays,
+  else it is released; voiced audio (the caller goes on) forgets it;
+- a SpeechStopped is where the agent starts answering (the speculative answer's gate opens).
+
+An utterance counts as cut off when a SpeechStopped fires before the caller's last word ended. The
+end-of-turn wait (last voiced frame of the utterance -> the stop that answers it) is the latency
+the setting costs. Deterministic except the STT wall time (noisy when the machine is loaded, so
+the load average is recorded).
+
+  python -m bench turn_taking [--silence 300,400,500] [--hold 0,600]
+Prints a table and writes bench/results/turn_taking.json. Goal: <= 5 % cut off.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from local_ai_server.config import Settings
+from local_ai_server.speech.audio import PROCESSING_RATE, resample
+from local_ai_server.speech.unfinished import sounds_unfinished
+from local_ai_server.speech.vad import Endpointer, Paused, Resumed, SpeechStopped, VadParams
+
+from bench.local_ai_server import VOICES, percentile, speech_clip
+
+DATA = Path(__file__).resolve().parent / "data" / "turn_taking.json"
+RESULTS = Path(__file__).resolve().parent / "results"
+RATE = 8000
+FRAME = PROCESSING_RATE * 20 // 1000
+LEAD_S, TAIL_S = 0.3, 2.5
+
+
+def utterance_audio(parts: list, voice: tuple[str, int]) -> tuple[np.ndarray, int]:
+    """16 kHz int16 audio of the utterance and the time (ms) at which its last word ends."""
+    pieces = [np.zeros(int(LEAD_S * RATE), dtype=np.int16)]
+    for part in parts:
+        if isinstance(part, str):
+            pieces.append(np.frombuffer(speech_clip(part, *voice)[0], dtype="<i2").astype(np.int16))
+        else:
+            pieces.append(np.zeros(int(part * RATE), dtype=np.int16))
+    speech_end_ms = round(sum(p.size for p in pieces) * 1000 / RATE)
+    pieces.append(np.zeros(int(TAIL_S * RATE), dtype=np.int16))
+    return resample(np.concatenate(pieces), RATE, PROCESSING_RATE).astype(np.int16), speech_end_ms
+
+
+class CachedStt:
+    """The bundled Whisper model; each distinct audio prefix is transcribed once (same text and
+    wall time for every setting that reaches it)."""
+
+    def __init__(self, settings: Settings) -> None:
+        from local_ai_server.models.bundled import BUNDLED_STT
+        from local_ai_server.models.stt import WhisperSTT
+
+        self._model = WhisperSTT(settings.stt.model_path or BUNDLED_STT.path(), settings.stt)
+        self._cache: dict[tuple[int, int], tuple[str, float]] = {}
+
+    def __call__(self, key: int, audio: np.ndarray) -> tuple[str, float]:
+        if (key, audio.size) not in self._cache:
+            start = time.perf_counter()
+            text = self._model.transcribe(audio)
+            self._cache[(key, audio.size)] = (text, (time.perf_counter() - start) * 1000)
+        return self._cache[(key, audio.size)]
+
+
+def run_one(key: int, audio: np.ndarray, speech_end_ms: int, params: VadParams, hold_ms: int, stt) -> dict:
+    endpointer = Endpointer(params)
+    pending: tuple[int, str] | None = None  # (frame at which the transcript is in, transcript)
+    stops, holds = [], []
+    for i in range(0, audio.size - FRAME + 1, FRAME):
+        frame_no = i // FRAME
+        if pending is not None and frame_no >= pending[0]:
+            if sounds_unfinished(pending[1]):
+                holds.append(pending[1])
+            else:
+                endpointer.release()
+            pending = None
+        for event in endpointer.feed(audio[i : i + FRAME]):
+            if isinstance(event, Paused) and hold_ms and stt is not None:
+                text, stt_ms = stt(key, event.audio)
+                endpointer.hold(hold_ms)  # until the transcript is in
+                pending = (frame_no + 1 + math.ceil(stt_ms / 20), text)
+            elif isinstance(event, Resumed):
+                pending = None
+            elif isinstance(event, SpeechStopped):
+                stops.append({"at_ms": endpointer.now_ms, "end_ms": event.end_ms})
+                pending = None
+    early = [s for s in stops if s["at_ms"] < speech_end_ms - 40]  # fired while words were still to come
+    final = [s for s in stops if s["at_ms"] >= speech_end_ms - 40]
+    return {
+        "cut_off": bool(early),
+        "early_stops": len(early),
+        "answered": bool(final),
+        "end_of_turn_wait_ms": final[0]["at_ms"] - final[0]["end_ms"] if final else None,
+        "holds": holds,
+    }
+
+
+def run(silences: list[int], holds: list[int], settings: Settings) -> dict:
+    data = json.loads(DATA.read_text())["utterances"]
+    clips = [utterance_audio(u["parts"], VOICES[i % len(VOICES)]) for i, u in enumerate(data)]
+    stt = CachedStt(settings) if any(holds) else None
+    vad = settings.vad
+    results = []
+    for silence in silences:
+        for hold in holds:
+            params = VadParams(aggressiveness=vad.aggressiveness, energy_floor_dbfs=vad.energy_floor_dbfs,
+                               silence_duration_ms=silence, prefix_padding_ms=vad.prefix_padding_ms,
+                               start_speech_ms=vad.start_speech_ms, start_window_ms=vad.start_window_ms,
+                               max_turn_ms=vad.max_turn_ms, speculative_after_ms=vad.speculative_after_ms)
+            turns = [dict(run_one(k, audio, end, params, hold, stt), kind=data[k]["kind"])
+                     for k, (audio, end) in enumerate(clips)]
+            waits = [t["end_of_turn_wait_ms"] for t in turns]
+            kinds = sorted({t["kind"] for t in turns})
+            results.append({
+                "silence_duration_ms": silence,
+                "unfinished_hold_ms": hold,
+                "speculative_after_ms": vad.speculative_after_ms,
+                "utterances": len(turns),
+                "cut_off": sum(t["cut_off"] for t in turns),
+                "cut_off_share": sum(t["cut_off"] for t in turns) / len(turns),
+                "cut_off_by_kind": {k: f"{sum(t['cut_off'] for t in turns if t['kind'] == k)}/"
+                                       f"{sum(t['kind'] == k for t in turns)}" for k in kinds},
+                "end_of_turn_wait_ms": {"p50": percentile(waits, 0.5), "p95": percentile(waits, 0.95)},
+                "turns": turns,
+            })
+    return {"loadavg": Path("/proc/loadavg").read_text().split()[:3], "configs": results}
+
+
+def print_table(report: dict) -> None:
+    print(f"load average {' '.join(report['loadavg'])}")
+    print(f"{'silence ms':>10} {'hold ms':>8} {'cut off':>9} {'share':>7} {'eot wait p50':>13} {'p95':>6}  by kind")
+    for r in report["configs"]:
+        w = r["end_of_turn_wait_ms"]
+        kinds = " ".join(f"{k} {v}" for k, v in r["cut_off_by_kind"].items())
+        print(f"{r['silence_duration_ms']:>10} {r['unfinished_hold_ms']:>8} {r['cut_off']:>4}/{r['utterances']:<4}"
+              f" {r['cut_off_share']:>6.1%} {w['p50'] or 0:>13.0f} {w['p95'] or 0:>6.0f}  {kinds}")
+
+
+def main(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench turn_taking")
+    ints = lambda v: [int(x) for x in v.split(",")]  # noqa: E731
+    p.add_argument("--silence", type=ints, default=[300, 400, 500], help="end-of-turn silences (ms) to try")
+    p.add_argument("--hold", type=ints, default=None, help="unfinished holds (ms); default 0 and the setting")
+    args = p.parse_args(argv)
+    settings = Settings()
+    holds = args.hold if args.hold is not None else sorted({0, settings.vad.unfinished_hold_ms})
+    report = run(args.silence, holds, settings)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "turn_taking.json").write_text(json.dumps(report, indent=2))
+    print_table(report)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -82,7 +82,7 @@ class CachedStt:
 def run_one(key: int, audio: np.ndarray, speech_end_ms: int, params: VadParams, hold_ms: int, stt) -> dict:
     endpointer = Endpointer(params)
     pending: tuple[int, str] | None = None  # (frame at which the transcript is in, transcript)
-    stops, holds = [], []
+    stops, holds, heard = [], [], []
     for i in range(0, audio.size - FRAME + 1, FRAME):
         frame_no = i // FRAME
         if pending is not None and frame_no >= pending[0]:
@@ -94,6 +94,7 @@ def run_one(key: int, audio: np.ndarray, speech_end_ms: int, params: VadParams, 
         for event in endpointer.feed(audio[i : i + FRAME]):
             if isinstance(event, Paused) and hold_ms and stt is not None:
                 text, stt_ms = stt(key, event.audio)
+                heard.append({"at_ms": endpointer.now_ms, "text": text, "stt_ms": round(stt_ms)})
                 endpointer.hold(hold_ms)  # until the transcript is in
                 pending = (frame_no + 1 + math.ceil(stt_ms / 20), text)
             elif isinstance(event, Resumed):
@@ -109,6 +110,7 @@ def run_one(key: int, audio: np.ndarray, speech_end_ms: int, params: VadParams, 
         "answered": bool(final),
         "end_of_turn_wait_ms": final[0]["at_ms"] - final[0]["end_ms"] if final else None,
         "holds": holds,
+        "speculative_transcripts": heard,
     }
 
 

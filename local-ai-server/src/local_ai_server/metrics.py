@@ -20,3 +20,10 @@ TURN_TRANSCRIPT = Histogram(
 TURN_HOLDS = Counter(
     "local_ai_turn_holds_total", "Pauses whose speculative transcript sounded unfinished (end-of-turn silence lengthened)"
 )
+TURN_STAGE = Histogram(
+    "local_ai_turn_stage_seconds",
+    "Per-turn stages: end_of_turn_wait (end of speech to speech_stopped), stt, llm_first_token (response "
+    "requested to first token), first_sentence_tts (first text piece to its first audio)",
+    ["stage"],
+    buckets=(0.02, 0.05, *_LATENCY_BUCKETS),
+)

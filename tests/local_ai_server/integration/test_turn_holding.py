@@ -50,3 +50,21 @@ async def test_a_finished_sentence_is_not_held():
     order, held = await _one_caller(FakeSTT("What time do you open?"))
     assert order.count("input_audio_buffer.speech_stopped") == 2
     assert held == 0
+
+
+async def test_each_turn_reports_its_stages_on_the_wire_and_in_metrics():
+    """The breakdown a caller's wait is made of: end-of-turn wait, STT, LLM first token, first
+    sentence TTS (x_local.turn.metrics and local_ai_turn_stage_seconds)."""
+    async with serve(make_runtime(fake_models())) as host:
+        async with RealtimeClient.connect(f"ws://{host}/v1/realtime") as client:
+            await client.update_session(rate=8000)
+            mark = len(client.events)
+            await client.send_audio(vowel(1.0) + silence(0.8), realtime=False)
+            turn = await client.wait_for("x_local.turn.metrics", after=mark)
+            _, body = await http_get(f"http://{host}/metrics")
+    assert turn["status"] == "completed"
+    for stage in ("speech_stopped_ms", "stt_ms", "llm_first_token_ms", "first_sentence_tts_ms"):
+        assert isinstance(turn[stage], int) and turn[stage] >= 0
+    text = body.decode() if isinstance(body, bytes) else body
+    for stage in ("end_of_turn_wait", "stt", "llm_first_token", "first_sentence_tts"):
+        assert f'local_ai_turn_stage_seconds_count{{stage="{stage}"}}' in text

@@ -14,6 +14,12 @@ from local_ai_server.speech.unfinished import sounds_unfinished
     "Can you tell me about...",
     "I want a large pizza with",
     "Hello, I would like to check the status of my",
+    "Well...",
+    "Okay",
+    "Actually.",
+    "Hold on.",
+    "Let me find it.",
+    "I have it here, one moment.",
 ])
 def test_trailing_words_that_go_on(text):
     assert sounds_unfinished(text)
@@ -26,6 +32,8 @@ def test_trailing_words_that_go_on(text):
     "Yes",
     "I live at number 12.",
     "Do you deliver to Springfield",
+    "Hello?",
+    "Okay, thanks, goodbye.",
     "",
     "   ",
 ])

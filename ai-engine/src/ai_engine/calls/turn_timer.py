@@ -6,6 +6,13 @@ speech_stopped (provider noticed), transcript, response (response.created), firs
 (first agent audio received by the engine), total (first agent audio out: PlaybackStarted in
 file mode, first frame sent in stream mode). Exported as Prometheus histograms and one log line
 per turn.
+
+When the provider reports its own stages (local-ai-server's `x_local.turn.metrics`, which comes
+after its audio), the turn's breakdown follows as a second line, `turn.breakdown`, and the same
+histogram: end_of_turn_wait (end of speech to the provider's speech_stopped), stt, llm_first_token,
+first_sentence_tts (first text piece to its audio) and engine_transport (the provider's first
+audio to the caller's first audio out: the engine, the transport and playback). With speculative
+work the STT and the LLM overlap the end-of-turn wait, so the stages need not add up to the total.
 """
 
 from __future__ import annotations
@@ -64,6 +71,29 @@ class TurnTimer:
         """The provider's own stage timings of its last turn (they come after its audio)."""
         self._server = values
         log.info("provider.turn_metrics", **{k: v for k, v in values.items() if k.endswith("_ms")})
+        breakdown = self.breakdown(values)
+        if breakdown:
+            for stage, ms in breakdown.items():
+                metrics.TURN_LATENCY_SECONDS.labels(stage, self.mode or "unknown").observe(max(0.0, ms) / 1000)
+            log.info("turn.breakdown", mode=self.mode, **{f"{k}_ms": v for k, v in breakdown.items()})
+
+    def breakdown(self, server: dict[str, float]) -> dict[str, float]:
+        """The last turn's stages (ms) from the provider's timings and this engine's total."""
+        def get(name: str) -> float | None:
+            value = server.get(name)
+            return float(value) if isinstance(value, int | float) else None
+
+        stages = {
+            "end_of_turn_wait": get("speech_stopped_ms"),
+            "stt": get("stt_ms"),
+            "llm_first_token": get("llm_first_token_ms"),
+            "first_sentence_tts": get("first_sentence_tts_ms"),
+        }
+        total = self.turns[-1].get("total") if self.turns else None
+        first_audio = get("first_audio_ms")
+        if total is not None and first_audio is not None:
+            stages["engine_transport"] = round(total - first_audio, 1)
+        return {k: v for k, v in stages.items() if v is not None}
 
     def first_audio_out(self, mode: str) -> None:
         if self._t0 is None:

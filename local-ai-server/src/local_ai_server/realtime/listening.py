@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 
+import anyio
 import numpy as np
 import structlog
 from realtime_protocol import (
@@ -54,6 +55,7 @@ class Listener:
         self._speech_item_id: str | None = None
         self._speculative: Turn | None = None
         self._awaiting_transcript = False  # the current pause is held until the speculative transcript is in
+        self._lock = anyio.Lock()  # VAD events from the audio and from a transcript arriving, one at a time
 
     def reconfigure(self, input_format: bool, turn_detection: bool) -> None:
         """After a `session.update`: a new input format or VAD forgets the turn in progress."""
@@ -97,25 +99,27 @@ class Listener:
             self._manual_buffer.append(audio_16k)
             self._manual_samples += audio_16k.size
             return
-        self._decide_hold()
-        for vad_event in self.endpointer.feed(audio_16k):
-            match vad_event:
-                case SpeechStarted():
-                    await self._on_speech_started(vad_event)
-                case Paused():
-                    self._on_paused(vad_event)
-                case Resumed():
-                    self._drop_speculative()
-                case SpeechStopped():
-                    await self._on_speech_stopped(vad_event)
+        async with self._lock:
+            for vad_event in self.endpointer.feed(audio_16k):
+                match vad_event:
+                    case SpeechStarted():
+                        await self._on_speech_started(vad_event)
+                    case Paused():
+                        self._on_paused(vad_event)
+                    case Resumed():
+                        self._drop_speculative()
+                    case SpeechStopped():
+                        await self._on_speech_stopped(vad_event)
 
     async def commit(self) -> None:
         """`input_audio_buffer.commit`: end the turn in progress (VAD) or take the whole buffer."""
         if self._state.turn_detection is not None:
-            stopped = self.endpointer.force_stop()
-            if stopped is None:
-                raise ProtocolError("input_audio_buffer_commit_empty", "no speech in the input audio buffer to commit")
-            await self._on_speech_stopped(stopped)
+            async with self._lock:
+                stopped = self.endpointer.force_stop()
+                if stopped is None:
+                    raise ProtocolError("input_audio_buffer_commit_empty",
+                                        "no speech in the input audio buffer to commit")
+                await self._on_speech_stopped(stopped)
             return
         if not self._manual_buffer:
             raise ProtocolError("input_audio_buffer_commit_empty", "the input audio buffer is empty")
@@ -148,29 +152,30 @@ class Listener:
         turn = Turn(item_id=self._speech_item_id or new_id("item"), audio=event.audio, voiced_ms=event.voiced_ms,
                     end_of_speech=self._wall_time(event.end_ms), speculative=True,
                     create_response=self._state.create_response)
-        self._speculative = turn
-        self._turns.start(turn)
         if self._settings.vad.unfinished_hold_ms:
             self.endpointer.hold(self._settings.vad.unfinished_hold_ms)
             self._awaiting_transcript = True
+            turn.on_transcribed = self._transcribed
+        self._speculative = turn
+        self._turns.start(turn)
 
-    def _decide_hold(self) -> None:
-        """A pause with a speculative turn is held (`_on_paused`) until its transcript is in: the
-        answer needs that transcript anyway, so waiting for it costs nothing. Then, if the words
-        sound unfinished ("and", "um", a number being read out), the caller most likely goes on and
-        the hold stays; otherwise it is released and the turn ends at the normal silence."""
-        turn = self._speculative
-        if not self._awaiting_transcript or turn is None:
-            return
-        if turn.transcript is None and not turn.failed:
-            return
-        self._awaiting_transcript = False
-        if turn.transcript is not None and sounds_unfinished(turn.transcript):
-            metrics.TURN_HOLDS.inc()
-            log.debug("turn.held", item_id=turn.item_id, transcript=turn.transcript,
-                      hold_ms=self._settings.vad.unfinished_hold_ms)
-        else:
-            self.endpointer.release()
+    async def _transcribed(self, turn: Turn) -> None:
+        """A held pause's speculative transcript is in (`_on_paused` holds it: the answer needs that
+        transcript anyway, so waiting for it costs nothing). If the words sound unfinished ("and",
+        "um", a number being read out), the caller most likely goes on and the hold stays; else it
+        is released, and the turn ends now if the silence already ran past the normal end."""
+        async with self._lock:
+            if turn is not self._speculative or not self._awaiting_transcript:
+                return
+            self._awaiting_transcript = False
+            if not turn.failed and turn.transcript is not None and sounds_unfinished(turn.transcript):
+                metrics.TURN_HOLDS.inc()
+                log.debug("turn.held", item_id=turn.item_id, transcript=turn.transcript,
+                          hold_ms=self._settings.vad.unfinished_hold_ms)
+                return
+            stopped = self.endpointer.release()
+            if stopped is not None:
+                await self._on_speech_stopped(stopped)
 
     def _drop_speculative(self) -> None:
         if self._speculative is not None:

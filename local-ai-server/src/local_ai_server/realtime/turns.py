@@ -70,6 +70,8 @@ class Turns:
         except Exception as exc:  # e.g. the STT failed: this turn is lost, the call goes on
             exc = innermost(exc)
             turn.failed = True
+            if turn.on_transcribed is not None and not turn.committed.is_set():
+                await turn.on_transcribed(turn)  # the pause waits no longer for this transcript
             log.error("turn.failed", item_id=turn.item_id, speculative=not turn.committed.is_set(),
                       error=f"{type(exc).__name__}: {exc}")
             if turn.committed.is_set():
@@ -87,7 +89,9 @@ class Turns:
         else:
             transcript = await self._runtime.transcribe(turn.audio)
         turn.stt_done = time.monotonic()
-        turn.transcript = transcript  # the listener reads it: an unfinished one lengthens the pause
+        turn.transcript = transcript
+        if turn.on_transcribed is not None and not turn.committed.is_set():
+            await turn.on_transcribed(turn)  # the listener: an unfinished one lengthens the pause
         wants_response = has_words(transcript) and turn.create_response
         speculate = wants_response and self._settings.vad.speculative_response and not turn.committed.is_set()
         user_item = Item(id=turn.item_id, role="user", text=transcript, from_audio=True)
@@ -124,6 +128,15 @@ class Turns:
         eos = turn.end_of_speech
         if response is not None and response.first_audio_at is not None:
             metrics.TURN_FIRST_AUDIO.observe(response.first_audio_at - eos)
+        stages = {
+            "end_of_turn_wait_ms": ms_between(eos, turn.speech_stopped_at),
+            "stt_ms": ms_between(turn.stt_started, turn.stt_done),
+            "llm_first_token_ms": ms_between(response.requested_at, response.first_token_at) if response else None,
+            "first_sentence_tts_ms": ms_between(response.first_piece_at, response.first_audio_at) if response else None,
+        }
+        for name, value in stages.items():
+            if value is not None:
+                metrics.TURN_STAGE.labels(name.removesuffix("_ms")).observe(max(0, value) / 1000)
         await self._outbox.emit(XLocalTurnMetrics(
             turn.item_id,
             response.id if response else None,
@@ -137,5 +150,7 @@ class Turns:
                 "first_token_ms": ms_between(eos, response.first_token_at) if response else None,
                 "first_text_ms": ms_between(eos, response.first_piece_at) if response else None,
                 "first_audio_ms": ms_between(eos, response.first_audio_at) if response else None,
+                "llm_first_token_ms": stages["llm_first_token_ms"],
+                "first_sentence_tts_ms": stages["first_sentence_tts_ms"],
             },
         ))

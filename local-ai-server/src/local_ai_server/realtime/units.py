@@ -6,6 +6,7 @@ or a `response.create`), so data flows one way: turn -> response -> audio out.""
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import anyio
@@ -65,6 +66,7 @@ class Turn:
     transcript_at: float | None = None
     speech_stopped_at: float | None = None
     transcript: str | None = None  # once the STT is done
+    on_transcribed: Callable[[Turn], Awaitable[None]] | None = None  # a speculative turn's transcript (or failure)
 
 
 def innermost(exc: BaseException) -> BaseException:

@@ -9,7 +9,9 @@ so this looks at how the words end, the way a listener hears a sentence still go
   an article or determiner ("the", "a", "my"), a preposition ("to", "of", "for", "with"), an
   auxiliary or "is"/"are" with nothing after it;
 - a number read out that is still going: the last word is a digit or a number word and the words
-  before it are digits too ("four seven two", "1 2 3") — callers read numbers in groups.
+  before it are digits too ("four seven two", "1 2 3") — callers read numbers in groups;
+- only an opener so far ("Well.", "Okay", "Actually", "Sorry") or a look-up phrase at the end
+  ("hold on", "one moment", "let me see", "let me find it"): the question is still to come.
 
 Pure function, str in, bool out; the listener turns True into a longer end-of-turn silence.
 """
@@ -32,6 +34,12 @@ _NUMBER_WORDS = frozenset(
     sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred
     thousand double triple""".split()
 )
+_OPENERS = frozenset(
+    """well okay ok so actually sorry alright hi hello hey look listen now anyway basically
+    excuse me please""".split()
+)
+_LOOKUP = re.compile(r"(hold on|one moment|one second|just a (second|sec|moment|minute)|let me (see|check|find|look)"
+                     r"( it| that| for it)?|wait|give me a (second|moment))\W*$")
 _TRAILING_PAUSE = re.compile(r"(,|;|:|-|–|—|\.\.\.|…)\s*$")
 _FINAL_PUNCT = re.compile(r"[.?!]\s*$")
 _WORD = re.compile(r"[a-z0-9']+")
@@ -52,7 +60,9 @@ def sounds_unfinished(transcript: str) -> bool:
     if not words:
         return False
     last = words[-1]
-    if last in _FILLERS:
+    if last in _FILLERS or _LOOKUP.search(text):
+        return True
+    if len(words) <= 2 and all(w in _OPENERS or w in _FILLERS for w in words) and not text.endswith("?"):
         return True
     if _FINAL_PUNCT.search(text) and last not in _CONTINUERS:
         return False

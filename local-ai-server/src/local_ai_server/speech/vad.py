@@ -101,9 +101,13 @@ class Endpointer:
         if self._in_speech:
             self._hold_ms = max(self._hold_ms, extra_ms)
 
-    def release(self) -> None:
-        """Forget the hold: the pause ends the turn once it reaches `silence_duration_ms`."""
+    def release(self) -> SpeechStopped | None:
+        """Forget the hold: the pause ends the turn once it reaches `silence_duration_ms`; the stop
+        when it already has (audio ran on while the hold waited)."""
         self._hold_ms = 0
+        if self._in_speech and self._silence_frames * FRAME_MS >= self.params.silence_duration_ms:
+            return self._stop(forced=False)
+        return None
 
     @property
     def held(self) -> bool:

@@ -178,7 +178,8 @@ class RateLimitsUpdated:
 
 
 TURN_STAGES = ("audio_ms", "stt_ms", "speech_stopped_ms", "transcript_ms", "first_token_ms", "first_text_ms",
-               "first_audio_ms")
+               "first_audio_ms",
+               "llm_first_token_ms", "first_sentence_tts_ms")  # the last two: durations
 
 
 @dataclass(frozen=True, slots=True)

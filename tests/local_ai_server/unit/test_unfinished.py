@@ -19,6 +19,8 @@ from local_ai_server.speech.unfinished import sounds_unfinished
     "Actually.",
     "Hold on.",
     "Let me find it.",
+    "",  # speech without words: a filler Whisper left out
+    "   ",
     "I have it here, one moment.",
 ])
 def test_trailing_words_that_go_on(text):
@@ -32,10 +34,9 @@ def test_trailing_words_that_go_on(text):
     "Yes",
     "I live at number 12.",
     "Do you deliver to Springfield",
+    "Sorry, I did not catch that.",
     "Hello?",
     "Okay, thanks, goodbye.",
-    "",
-    "   ",
 ])
 def test_complete_sentences_end_the_turn(text):
     assert not sounds_unfinished(text)

@@ -13,7 +13,9 @@ so this looks at how the words end, the way a listener hears a sentence still go
 - only an opener so far ("Well.", "Okay", "Actually", "Sorry") or a look-up phrase at the end
   ("hold on", "one moment", "let me see", "let me find it"): the question is still to come.
 
-Pure function, str in, bool out; the listener turns True into a longer end-of-turn silence.
+Pure function, str in, bool out; the listener turns True into a longer end-of-turn silence. An
+empty transcript counts as unfinished: the VAD heard speech, Whisper wrote nothing (it drops most
+fillers), and an empty turn would get no answer anyway.
 """
 
 from __future__ import annotations
@@ -22,9 +24,9 @@ import re
 
 _FILLERS = frozenset({"um", "umm", "uh", "uhh", "er", "erm", "hmm", "mm", "like", "so", "well"})
 _CONTINUERS = frozenset(
-    """and but or nor because cause so then than that which who whose whom where when while if unless
+    """and but or nor because cause so then than which who whose whom where when while if unless
     although though until as plus also
-    the a an my your our their his her its this these those some any every each no
+    the a an my your our their his her its some any every each no
     to of for with from in on at by about into onto over under between after before through
     is are was were am be been being do does did have has had will would can could should shall may
     might must i i'm it's there's let's please""".split()
@@ -53,12 +55,12 @@ def sounds_unfinished(transcript: str) -> bool:
     """True when the words so far most likely go on (the caller only paused)."""
     text = transcript.strip().lower()
     if not text:
-        return False
+        return True  # voiced audio (the VAD said so) with no words: Whisper leaves out most "um"s and "uh"s
     if _TRAILING_PAUSE.search(text):
         return True
     words = _WORD.findall(text)
     if not words:
-        return False
+        return True  # voiced audio with no words: Whisper leaves out most "um"s and "uh"s
     last = words[-1]
     if last in _FILLERS or _LOOKUP.search(text):
         return True

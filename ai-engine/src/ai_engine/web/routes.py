@@ -30,6 +30,7 @@ from pydantic import SecretStr
 
 from ..api.records import CALL_ID, MAX_PAGE, _filters
 from ..observability.logs import get_logger
+from ..records.record import iso, utcnow
 from ..records.retention import recording_path
 from ..records.store import CallFilter
 from . import doctor_result, views
@@ -165,10 +166,10 @@ def admin_router(engine: Any, token: SecretStr | None) -> APIRouter:
             try:
                 last, quiet = None, 0
                 while sessions.read(cookie) is not None:  # the stream ends with the session
-                    snapshot = json.dumps({"calls": views.live_calls(engine)})
-                    if snapshot != last:
+                    snapshot = json.dumps(views.live_calls(engine))
+                    if snapshot != last:  # with the server's clock: durations count from it, not the browser's
                         last, quiet = snapshot, 0
-                        yield f"data: {snapshot}\n\n"
+                        yield f'data: {{"now": "{iso(utcnow())}", "calls": {snapshot}}}\n\n'
                     elif (quiet := quiet + 1) >= KEEPALIVE_TICKS:
                         quiet = 0
                         yield ": keepalive\n\n"

@@ -164,9 +164,11 @@ class _Session:
         with scope:
             await self.send({"type": "ConversationText", "role": "assistant", "content": text})
             await self.send({"type": "AgentStartedSpeaking", "total_latency": 0.3, "tts_latency": 0.1, "ttt_latency": 0.2})
-            for chunk in chunks(pcm, self.out_rate, self.server.chunk_ms):
+            for n, chunk in enumerate(chunks(pcm, self.out_rate, self.server.chunk_ms)):
                 if self.server.chunk_interval_s:
                     await anyio.sleep(self.server.chunk_interval_s)
+                if n == 0:
+                    self.log.first_audio.append(anyio.current_time())
                 await self.ws.send(ulaw_encode(chunk) if self.out_encoding == "mulaw" else chunk)
             await self.send({"type": "AgentAudioDone"})
         if self.reply_scope is scope:

@@ -192,9 +192,11 @@ class _Session:
     async def model_turn(self, scope: anyio.CancelScope, text: str, pcm: bytes) -> None:
         with scope:
             await self.send({"serverContent": {"outputTranscription": {"text": text}}})
-            for chunk in chunks(pcm, OUTPUT_RATE, self.server.chunk_ms):
+            for n, chunk in enumerate(chunks(pcm, OUTPUT_RATE, self.server.chunk_ms)):
                 if self.server.chunk_interval_s:
                     await anyio.sleep(self.server.chunk_interval_s)
+                if n == 0:
+                    self.log.first_audio.append(anyio.current_time())
                 blob = {"mimeType": f"audio/pcm;rate={OUTPUT_RATE}", "data": base64.b64encode(chunk).decode()}
                 await self.send({"serverContent": {"modelTurn": {"parts": [{"inlineData": blob}]}}})
             await self.send({"serverContent": {"generationComplete": True}})

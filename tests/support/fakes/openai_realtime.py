@@ -244,9 +244,11 @@ class _Session:
             self.items[item] = 0
             await self.send({"type": "response.output_audio_transcript.delta", "response_id": rid, "item_id": item,
                              "output_index": 0, "content_index": 0, "delta": text})
-            for chunk in chunks(pcm, self.rate, self.server.chunk_ms):
+            for n, chunk in enumerate(chunks(pcm, self.rate, self.server.chunk_ms)):
                 if self.server.chunk_interval_s:
                     await anyio.sleep(self.server.chunk_interval_s)
+                if n == 0:
+                    self.log.first_audio.append(anyio.current_time())
                 wire = ulaw_encode(chunk) if self.pcmu else chunk
                 self.items[item] += len(chunk) // 2 * 1000 // self.rate
                 await self.send({"type": "response.output_audio.delta", "response_id": rid, "item_id": item,

@@ -29,6 +29,7 @@ class SessionLog:
     input_rate: int = 0
     audio_in: int = 0  # caller audio bytes received (decoded s16le)
     cancelled: int = 0  # replies cut short (by the client or by caller speech)
+    first_audio: list[float] = field(default_factory=list)  # when each reply's first audio went out (bench)
     headers: dict = field(default_factory=dict)
     path: str = ""
 
@@ -118,8 +119,12 @@ class TurnDetector:
         return None
 
     def speech(self) -> bytes:
-        """The last turn without its trailing silence."""
-        return bytes(self.turn[: max(0, len(self.turn) - self.quiet_ms * self.rate // 1000 * 2)])
+        """The last turn without its trailing silence, nor the leading silence of its first
+        message (the client batches frames: a reply must not start with a gap the caller never made)."""
+        pcm = bytes(self.turn[: max(0, len(self.turn) - self.quiet_ms * self.rate // 1000 * 2)])
+        samples = np.frombuffer(pcm, dtype="<i2")
+        loud = np.flatnonzero(np.abs(samples.astype(np.int32)) > SPEECH_RMS)
+        return pcm[int(loud[0]) * 2 :] if loud.size else pcm
 
     def speech_ms(self) -> int:
         return len(self.speech()) // 2 * 1000 // self.rate

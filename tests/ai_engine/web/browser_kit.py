@@ -64,6 +64,11 @@ class Browser:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         await self.run(self.driver.save_screenshot, str(SCREENSHOTS / f"{name}.png"))
 
+    async def accessibility_problems(self) -> list[str]:
+        """Basic checks on the page as shown: every field labelled, every button named, and text
+        contrast at least 4.5:1 (WCAG AA) against the background it is drawn on."""
+        return await self.js(A11Y_JS)
+
     async def login(self, token: str) -> None:
         await self.get("/admin/login")
         field = await self.find("#token")
@@ -87,3 +92,25 @@ def browser(base_url: str):
         yield Browser(driver, base_url)
     finally:
         driver.quit()
+
+
+A11Y_JS = """
+const problems = [];
+for (const f of document.querySelectorAll('input:not([type=hidden]), select, textarea'))
+  if (!f.labels || !f.labels.length) problems.push('no label: ' + (f.id || f.name));
+for (const b of document.querySelectorAll('button, a'))
+  if (!(b.getAttribute('aria-label') || b.textContent).trim()) problems.push('no name: ' + b.outerHTML);
+const rgb = (c) => (c.match(/[\\d.]+/g) || []).map(Number);
+const lum = ([r, g, b]) => { const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+  return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b); };
+const background = (el) => { for (; el; el = el.parentElement) { const c = rgb(getComputedStyle(el).backgroundColor);
+  if (c.length === 3 || c[3] > 0) return c.slice(0, 3); } return [255, 255, 255]; };
+for (const el of document.querySelectorAll('body *')) {
+  const own = [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
+  if (!own || !el.getClientRects().length) continue;
+  const a = lum(rgb(getComputedStyle(el).color)), b = lum(background(el));
+  const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+  if (ratio < 4.5) problems.push('contrast ' + ratio.toFixed(2) + ': ' + el.textContent.trim().slice(0, 40));
+}
+return problems;
+"""

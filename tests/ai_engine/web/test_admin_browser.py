@@ -28,6 +28,7 @@ async def test_every_page_needs_a_login_with_the_token_and_logout_ends_the_sessi
             await b.run(lambda: b.driver.find_element(By.TAG_NAME, "body").send_keys("\ue004"))  # Tab
             assert await b.js("return document.activeElement.id") == "token"  # keyboard reaches the form first
             await b.screenshot("login")
+            assert await b.accessibility_problems() == []
             await b.login("not-the-token")
             assert "not the API token" in await b.text(".message")
             await b.login(API_TOKEN)
@@ -61,6 +62,7 @@ async def test_a_live_call_appears_with_its_state_disappears_and_the_end_call_bu
             states = await b.text(f"{LIVE_ROW} .state")
             assert states in ("greeting", "listening", "thinking", "speaking")
             await b.screenshot("live-calls")
+            assert await b.accessibility_problems() == []
             await b.size(390, 844)  # a phone
             assert await b.js("return document.documentElement.scrollWidth <= window.innerWidth")
             await b.screenshot("live-calls-phone")
@@ -112,6 +114,7 @@ async def test_a_finished_calls_transcript_latency_and_recording_are_shown_and_h
             await b.wait(EC.presence_of_element_located((By.CSS_SELECTOR, row)), "the call in the history")
             assert "+4930123456" in await b.text(row) and "completed" in await b.text(row)
             await b.screenshot("history")
+            assert await b.accessibility_problems() == []
             filt = await b.find("#f-text")
             await b.run(filt.send_keys, "no such words")
             await b.run(filt.submit)
@@ -133,6 +136,7 @@ async def test_a_finished_calls_transcript_latency_and_recording_are_shown_and_h
             assert audio[0] != "error" and audio[0] > 0.5, audio  # the browser decoded the WAV, sent with the cookie
             assert audio[1].endswith(f"/admin/api/calls/{call_id}/recording")
             await b.screenshot("call")
+            assert await b.accessibility_problems() == []
             await b.size(390, 844)
             assert await b.js("return document.documentElement.scrollWidth <= window.innerWidth")
             await b.screenshot("call-phone")
@@ -147,6 +151,7 @@ async def test_a_finished_calls_transcript_latency_and_recording_are_shown_and_h
             doctor = await b.text("#doctor")
             assert "PASS configuration" in doctor and "FAIL ARI" in doctor and "start Asterisk" in doctor
             await b.screenshot("health")
+            assert await b.accessibility_problems() == []
 
 
 async def test_the_timeline_shows_tool_calls_with_arguments_and_results_barge_ins_and_the_transfer(tmp_path):
@@ -185,3 +190,4 @@ async def test_the_timeline_shows_tool_calls_with_arguments_and_results_barge_in
             assert "812 ms" in await b.text("#latency tbody")
             assert await b.js("return document.getElementById('recording-section').hidden")  # no recording: no player
             await b.screenshot("call-tools-transfer")
+            assert await b.accessibility_problems() == []

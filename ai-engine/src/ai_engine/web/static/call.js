@@ -32,7 +32,7 @@
     });
     if (call.transfer_target) out.push(el("li", {class: "event transfer"}, el("strong", {text: `Transferred to ${call.transfer_target}`})));
     if (call.ended_at) out.push(el("li", {class: "event end"}, el("span", {class: "when", text: when(call.ended_at)}),
-      el("strong", {text: `Ended: ${call.outcome}`}), call.end_reason ? ` (${call.end_reason})` : ""));
+      el("strong", {text: `Ended: ${call.outcome}`}), call.end_reason && call.end_reason !== call.outcome ? ` (${call.end_reason})` : ""));
     document.getElementById("timeline").replaceChildren(...out);
   }
 

@@ -72,7 +72,7 @@ async def test_a_live_call_appears_with_its_state_disappears_and_the_end_call_bu
 
             second = await rig.emu.place_call(exten="5551234", stasis_args=["default"], caller_id=("Bob", "+4930999"))
             await second.wait_answered(5)
-            button = await b.run(lambda: WebDriverWaitClickable(b))
+            button = await b.wait(EC.element_to_be_clickable((By.CSS_SELECTOR, f"{LIVE_ROW} button.danger")), "End call button")
             await b.run(button.click)
             await b.wait(EC.alert_is_present(), "confirmation asked")
             await b.run(lambda: b.driver.switch_to.alert.dismiss())  # the admin thinks again
@@ -83,12 +83,6 @@ async def test_a_live_call_appears_with_its_state_disappears_and_the_end_call_bu
             await second.wait_ended(8)
             await b.wait(EC.invisibility_of_element_located((By.CSS_SELECTOR, LIVE_ROW)), "ended call disappears")
             await eventually(lambda: not rig.engine.registry.calls, 5, "call gone")
-
-
-def WebDriverWaitClickable(b):
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    return WebDriverWait(b.driver, 10, 0.05).until(EC.element_to_be_clickable((By.CSS_SELECTOR, f"{LIVE_ROW} button.danger")))
 
 
 async def test_a_finished_calls_transcript_latency_and_recording_are_shown_and_health_is_at_a_glance(tmp_path):

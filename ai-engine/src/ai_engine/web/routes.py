@@ -40,6 +40,7 @@ log = get_logger(__name__)
 
 HERE = FsPath(__file__).parent
 STATIC = {p.name: p for p in (HERE / "static").iterdir() if p.suffix in (".css", ".js")}
+PAGES = {p.stem: p.read_text() for p in (HERE / "pages").glob("*.html")}  # read once, at import
 MEDIA_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
 MAX_LOGIN_BODY = 4096
 MAX_STREAMS = 16  # open live-call streams at once
@@ -66,8 +67,7 @@ def admin_router(engine: Any, token: SecretStr | None) -> APIRouter:
     streams = {"open": 0}
 
     def page(name: str, session: Session | None = None, status: int = 200, message: str = "") -> HTMLResponse:
-        html = (HERE / "pages" / f"{name}.html").read_text()
-        html = html.replace("{{csrf}}", session.csrf if session else "").replace("{{message}}", message)
+        html = PAGES[name].replace("{{csrf}}", session.csrf if session else "").replace("{{message}}", message)
         return HTMLResponse(html, status, headers=SECURITY_HEADERS)
 
     def disabled() -> HTMLResponse:

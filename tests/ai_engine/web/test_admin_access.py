@@ -3,6 +3,7 @@ of a call without a session, a login sets a Secure, HttpOnly, SameSite=Strict co
 echoes the token, POSTs need the session's CSRF token, no token configured = the page is off."""
 from __future__ import annotations
 
+import anyio
 import httpx
 import pytest
 
@@ -79,3 +80,28 @@ async def test_with_no_api_token_the_admin_page_is_off(tmp_path):
         assert (await login(http, "")).status_code == 403
         for path in API:
             assert (await http.get(path)).status_code == 401
+
+
+async def test_live_views_closed_by_the_browser_free_their_place(tmp_path):
+    """At most 16 live views at once; one the browser closed (a reload, a closed tab) no longer counts."""
+    async with running_rig(tmp_path) as rig, httpx.AsyncClient(base_url=rig.http_url, timeout=5) as http:
+        jar = {"Cookie": f"ai_admin_session={await session_cookie(http)}"}
+        for _ in range(40):  # more than the limit, one after another
+            async with http.stream("GET", "/admin/api/live", headers=jar) as r:
+                assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
+                first = await r.aiter_lines().__anext__()
+                assert first.startswith("data: ") and '"calls": []' in first
+        async with anyio.create_task_group() as tg:
+            opened = []
+
+            async def hold():
+                async with http.stream("GET", "/admin/api/live", headers=jar) as r:
+                    opened.append(r.status_code)
+                    await anyio.sleep_forever()
+
+            for _ in range(16):
+                tg.start_soon(hold)
+            await eventually(lambda: len(opened) == 16, 5, "16 views open")
+            assert opened == [200] * 16
+            assert (await http.get("/admin/api/live", headers=jar)).status_code == 429
+            tg.cancel_scope.cancel()

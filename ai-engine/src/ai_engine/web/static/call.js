@@ -25,6 +25,9 @@
           el("div", {class: "code", text: `arguments: ${json(it.tool.arguments)}`}),
           el("div", {class: "code", text: `result: ${json(it.tool.result)}`}));
       }
+      if (it.kind === "dtmf") {  // a keypress, when the record carries one ({"role": "dtmf", "text": digit})
+        return el("li", {class: "event dtmf"}, el("span", {class: "when", text: when(it.at)}), el("strong", {text: `Caller pressed ${it.turn.text}`}));
+      }
       const who = it.kind === "caller" ? "Caller" : "Agent";
       return el("li", {class: `event ${it.kind}`}, el("span", {class: "when", text: when(it.at)}), el("strong", {text: who}),
         el("p", {text: it.turn.text}),

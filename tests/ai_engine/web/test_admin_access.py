@@ -3,6 +3,8 @@ of a call without a session, a login sets a Secure, HttpOnly, SameSite=Strict co
 echoes the token, POSTs need the session's CSRF token, no token configured = the page is off."""
 from __future__ import annotations
 
+import io
+
 import anyio
 import httpx
 import pytest
@@ -105,3 +107,19 @@ async def test_live_views_closed_by_the_browser_free_their_place(tmp_path):
             assert opened == [200] * 16
             assert (await http.get("/admin/api/live", headers=jar)).status_code == 429
             tg.cancel_scope.cancel()
+
+
+async def test_a_doctor_run_is_shown_on_the_health_api(tmp_path, monkeypatch):
+    from ai_engine.admin.doctor import doctor
+
+    async with running_rig(tmp_path) as rig, httpx.AsyncClient(base_url=rig.http_url) as http:
+        monkeypatch.chdir(tmp_path)  # no config/ai-engine.yaml here: environment only
+        monkeypatch.setenv("AI_ENGINE_ARI__URL", rig.engine.settings.ari.url)
+        monkeypatch.setenv("AI_ENGINE_ARI__PASSWORD", "not-the-password")
+        monkeypatch.setenv("AI_ENGINE_HTTP__PORT", str(rig.engine.http_port))
+        monkeypatch.setenv("AI_ENGINE_RECORDS__DATA_DIR", str(tmp_path / "data"))  # the engine's
+        assert await doctor(io.StringIO()) == 1
+        jar = {"Cookie": f"ai_admin_session={await session_cookie(http)}"}
+        shown = (await http.get("/admin/api/health", headers=jar)).json()["doctor"]
+        failures = [c["name"] for c in shown["checks"] if c["status"] == "FAIL"]
+        assert "ARI credentials" in failures and shown["at"]

@@ -27,3 +27,15 @@ def test_turn_latency_percentiles():
     values = [float(v) for v in range(1, 101)]
     assert percentile(values, 50) == 50.5
     assert percentile(values, 95) == 95.0  # shown to 0.1 ms
+
+
+def test_the_doctors_result_is_kept_for_the_page_and_a_broken_file_is_no_result(tmp_path):
+    from ai_engine.admin.report import failed, passed
+    from ai_engine.web import doctor_result
+
+    assert doctor_result.load(tmp_path) is None  # never run
+    doctor_result.save(tmp_path / "data", [passed("configuration", "ok"), failed("ARI", "refused", "start Asterisk")])
+    kept = doctor_result.load(tmp_path / "data")
+    assert [(c["name"], c["status"], c["fix"]) for c in kept["checks"]] == [("configuration", "PASS", ""), ("ARI", "FAIL", "start Asterisk")]
+    (tmp_path / "data" / doctor_result.FILE).write_text("{not json")
+    assert doctor_result.load(tmp_path / "data") is None

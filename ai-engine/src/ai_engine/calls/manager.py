@@ -100,6 +100,7 @@ class CallManager:
         if not call.ended.is_set():
             call.recorder.ended_as("ended_by_admin")
             call.end("ended by an admin", caller_action=CallerAction.HANGUP)
+            self.registry.notify_changed()  # live views show it ending
         return True
 
     def _record_refused(self, channel: dict, args: list[str], reason: str) -> None:

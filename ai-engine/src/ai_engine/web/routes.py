@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 from pathlib import Path as FsPath
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -44,8 +45,7 @@ PAGES = {p.stem: p.read_text() for p in (HERE / "pages").glob("*.html")}  # read
 MEDIA_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
 MAX_LOGIN_BODY = 4096
 MAX_STREAMS = 16  # open live-call streams at once
-STREAM_TICK_S = 0.5  # how often a stream looks at the live calls
-KEEPALIVE_TICKS = 30
+KEEPALIVE_S = 15.0  # a comment on a quiet stream, so proxies keep it open
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
     "X-Content-Type-Options": "nosniff",
@@ -164,16 +164,17 @@ def admin_router(engine: Any, token: SecretStr | None) -> APIRouter:
         async def events():
             streams["open"] += 1
             try:
-                last, quiet = None, 0
-                while sessions.read(cookie) is not None:  # the stream ends with the session
+                last = None
+                while (session := sessions.read(cookie)) is not None:  # the stream ends with the session
                     snapshot = json.dumps(views.live_calls(engine))
                     if snapshot != last:  # with the server's clock: durations count from it, not the browser's
-                        last, quiet = snapshot, 0
+                        last = snapshot
                         yield f'data: {{"now": "{iso(utcnow())}", "calls": {snapshot}}}\n\n'
-                    elif (quiet := quiet + 1) >= KEEPALIVE_TICKS:
-                        quiet = 0
+                    # Woken by the registry when a call comes or goes or its record grows (calls/registry.py).
+                    with anyio.move_on_after(min(KEEPALIVE_S, max(session.expires - time.time(), 0) + 1)) as idle:
+                        await engine.registry.wait_changed()
+                    if idle.cancelled_caught:
                         yield ": keepalive\n\n"
-                    await anyio.sleep(STREAM_TICK_S)
                 yield "event: expired\ndata: {}\n\n"
             finally:
                 streams["open"] -= 1

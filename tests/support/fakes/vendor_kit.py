@@ -16,6 +16,8 @@ from websockets.exceptions import ConnectionClosed
 
 SPEECH_RMS = 500.0
 GREETING_HZ = 440
+AFTER_TOOL_HZ = 700  # a fake's reply once it got a tool's result
+USER_TEXT_HZ = 900  # a fake's reply to a user text turn (a key press)
 
 
 @dataclass
@@ -32,16 +34,40 @@ class SessionLog:
     first_audio: list[float] = field(default_factory=list)  # when each reply's first audio went out (bench)
     headers: dict = field(default_factory=dict)
     path: str = ""
+    tools: list[str] = field(default_factory=list)  # function names the client offered
+    calls_made: dict[str, str] = field(default_factory=dict)  # call id -> function name, asked by the fake
+    tool_outputs: list[tuple[str, object]] = field(default_factory=list)  # (call id, result) the client sent
+    user_texts: list[str] = field(default_factory=list)
+    agent_texts: list[str] = field(default_factory=list)  # said verbatim mid-call
 
     def json_received(self, key: str = "type") -> list:
         return [m.get(key) if key != "*" else m for m in self.received if isinstance(m, dict)]
 
 
+def next_tool_step(server: FakeVendorServer, log: SessionLog) -> tuple[str, dict] | None:
+    """The function call scripted for this caller turn, if any; a function the client did not
+    offer cannot be called (a model only calls what it was given): that is a recorded error."""
+    step = server.tool_turns.pop(0) if server.tool_turns else None
+    if step is not None and step[0] not in log.tools:
+        log.errors.append(f"scripted call of {step[0]!r}, which was not offered (offered: {log.tools})")
+        return None
+    return step
+
+
 class FakeVendorServer:
     path = "/"
 
-    def __init__(self, *, key: str = "test-key", chunk_ms: int = 100, chunk_interval_s: float = 0.0, greeting_ms: int = 600):
+    def __init__(
+        self,
+        *,
+        key: str = "test-key",
+        chunk_ms: int = 100,
+        chunk_interval_s: float = 0.0,
+        greeting_ms: int = 600,
+        tool_turns: list[tuple[str, dict] | None] | None = None,
+    ):
         self.key = key
+        self.tool_turns = list(tool_turns or [])  # per caller turn: (function, arguments) the model calls, or None
         self.chunk_ms = chunk_ms
         self.chunk_interval_s = chunk_interval_s  # > 0: replies stream slowly (barge-in tests)
         self.greeting_ms = greeting_ms

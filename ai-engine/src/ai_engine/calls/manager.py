@@ -15,6 +15,7 @@ import anyio.abc
 from ..observability import metrics
 from ..observability.logs import get_logger
 from ..records.record import CallRecorder
+from ..tools.registry import build_registries
 from ..transports.ari.errors import AriError, AriUnavailable
 from .call import Call, CallerAction, bridge_name_prefix, channel_prefix
 from .deps import CallDeps
@@ -34,6 +35,8 @@ class CallManager:
         self._tg: anyio.abc.TaskGroup | None = None
         self._sweep_wanted = anyio.Event()
         deps.request_sweep = self.request_sweep
+        if not deps.tools:
+            deps.tools = build_registries(deps.settings.personas)  # knowledge bases indexed once, here
 
     async def run(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         async with anyio.create_task_group() as tg:

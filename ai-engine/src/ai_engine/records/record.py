@@ -140,11 +140,13 @@ class CallRecorder:
 
     def transfer(self, target: str) -> None:
         self.transfer_target = target
+        self._changed()
 
     def tool_call(self, name: str, arguments: Any, result: Any) -> None:
         """A tool the model called, with the arguments it gave and what it got back."""
         at, _ = self._stamp()
         self.tool_calls.append({"name": name, "arguments": arguments, "result": result, "at": at})
+        self._changed()
 
     def ended_as(self, outcome: str) -> None:
         """The call ended in a way the session cannot see (e.g. `transferred` by the transfer

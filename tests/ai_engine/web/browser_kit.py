@@ -17,10 +17,11 @@ WAIT_S = 10.0
 
 webdriver = pytest.importorskip("selenium.webdriver")
 from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
-__all__ = ["Browser", "By", "EC", "browser"]
+__all__ = ["Browser", "By", "EC", "Keys", "browser"]
 
 
 class Browser:

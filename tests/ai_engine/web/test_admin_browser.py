@@ -10,12 +10,16 @@ import pytest
 
 from ai_engine.admin.report import failed, passed
 from ai_engine.web import doctor_result
-from browser_kit import EC, By, browser
+from browser_kit import EC, By, Keys, browser
 from engine_harness import API_TOKEN, eventually, running_rig, tone
 
 pytestmark = pytest.mark.anyio
 
 LIVE_ROW = "#live-calls tbody tr"
+
+
+async def call_says(call) -> None:
+    await call.say(tone(600, 600) + b"\x00" * 320 * 40)
 
 
 async def test_every_page_needs_a_login_with_the_token_and_logout_ends_the_session(tmp_path):
@@ -57,7 +61,7 @@ async def test_a_live_call_appears_with_its_state_disappears_and_the_end_call_bu
             await b.wait(EC.presence_of_element_located((By.CSS_SELECTOR, LIVE_ROW)), "the call appears")
             row = await b.text(LIVE_ROW)
             assert "+4930123456" in row and "default" in row and "local" in row and "snoop_fork" in row
-            await call.say(tone(600, 600) + b"\x00" * 320 * 40)
+            await call_says(call)
             await b.wait(EC.text_to_be_present_in_element((By.CSS_SELECTOR, LIVE_ROW), " ms"), "last turn latency shown")
             states = await b.text(f"{LIVE_ROW} .state")
             assert states in ("greeting", "listening", "thinking", "speaking")
@@ -73,7 +77,17 @@ async def test_a_live_call_appears_with_its_state_disappears_and_the_end_call_bu
             second = await rig.emu.place_call(exten="5551234", stasis_args=["default"], caller_id=("Bob", "+4930999"))
             await second.wait_answered(5)
             button = await b.wait(EC.element_to_be_clickable((By.CSS_SELECTOR, f"{LIVE_ROW} button.danger")), "End call button")
-            await b.run(button.click)
+            # By keyboard: Tab from the top reaches the button, and it keeps the focus while the row updates.
+            await b.js("document.activeElement.blur()")
+            for _ in range(20):
+                await b.run(lambda: b.driver.switch_to.active_element.send_keys(Keys.TAB))
+                if await b.js("return document.activeElement === arguments[0]", button):
+                    break
+            assert await b.js("return document.activeElement === arguments[0]", button), "End call not reachable by Tab"
+            await call_says(second)
+            await b.wait(EC.text_to_be_present_in_element((By.CSS_SELECTOR, LIVE_ROW), " ms"), "the row updated")
+            assert await b.js("return document.activeElement === arguments[0]", button)
+            await b.run(lambda: b.driver.switch_to.active_element.send_keys(Keys.ENTER))
             await b.wait(EC.alert_is_present(), "confirmation asked")
             await b.run(lambda: b.driver.switch_to.alert.dismiss())  # the admin thinks again
             assert rig.engine.registry.calls and not second.ended

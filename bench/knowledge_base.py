@@ -165,7 +165,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--blas-threads", choices=("one", "default"), default="one",
                         help="one: as the engine runs it (embedding.one_blas_thread); default: OpenBLAS's own choice.")
     args = parser.parse_args(argv)
-    blas_one = args.blas_threads == "one" and one_blas_thread()
+    blas_one = args.blas_threads == "one"
+    if blas_one:
+        one_blas_thread()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         _write(folder)

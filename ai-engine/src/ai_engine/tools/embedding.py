@@ -13,7 +13,6 @@ sentence-transformers does for this model. `tokenizers` (the Rust WordPiece) cut
 
 from __future__ import annotations
 
-import ctypes
 import importlib.util
 import json
 import threading
@@ -22,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 PACKAGE = "all_minilm_l6_v2"
 MAX_TOKENS = 256  # sentence_bert_config.json max_seq_length
@@ -147,25 +147,13 @@ class Encoder:
         return (pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)).astype(np.float32)
 
 
-def one_blas_thread() -> bool:
-    """Asks numpy's bundled OpenBLAS for one thread (what threadpoolctl does, without the package).
+def one_blas_thread() -> None:
+    """numpy's BLAS to one thread, process-wide (threadpoolctl).
 
     The encoder's matrices are small: on the engine's busy cores, OpenBLAS's spinning helper threads
     cost more than they give (bench/knowledge_base.py: a question embedded in ~37 ms with one thread,
-    ~240 ms with two, on a loaded 2-core machine) and would take CPU from the calls' audio.
-    Process-wide; False where the library or its symbol is not found (then nothing changes)."""
-    libs = Path(np.__file__).parent.parent / "numpy.libs"
-    for lib in sorted(libs.glob("libscipy_openblas*.so*")) if libs.is_dir() else []:
-        try:
-            blas = ctypes.CDLL(str(lib))
-        except OSError:
-            continue
-        for name in ("scipy_openblas_set_num_threads64_", "scipy_openblas_set_num_threads", "openblas_set_num_threads"):
-            setter = getattr(blas, name, None)
-            if setter is not None:
-                setter(1)
-                return True
-    return False
+    ~240 ms with two, on a loaded 2-core machine) and would take CPU from the calls' audio."""
+    threadpool_limits(limits=1, user_api="blas")
 
 
 _shared: Encoder | None = None

@@ -19,6 +19,7 @@ from local_ai_server.speech.unfinished import sounds_unfinished
     "Actually.",
     "Hold on.",
     "Let me find it.",
+    "I am free on Monday",  # no closing punctuation: Whisper heard no sentence end
     "",  # speech without words: a filler Whisper left out
     "   ",
     "I have it here, one moment.",
@@ -31,9 +32,10 @@ def test_trailing_words_that_go_on(text):
     "What are your opening hours?",
     "Hello, I would like to check the status of my order.",
     "Thank you.",
-    "Yes",
+    "Yes.",
     "I live at number 12.",
-    "Do you deliver to Springfield",
+    "My number is 4 7 2 9.",
+    "Do you deliver to Springfield?",
     "Sorry, I did not catch that.",
     "Hello?",
     "Okay, thanks, goodbye.",

@@ -19,7 +19,6 @@ from local_ai_server.speech.unfinished import sounds_unfinished
     "Actually.",
     "Hold on.",
     "Let me find it.",
-    "I am free on Monday",  # no closing punctuation: Whisper heard no sentence end
     "",  # speech without words: a filler Whisper left out
     "   ",
     "I have it here, one moment.",

@@ -161,10 +161,10 @@ def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="python -m bench turn_taking")
     ints = lambda v: [int(x) for x in v.split(",")]  # noqa: E731
     p.add_argument("--silence", type=ints, default=[300, 400, 500], help="end-of-turn silences (ms) to try")
-    p.add_argument("--hold", type=ints, default=None, help="unfinished holds (ms); default 0 and the setting")
+    p.add_argument("--hold", type=ints, default=None, help="unfinished holds (ms); default 0, 600 and the setting")
     args = p.parse_args(argv)
     settings = Settings()
-    holds = args.hold if args.hold is not None else sorted({0, settings.vad.unfinished_hold_ms})
+    holds = args.hold if args.hold is not None else sorted({0, 600, settings.vad.unfinished_hold_ms})
     report = run(args.silence, holds, settings)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "turn_taking.json").write_text(json.dumps(report, indent=2))

@@ -163,7 +163,7 @@ class VadSettings(Section):
     speculative_response: bool = Field(
         True, description="Also run the LLM and TTS before the turn ends; output is held back until it is final.")
     unfinished_hold_ms: int = Field(
-        600, ge=0, description="Extra end-of-turn silence when the speculative transcript sounds unfinished "
+        0, ge=0, description="Extra end-of-turn silence when the speculative transcript sounds unfinished "
                                "(a trailing 'and', 'um', comma or a number being read out); also the longest a "
                                "pause waits for its speculative transcript. 0 = off.")
 

@@ -20,7 +20,7 @@ async def _holds(host: str) -> float:
 
 async def _one_caller(stt: FakeSTT, **vad) -> tuple[list[str], float]:
     """The events of one caller who pauses mid-sentence, and how many pauses were held."""
-    async with serve(make_runtime(fake_models(stt=stt), vad={"speculative_after_ms": 100, **vad})) as host:
+    async with serve(make_runtime(fake_models(stt=stt), vad={"speculative_after_ms": 100, "unfinished_hold_ms": 600, **vad})) as host:
         before = await _holds(host)
         async with RealtimeClient.connect(f"ws://{host}/v1/realtime") as client:
             await client.update_session(rate=8000, silence_duration_ms=500)

@@ -3,15 +3,43 @@
 `instances` llama.cpp contexts share one set of weights (memory-mapped); each runs one generation
 at a time. `stream(slot, ...)` returns a blocking iterator of text pieces: step it from worker
 threads (one token per step) so that cancellation can stop between tokens.
+
+Function calling (speech/tools.py) continues an assistant message that starts with a given prefix,
+under a llama.cpp grammar: the prompt is then formatted here with the GGUF's own chat template (as
+llama-cpp-python's chat completion does), the prefix appended, and completed with
+`create_completion`. Both share the context's cache: the prompt of a decision, of the reply after
+it and of the arguments only differ after the common prefix, which llama.cpp keeps evaluated.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from collections.abc import Iterator
+from functools import lru_cache
 from pathlib import Path
 
 from ..config import LlmSettings
+
+_ARGS_ROOT = "x-tool-arguments"
+
+
+@lru_cache(maxsize=64)
+def _choice_grammar(options: tuple[str, ...]):
+    from llama_cpp import LlamaGrammar
+
+    return LlamaGrammar.from_string("root ::= " + " | ".join(json.dumps(o) for o in options))
+
+
+@lru_cache(maxsize=64)
+def _schema_grammar(schema_json: str):
+    """JSON matching the schema, after one space (the text follows `name:`)."""
+    from llama_cpp import LlamaGrammar
+    from llama_cpp.llama_grammar import json_schema_to_gbnf
+
+    gbnf = re.sub(r"^root ::=", f"{_ARGS_ROOT} ::=", json_schema_to_gbnf(schema_json), count=1, flags=re.M)
+    return LlamaGrammar.from_string(f'root ::= " " {_ARGS_ROOT}\n{gbnf}')
 
 
 class LlamaLLM:
@@ -35,23 +63,62 @@ class LlamaLLM:
             )
             for _ in range(settings.instances)
         ]
+        self._formatter = None
+        template = self._contexts[0].metadata.get("tokenizer.chat_template")
+        if template:
+            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+            ctx = self._contexts[0]
+            token_text = ctx._model.token_get_text  # noqa: SLF001 (as Llama itself builds this formatter)
+            self._formatter = Jinja2ChatFormatter(
+                template, token_text(ctx.token_eos()) if ctx.token_eos() != -1 else "",
+                token_text(ctx.token_bos()) if ctx.token_bos() != -1 else "", stop_token_ids=[ctx.token_eos()])
 
     @property
     def slots(self) -> int:
         return len(self._contexts)
 
-    def stream(self, slot: int, messages: list[dict], *, max_tokens: int) -> Iterator[str]:
+    def stream(self, slot: int, messages: list[dict], *, max_tokens: int, prefix: str = "",
+               schema: dict | None = None) -> Iterator[str]:
         s = self.settings
-        chunks = self._contexts[slot].create_chat_completion(
-            messages,
-            stream=True,
-            max_tokens=max_tokens,
-            temperature=s.temperature,
-            top_p=s.top_p,
-            repeat_penalty=s.repeat_penalty,
-        )
+        if not prefix and schema is None:
+            chunks = self._contexts[slot].create_chat_completion(
+                messages,
+                stream=True,
+                max_tokens=max_tokens,
+                temperature=s.temperature,
+                top_p=s.top_p,
+                repeat_penalty=s.repeat_penalty,
+            )
+            for chunk in chunks:
+                text = chunk["choices"][0]["delta"].get("content")
+                if text:
+                    yield text
+            return
+        grammar = _schema_grammar(json.dumps(schema, sort_keys=True)) if schema is not None else None
+        sampling = {"temperature": 0.0} if grammar is not None else {  # arguments: the likeliest
+            "temperature": s.temperature, "top_p": s.top_p, "repeat_penalty": s.repeat_penalty}
+        yield from self._continue(slot, messages, prefix, max_tokens, grammar, **sampling)
+
+    def choose(self, slot: int, messages: list[dict], options: list[str]) -> str:
+        if len(options) == 1:
+            return options[0]
+        text = "".join(self._continue(slot, messages, "", 16, _choice_grammar(tuple(options)), temperature=0.0))
+        return text if text in options else options[0]
+
+    def _continue(self, slot: int, messages: list[dict], prefix: str, max_tokens: int, grammar,
+                  **sampling) -> Iterator[str]:
+        if self._formatter is None:
+            raise RuntimeError(f"{self.path.name} has no chat template: function calling needs one")
+        llama = self._contexts[slot]
+        formatted = self._formatter(messages=messages)
+        tokens = llama.tokenize((formatted.prompt + prefix).encode("utf-8"), add_bos=not formatted.added_special,
+                                special=True)
+        chunks = llama.create_completion(tokens, stream=True, max_tokens=max_tokens, grammar=grammar,
+                                         stop=formatted.stop, stopping_criteria=formatted.stopping_criteria,
+                                         **sampling)
         for chunk in chunks:
-            text = chunk["choices"][0]["delta"].get("content")
+            text = chunk["choices"][0]["text"]
             if text:
                 yield text
 

@@ -105,16 +105,17 @@ class FakeLLM:
     def stream(self, slot: int, messages: list[dict], *, max_tokens: int, prefix: str = "",
                schema: dict | None = None):
         self.prefixes.append(prefix)
-        if self._current is not None and prefix:
-            text, self._current = self._current, None
-            if prefix == "say:":
-                text = " " + text
-            else:
-                check_schema(json.loads(text), schema or {})
-                text = " " + text
-        else:
+        if self._current is None:  # no decision before it: a plain reply, or nothing to choose
             self.prompts.append(messages)
-            text = self.reply
+            action, text = self._scripted()
+            if action != "say":
+                raise ValueError(f"scripted call {action!r} but the server asked for a reply")
+        else:
+            text, self._current = self._current, None
+        if schema is not None:
+            check_schema(json.loads(text), schema)
+        if prefix:
+            text = " " + text
         for token in re.findall(r"\S+\s*|\s+", text)[:max_tokens]:
             with self.probe:
                 if self.token_delay:

@@ -101,10 +101,23 @@ class LlamaLLM:
         yield from self._continue(slot, messages, prefix, max_tokens, grammar, **sampling)
 
     def choose(self, slot: int, messages: list[dict], options: list[str]) -> str:
+        """One forward pass: the option whose first token the model finds likeliest at the start of
+        the reply (a constrained first-token choice; the reply's own first token needs this pass
+        anyway). Options that share a first token are told apart under a grammar instead."""
         if len(options) == 1:
             return options[0]
-        text = "".join(self._continue(slot, messages, "", 16, _choice_grammar(tuple(options)), temperature=0.0))
-        return text if text in options else options[0]
+        llama = self._contexts[slot]
+        first = {option: llama.tokenize(option.encode("utf-8"), add_bos=False, special=False)[0]
+                 for option in options}
+        if len(set(first.values())) < len(options):
+            text = "".join(self._continue(slot, messages, "", 16, _choice_grammar(tuple(options)), temperature=0.0))
+            return text if text in options else options[0]
+        for _ in self._continue(slot, messages, "", 1, None, temperature=0.0):
+            pass  # evaluates the prompt (reusing the cached prefix); the free token is not kept
+        from llama_cpp import llama_get_logits_ith
+
+        logits = llama_get_logits_ith(llama.ctx, -1)
+        return max(options, key=lambda option: logits[first[option]])
 
     def _continue(self, slot: int, messages: list[dict], prefix: str, max_tokens: int, grammar,
                   **sampling) -> Iterator[str]:

@@ -59,7 +59,7 @@ async def test_session_update_keeps_the_tools_and_the_prompt_lists_them():
     assert updated["session"]["tool_choice"] == "auto"
     system = llm.prompts[0][0]["content"]
     assert "shop's phone agent" in system
-    assert '- transfer: Transfer the caller to a person or department. Arguments: {"target": "operator"}' in system
+    assert '- transfer: Transfer the caller to a person or department. Arguments: {"target": "operator" | "sales"}' in system
     assert "- hangup: End the call." in system
     assert llm.decisions == [["say", "transfer", "hangup"]]
 

@@ -25,6 +25,18 @@ from ..config import LlmSettings
 _ARGS_ROOT = "x-tool-arguments"
 
 
+NEUTRAL_MESSAGE = "Hello."  # the caller message that asks for nothing (calibration of fixed choices)
+
+
+def _enum_only(schema: dict) -> bool:
+    """An object whose properties are all required string enums (a transfer target)."""
+    properties = schema.get("properties")
+    return (schema.get("type") == "object" and isinstance(properties, dict) and bool(properties)
+            and set(schema.get("required", properties)) == set(properties)
+            and all(isinstance(p, dict) and p.get("enum") and all(isinstance(v, str) and v for v in p["enum"])
+                    for p in properties.values()))
+
+
 @lru_cache(maxsize=64)
 def _choice_grammar(options: tuple[str, ...]):
     from llama_cpp import LlamaGrammar
@@ -95,10 +107,49 @@ class LlamaLLM:
                 if text:
                     yield text
             return
+        if schema is not None and _enum_only(schema) and self._distinct_first_tokens(slot, schema):
+            yield from self._enum_arguments(slot, messages, prefix, schema)
+            return
         grammar = _schema_grammar(json.dumps(schema, sort_keys=True)) if schema is not None else None
         sampling = {"temperature": 0.0} if grammar is not None else {  # arguments: the likeliest
             "temperature": s.temperature, "top_p": s.top_p, "repeat_penalty": s.repeat_penalty}
         yield from self._continue(slot, messages, prefix, max_tokens, grammar, **sampling)
+
+    def _enum_arguments(self, slot: int, messages: list[dict], prefix: str, schema: dict) -> Iterator[str]:
+        """Arguments that are all fixed choices (a transfer target): each value is the one whose
+        first token gained most from the caller's words, i.e. its logit at that point minus its
+        logit after a neutral caller message (contextual calibration): a small model otherwise
+        picks the value it was shown first, whatever the caller asked for."""
+        neutral = [*messages[:-1], {**messages[-1], "content": NEUTRAL_MESSAGE}]
+        text = "{"
+        for index, (name, spec) in enumerate(schema["properties"].items()):
+            text += ("" if index == 0 else ", ") + json.dumps(name) + ': "'
+            values = [str(v) for v in spec["enum"]]
+            at = prefix + " " + text
+            first = self._first_tokens(slot, values)
+            heard, baseline = self._logits(slot, messages, at, first.values()), self._logits(slot, neutral, at,
+                                                                                            first.values())
+            value = max(values, key=lambda v: heard[first[v]] - baseline[first[v]])
+            text += value + '"'
+        yield " " + text + "}"
+
+    def _first_tokens(self, slot: int, words: list[str]) -> dict[str, int]:
+        llama = self._contexts[slot]
+        return {w: llama.tokenize(w.encode("utf-8"), add_bos=False, special=False)[0] for w in words}
+
+    def _logits(self, slot: int, messages: list[dict], prefix: str, tokens) -> dict[int, float]:
+        """The logits of `tokens` as the next token after the reply's start `prefix` (one
+        evaluation; the cached prompt prefix is reused)."""
+        from llama_cpp import llama_get_logits_ith
+
+        for _ in self._continue(slot, messages, prefix, 1, None, temperature=0.0):
+            pass  # evaluates the prompt; the free token is not kept
+        logits = llama_get_logits_ith(self._contexts[slot].ctx, -1)
+        return {token: float(logits[token]) for token in tokens}
+
+    def _distinct_first_tokens(self, slot: int, schema: dict) -> bool:
+        return all(len(set(self._first_tokens(slot, [str(v) for v in p["enum"]]).values())) == len(p["enum"])
+                   for p in schema["properties"].values())
 
     def choose(self, slot: int, messages: list[dict], options: list[str]) -> str:
         """One forward pass: the option whose first token the model finds likeliest at the start of
@@ -106,17 +157,11 @@ class LlamaLLM:
         anyway). Options that share a first token are told apart under a grammar instead."""
         if len(options) == 1:
             return options[0]
-        llama = self._contexts[slot]
-        first = {option: llama.tokenize(option.encode("utf-8"), add_bos=False, special=False)[0]
-                 for option in options}
+        first = self._first_tokens(slot, options)
         if len(set(first.values())) < len(options):
             text = "".join(self._continue(slot, messages, "", 16, _choice_grammar(tuple(options)), temperature=0.0))
             return text if text in options else options[0]
-        for _ in self._continue(slot, messages, "", 1, None, temperature=0.0):
-            pass  # evaluates the prompt (reusing the cached prefix); the free token is not kept
-        from llama_cpp import llama_get_logits_ith
-
-        logits = llama_get_logits_ith(llama.ctx, -1)
+        logits = self._logits(slot, messages, "", first.values())
         return max(options, key=lambda option: logits[first[option]])
 
     def _continue(self, slot: int, messages: list[dict], prefix: str, max_tokens: int, grammar,

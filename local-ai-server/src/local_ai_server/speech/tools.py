@@ -55,19 +55,21 @@ def arguments_schema(tool: Tool) -> dict:
 
 
 def _example(schema: dict) -> str:
-    """A one-line example of arguments (first enum value, else a placeholder per property)."""
-    example = {}
+    """The arguments in one line: a property's allowed values (`"a" | "b"`: no one value is put
+    in the model's mouth), else a placeholder of its type."""
+    parts = []
     for name, spec in (schema.get("properties") or {}).items():
         spec = spec if isinstance(spec, dict) else {}
         if spec.get("enum"):
-            example[name] = spec["enum"][0]
+            value = " | ".join(json.dumps(v) for v in spec["enum"])
         elif spec.get("type") in ("integer", "number"):
-            example[name] = 1
+            value = "0"
         elif spec.get("type") == "boolean":
-            example[name] = True
+            value = "true | false"
         else:
-            example[name] = "..."
-    return json.dumps(example)
+            value = '"..."'
+        parts.append(f"{json.dumps(name)}: {value}")
+    return "{" + ", ".join(parts) + "}"
 
 
 def tool_instructions(tools: Sequence[Tool], tool_choice: str = "auto") -> str:
@@ -81,8 +83,7 @@ def tool_instructions(tools: Sequence[Tool], tool_choice: str = "auto") -> str:
     first = tools[0]
     lines.append(
         f'Start every reply with "{prefix_for(SAY)}" followed by the words to say to the caller, or, to use a '
-        f"tool, with its name, a colon and its JSON arguments, like: "
-        f"{prefix_for(first.name)} {_example(arguments_schema(first))}")
+        f'tool, with its name, a colon and its JSON arguments, like "{prefix_for(first.name)} {{...}}".')
     if tool_choice == "required":
         lines.append("Use a tool now.")
     return "\n".join(lines)

@@ -67,8 +67,9 @@ class FakeLLM:
 
     def __init__(self, reply: str = "Sure thing, the store opens at nine. We close at five. See you then!",
                  token_delay: float = 0.0, probe: Probe | None = None, slots: int = 1,
-                 script: list[str] | None = None) -> None:
+                 script: list[str] | None = None, supports_tools: bool = True) -> None:
         self.reply = reply
+        self.supports_tools = supports_tools
         self.token_delay = token_delay
         self.probe = probe or Probe()
         self._slots = slots

@@ -207,3 +207,14 @@ async def test_after_max_calls_in_a_row_the_model_must_speak():
             third = await give_output(client, second["response"]["output"][0]["call_id"], {"ok": False})
     assert third["response"]["output"][0]["type"] == "message"
     assert llm.decisions == [["say", "transfer", "hangup"]] * 2  # the third response had no choice
+
+
+async def test_a_model_that_cannot_take_tools_still_answers_in_speech():
+    llm = FakeLLM(script=["We open at nine."], supports_tools=False)
+    async with serve(make_runtime(fake_models(llm=llm))) as host:
+        async with RealtimeClient.connect(f"ws://{host}/v1/realtime") as client:
+            await with_tools(client)
+            done = await say(client, "When do you open?")
+    assert done["response"]["output"][0]["content"][0]["transcript"] == "We open at nine."
+    assert llm.decisions == [] and llm.prefixes == [""]
+    assert "transfer" not in llm.prompts[0][0]["content"]

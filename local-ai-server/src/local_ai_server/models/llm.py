@@ -87,6 +87,11 @@ class LlamaLLM:
                 token_text(ctx.token_bos()) if ctx.token_bos() != -1 else "", stop_token_ids=[ctx.token_eos()])
 
     @property
+    def supports_tools(self) -> bool:
+        """Function calling formats its own prompts with the GGUF's chat template."""
+        return self._formatter is not None
+
+    @property
     def slots(self) -> int:
         return len(self._contexts)
 

@@ -52,6 +52,10 @@ class Responses:
         self._outbox = outbox
         self._prefill = Prefill(tg, runtime, runtime.settings.llm.prefill)
         self.active: Response | None = None
+        # A model without a chat template cannot be given tools: the session's tools are then
+        # left out (told once in the log) and every answer is spoken, as without tools.
+        self._tools_usable = getattr(runtime.models.llm, "supports_tools", True)
+        self._told_no_tools = False
 
     # --- creating ------------------------------------------------------------------------------
 
@@ -61,13 +65,21 @@ class Responses:
         if extra_user is not None:
             conversation = Conversation(items=[*conversation.items, extra_user])
         messages = conversation.chat_messages(instructions, llm.style_hint, llm.history_turns, llm.history_item_chars,
-                                              tools_prompt=self._state.tools_prompt(),
+                                              tools_prompt=self._tools_prompt(),
                                               tool_output_chars=llm.tool_output_chars)
         return fit_prompt(messages, llm.max_prompt_chars)
 
+    def _tools_prompt(self) -> str:
+        if self._state.tools and not self._tools_usable:
+            if not self._told_no_tools:
+                self._told_no_tools = True
+                log.warning("session.tools_ignored", reason="the LLM has no chat template", tools=len(self._state.tools))
+            return ""
+        return self._state.tools_prompt()
+
     def _with_tools(self, response: Response, tool_choice: str | None = None) -> Response:
         """Give a response the session's tools: with them, it starts with the decision."""
-        if self._state.tools:
+        if self._state.tools and self._tools_usable:
             choice = tool_choice or self._state.tool_choice
             if self._conversation.calls_in_a_row() >= self._settings.llm.max_tool_calls_in_a_row:
                 choice = "none"  # the model has called enough: now it speaks
@@ -105,7 +117,7 @@ class Responses:
         llm = self._settings.llm
         messages = self._conversation.chat_messages(self._state.instructions, llm.style_hint, llm.history_turns,
                                                     llm.history_item_chars, upcoming=True,
-                                                    tools_prompt=self._state.tools_prompt(),
+                                                    tools_prompt=self._tools_prompt(),
                                                     tool_output_chars=llm.tool_output_chars)
         self._prefill.schedule(fit_prompt(messages, llm.max_prompt_chars))
 

@@ -38,7 +38,7 @@ Public API (exact signatures):
 ``AsteriskEmulator(app="ai-agent", username="ai-agent", password="secret",
 audiosocket_address=("127.0.0.1", 8090), sounds_dir=None, fork_context="ai-agent-media-fork",
 stasis_context="ai-agent-stasis", host="127.0.0.1", port=0, extra_contexts=None,
-stasis_delay=0.0005)`` — an async context manager (or ``await start()`` /
+stasis_delay=0.0005, recordings_dir=None)`` — an async context manager (or ``await start()`` /
 ``await aclose(raise_errors=True)``). Leaving it hangs nothing up politely: every task is
 cancelled, AudioSocket connections are closed (plain close), WebSockets and the port are closed,
 and pending ``Call`` waits return. If the emulator hit an internal error (a bug: kept in
@@ -46,6 +46,10 @@ and pending ``Call`` waits return. If the emulator hit an internal error (a bug:
 ``RuntimeError`` so no test passes over it.
 
 * ``ari_url`` (str), ``port`` (int), ``app`` (str)
+* bridge recordings (``POST /bridges/{id}/record``, ``/recordings/live|stored``: recording.py)
+  are written to ``recordings_dir`` (default ``<sounds_dir>/../recording``, else a temporary
+  folder) as ``<name>.wav``;
+  ``pbx.live_recordings`` holds the running ones.
 * ``async place_call(exten="5551234", stasis_args=None, caller_id=("Test Caller",
   "+4930123456"), silence="zeros", timeout=5.0) -> Call`` — ``silence="none"``: the caller sends
   no frames while not speaking (silence suppression), which opens FACT 15's gaps.
@@ -95,6 +99,10 @@ a Local pair as in the recordings, not a SIP channel.
 externalMedia over RTP (``encapsulation=rtp``, formats slin16/ulaw/slin) is emulated from
 ``tests/asterisk_facts/more/`` (M1-M14: ``externalmedia_rtp.py``, ``rtp_leg.py``; legs in
 ``emu.rtp_legs``); PCMA (PT 8) is not, and ChannelConnectedLine after the leg joins is not sent.
+externalMedia over chan_websocket in server mode (``transport=websocket connection_type=server``,
+slin16/slin, plain-text control messages) is emulated from the same pack (M15-M32:
+``externalmedia_websocket.py``, ``websocket_media.py``; the engine connects to ``/media/<id>`` on
+the ARI port; legs in ``emu.websocket_legs``); client mode and JSON control messages are not (501).
 
 ``extra_contexts`` adds dialplan contexts ``{name: [(app, data), ...]}`` (apps NoOp, Answer,
 Wait, Set, Stasis, AudioSocket, Hangup), e.g. the recordings' ``test-wait``.

@@ -34,6 +34,7 @@ async def build(call: Call, deps: CallDeps) -> Leg:
     """Returns the bound capture leg."""
     s, rest = deps.settings, deps.rest
     await rest.answer(call.caller_id)
+    call.recorder.answered()
     await _create_bridge(call, deps, call.bridge_id, "call")
     await rest.add_channel(call.bridge_id, call.caller_id)
 
@@ -49,7 +50,7 @@ async def build(call: Call, deps: CallDeps) -> Leg:
         await rest.add_channel(call.capture_bridge_id, call.snoop_id)
         capture_bridge = call.capture_bridge_id
 
-    leg = await open_leg(call, deps, "capture", external_media=transport != "snoop_fork")
+    leg = await open_leg(call, deps, "capture", external_media=transport != "snoop_fork", fmt=s.calls.capture_format)
     await rest.add_channel(capture_bridge, leg.channel_id)
     await _wait(leg.bound, "the capture media connection", s.calls.setup_timeout_s)
     return leg

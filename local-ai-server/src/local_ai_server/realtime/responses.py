@@ -77,11 +77,12 @@ class Responses:
             return ""
         return self._state.tools_prompt()
 
-    def _with_tools(self, response: Response, tool_choice: str | None = None) -> Response:
+    def _with_tools(self, response: Response, tool_choice: str | None = None, caller_spoke: bool = False) -> Response:
         """Give a response the session's tools: with them, it starts with the decision."""
         if self._state.tools and self._tools_usable:
             choice = tool_choice or self._state.tool_choice
-            if self._conversation.calls_in_a_row() >= self._settings.llm.max_tool_calls_in_a_row:
+            calls = 0 if caller_spoke else self._conversation.calls_in_a_row()
+            if calls >= self._settings.llm.max_tool_calls_in_a_row:
                 choice = "none"  # the model has called enough: now it speaks
             response.tools = self._state.tools
             response.options = decision_options(self._state.tools, choice)
@@ -93,7 +94,7 @@ class Responses:
         response = Response(id=new_id("resp"), item_id=new_id("item"), max_tokens=self._state.max_tokens,
                             messages=self.prompt(self._state.instructions, extra_user), gate=gate or anyio.Event())
         response.requested_at = end_of_speech
-        return self._with_tools(response)
+        return self._with_tools(response, caller_spoke=extra_user is not None)
 
     async def create(self, event: ResponseCreate) -> None:
         """`response.create`: speak the client's unspoken assistant item verbatim, or ask the LLM."""

@@ -9,8 +9,8 @@ session per phrasing. Reported:
    the target; lookup: the order number's digits; knowledge_base: a query naming the subject;
    hangup: any call of hangup); for the phrasings that need no tool, how often the answer is spoken.
 2. Latency: `response.create` -> first audio delta at the client for the no-tool phrasings, in a
-   session with the tools and in one without (the decision step's cost), and the decision's own
-   time from the server log (`llm.decided`).
+   session with the tools and in one without; and from the server log, the model time to the
+   reply's first token with tools (the decision + the first token after `say:`) and without.
 
 Each session waits `--settle` seconds after `session.update` so that its prompt prefill (which a
 real call does while the caller speaks) is done before the turn. Responses are cancelled once the
@@ -183,15 +183,30 @@ def latency(values: list[int]) -> dict:
             "p90": percentile(values, 0.9)}
 
 
-def decision_ms(log_path: Path) -> dict:
-    values = []
+def server_latency(log_path: Path) -> dict:
+    """From the server's log, per session: the decision (`llm.decided`), and the time to the
+    reply's first token with tools (decision + first token after `say:`) and without (first
+    token): model time only, without the prompt prefill a turn waits for."""
+    sessions: dict[str, list[dict]] = {}
     for line in log_path.read_text(errors="replace").splitlines():
-        if '"llm.decided"' in line:
-            try:
-                values.append(json.loads(line)["ms"])
-            except (ValueError, KeyError):
-                pass
-    return latency(values)
+        try:
+            row = json.loads(line)
+        except ValueError:
+            continue
+        if row.get("session_id") and row.get("event") in ("llm.decided", "llm.generated"):
+            sessions.setdefault(row["session_id"], []).append(row)
+    decision, with_tools, without_tools = [], [], []
+    for rows in sessions.values():
+        decided = [r for r in rows if r["event"] == "llm.decided"]
+        generated = [r for r in rows if r["event"] == "llm.generated" and r.get("first_token_ms") is not None]
+        if decided:
+            decision.append(decided[0]["ms"])
+        if decided and generated and generated[0].get("prefix") == "say:":
+            with_tools.append(decided[0]["ms"] + generated[0]["first_token_ms"])
+        elif not decided and generated and generated[0].get("prefix") is None:
+            without_tools.append(generated[0]["first_token_ms"])
+    return {"decision_ms": latency(decision), "first_token_with_tools_ms": latency(with_tools),
+            "first_token_without_tools_ms": latency(without_tools)}
 
 
 async def run(args: argparse.Namespace, url: str) -> dict:
@@ -216,9 +231,9 @@ def print_tables(report: dict) -> None:
     print(f"{'tool':16} {'n':>3} {'right tool':>11} {'right args':>11}")
     for tool, row in report["accuracy"].items():
         print(f"{tool:16} {row['n']:3} {row['right_tool_pct']:10}% {row['right_arguments_pct']:10}%")
-    print("\nfirst audio after response.create, no-tool phrasings (ms)")
-    for name, row in (*report["first_audio_ms"].items(), ("decision step (server)", report["decision_ms"])):
-        print(f"{name:24} n={row['n']:3} median={row['median']} p90={row['p90']}")
+    print("\nno-tool phrasings (ms): first audio after response.create (client), model time (server log)")
+    for name, row in (*report["first_audio_ms"].items(), *report["server_ms"].items()):
+        print(f"{name:30} n={row['n']:3} median={row['median']} p90={row['p90']}")
 
 
 def main(argv: list[str]) -> int:
@@ -243,8 +258,9 @@ def main(argv: list[str]) -> int:
         proc.terminate()
         proc.wait(timeout=20)
     report["model"] = Path(args.model).name if args.model else "SmolLM2-135M-Instruct Q4_1 (bundled)"
-    report["decision_ms"] = decision_ms(log_path)
+    report["server_ms"] = server_latency(log_path)
     report["config"] = vars(args)
+    report["server_env"] = {k: v for k, v in os.environ.items() if k.startswith("LOCAL_AI_")}
     report["machine"] = {"cpu_cores": os.cpu_count(), "platform": platform.platform(),
                          "load_average": os.getloadavg(), "python": platform.python_version()}
     report["seconds"] = round(time.monotonic() - started, 1)

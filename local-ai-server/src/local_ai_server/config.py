@@ -131,6 +131,13 @@ class LlmSettings(Section):
                               "response (an `error` event) instead of being sent half-written.")
     tool_output_chars: int = Field(
         1200, ge=0, description="A function's output is cut to this length in the prompt (0 = whole).")
+    tool_decision: Literal["first_token", "calibrated"] = Field(
+        "first_token", description="How the reply's first word (`say` or a tool) is chosen: the likeliest first "
+                                   "token; or `calibrated`: its gain over a neutral caller message, a tool only when "
+                                   "it beats `say` by tool_decision_margin (better for 0.5B+ instruct models, worse "
+                                   "for the bundled 135M; one more prompt evaluation per response).")
+    tool_decision_margin: float = Field(
+        2.0, ge=0.0, description="calibrated: the logit gain a tool needs over `say` to be called.")
     max_tool_calls_in_a_row: int = Field(
         3, ge=1, description="Function calls a session's model may make without a spoken reply in between; the "
                              "response after that many speaks (a small model may otherwise call tools forever).")

@@ -166,8 +166,24 @@ class LlamaLLM:
         if len(set(first.values())) < len(options):
             text = "".join(self._continue(slot, messages, "", 16, _choice_grammar(tuple(options)), temperature=0.0))
             return text if text in options else options[0]
+        if self.settings.tool_decision == "calibrated":
+            return self._calibrated_choice(slot, messages, options, first)
         logits = self._logits(slot, messages, "", first.values())
         return max(options, key=lambda option: logits[first[option]])
+
+    def _calibrated_choice(self, slot: int, messages: list[dict], options: list[str], first: dict[str, int]) -> str:
+        """Each option's gain (its first token's logit after the caller's words minus after a
+        neutral message); a tool must beat `say` by the margin. The neutral prompt is evaluated
+        first so that the context's cache ends with the real one (the reply continues it)."""
+        neutral = [*messages[:-1], {**messages[-1], "content": NEUTRAL_MESSAGE}]
+        baseline = self._logits(slot, neutral, "", first.values())
+        heard = self._logits(slot, messages, "", first.values())
+        gain = {option: heard[first[option]] - baseline[first[option]] for option in options}
+        tools = [option for option in options if option != "say"]
+        best = max(tools, key=gain.get)
+        if "say" in options and gain[best] - gain["say"] <= self.settings.tool_decision_margin:
+            return "say"
+        return best
 
     def _continue(self, slot: int, messages: list[dict], prefix: str, max_tokens: int, grammar,
                   **sampling) -> Iterator[str]:

@@ -24,8 +24,8 @@ Measured over `--seconds` once all calls are up and settled:
 
 Prints a table, writes bench/results/media_load.json (media_load_full.json for the full emulator)
 and the engine's log of the last level to bench/results/media_load_engine.log. `calibration_ms` (a
-fixed pure-Python workload timed before each level) shows how fast the machine was: on a shared VM
-it drifts, so compare builds interleaved. MEDIA_LOAD_ENGINE_ENV='{"PYTHONPATH": "..."}' adds to the
+fixed pure-Python workload timed before each level, bench/calibration.py) shows how fast the
+machine was: on a shared VM it drifts, so compare builds interleaved. MEDIA_LOAD_ENGINE_ENV='{"PYTHONPATH": "..."}' adds to the
 engine's environment (e.g. another engine build, or a profiler hook) for such comparisons.
 """
 
@@ -50,6 +50,7 @@ import anyio
 import httpx
 import numpy as np
 
+from bench.calibration import calibrated, calibration_ms
 from bench.load_asterisk import LeanEmulator, Recorder, caller_frame, frame_seq, note_frame
 from asterisk_emulator import AsteriskEmulator
 
@@ -133,16 +134,6 @@ def pin(pid: int, cpu: int) -> None:
             os.setpriority(os.PRIO_PROCESS, int(tid), PRIORITY)
         except OSError:
             pass
-
-
-def calibration_ms() -> float:
-    """Best of three runs of a fixed pure-Python workload, in ms (how fast this CPU is right now)."""
-    best = float("inf")
-    for _ in range(3):
-        t = time.perf_counter()
-        sum(i * i for i in range(200_000))
-        best = min(best, time.perf_counter() - t)
-    return round(best * 1000, 2)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -460,6 +451,7 @@ COLUMNS = [
     ("gen cores", "generator_cpu_cores", "{:.2f}"),
     ("gen lag p99", "generator_lag_p99_ms", "{:.2f}"),
     ("other load", "other_load_cores", "{:.2f}"),
+    ("calib ms", "calibration_ms", "{:.1f}"),
 ]
 
 
@@ -532,6 +524,6 @@ def main(argv: list[str]) -> int:
             {k: lv[k] for k in ("n", "generator_cpu_cores", "generator_skipped_ticks", "engine_cpu_cores", "jitter_p99_ms")}
             for lv in json.loads(full.read_text())["levels"]
         ]
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    out.write_text(json.dumps(calibrated(result), indent=2) + "\n")
     print(f"wrote {out}")
     return 0

@@ -74,6 +74,14 @@ set_if_empty AI_ENGINE_PROVIDERS__LOCAL__AUTH_TOKEN "$token" ai-engine.env
 [ "$(value LOCAL_AI_AUTH_TOKEN local-ai-server.env)" = "$(value AI_ENGINE_PROVIDERS__LOCAL__AUTH_TOKEN ai-engine.env)" ] \
   || die "LOCAL_AI_AUTH_TOKEN (local-ai-server.env) and AI_ENGINE_PROVIDERS__LOCAL__AUTH_TOKEN (ai-engine.env) differ: make them equal"
 
+# The admin API token (/calls, call records: personal data), the engine's own; printed once.
+if [ -z "$(value AI_ENGINE_API__TOKEN ai-engine.env)" ]; then
+  api_token=$(secret)
+  set_if_empty AI_ENGINE_API__TOKEN "$api_token" ai-engine.env
+  say "API token generated (in ai-engine.env): curl -H 'Authorization: Bearer <token>' 127.0.0.1:15000/calls"
+  say "  $api_token"
+fi
+
 if [ -z "$(value AI_ENGINE_ARI__PASSWORD ai-engine.env)" ]; then
   password=$(secret)
   set_if_empty AI_ENGINE_ARI__PASSWORD "$password" ai-engine.env

@@ -73,6 +73,10 @@ class Engine:
         return self.audiosocket.listening
 
     @property
+    def media_writable(self) -> bool:
+        return self.store.writable()
+
+    @property
     def providers(self) -> dict[str, Provider]:
         return self._providers
 
@@ -96,7 +100,7 @@ class Engine:
             tg.start_soon(self.media_clock.run)
             tg.start_soon(self.ari.run)
             tg.start_soon(run_sweeper, self.store, s.playback.max_file_age_s, s.playback.sweep_interval_s)
-            self.http = HttpServer(self, s.http)
+            self.http = HttpServer(self, s.http, s.api.token)
             tg.start_soon(self.http.serve)
             log.info("engine.started", http_port=self.http_port, audiosocket_port=self.deps.audiosocket_port)
             # Everything loaded so far lives as long as the engine: keep it out of the cyclic
@@ -116,7 +120,7 @@ class Engine:
             await self.registry.wait_empty()
         if scope.cancelled_caught:
             log.error("engine.shutdown_timeout", left=len(self.registry))
-        removed = self.store.sweep(max_age_s=-1)
+        removed = await self.store.sweep(max_age_s=-1)
         log.info("engine.stopped", files_removed=removed)
         self.stop()
 

@@ -22,7 +22,7 @@ ENV_PREFIX = "AI_ENGINE_"
 CONFIG_ENV = "AI_ENGINE_CONFIG"
 DEFAULT_CONFIG_FILE = Path("config/ai-engine.yaml")
 # Dotted keys that may only come from the environment (`*`: any name in a dict section).
-SECRETS = ("ari.password", "providers.*.auth_token", "providers.*.api_key")
+SECRETS = ("ari.password", "providers.*.auth_token", "providers.*.api_key", "api.token")
 PLACEHOLDER_PASSWORDS = {"change_me", "changeme", "password", "secret"}
 
 
@@ -103,7 +103,13 @@ class WebSocketMediaSettings(_Section):
 
 
 class CallSettings(_Section):
-    max_concurrent_calls: int = Field(20, ge=1, description="Calls over this number are refused (sent to overflow_context).")
+    max_concurrent_calls: int = Field(
+        16,
+        ge=1,
+        description="Calls over this number are refused (sent to overflow_context). Keep it at most the provider's "
+        "session limit (local-ai-server: server.max_sessions, 16): a call the provider refuses hears the hold prompt "
+        "and goes to failure_context instead.",
+    )
     audio_transport: Literal["snoop_fork", "snoop_externalmedia", "bridge_fork", "externalmedia_rtp", "websocket"] = Field(
         "snoop_fork",
         description="Capture path: snoop(spy=in)+Local fork, snoop+externalMedia AudioSocket, the echo-prone fork in the "
@@ -112,6 +118,11 @@ class CallSettings(_Section):
     )
     media_fork_context: str = Field("ai-agent-media-fork", description="Dialplan context running AudioSocket(<uuid>,host:port).")
     media_fork_formats: Literal["slin", "ulaw"] = Field("slin", description="formats= for the Local fork originate (never empty: slin192).")
+    capture_format: Literal["slin", "slin16"] = Field(
+        "slin",
+        description="snoop_externalmedia: format= of the AudioSocket capture leg; slin16 streams 16 kHz frames (kind 0x12, "
+        "recorded on Asterisk 22.10.1) so the provider gets wideband audio without an 8 kHz step.",
+    )
     overflow_context: str = Field("ai-agent-overflow", description="Context (exten s, priority 1) that refused calls continue to.")
     setup_timeout_s: float = Field(5.0, gt=0, description="Bound on each wait while building a call (StasisStart, AudioSocket connect).")
     teardown_timeout_s: float = Field(5.0, gt=0, description="Bound on a call's cleanup.")
@@ -293,6 +304,19 @@ class HttpSettings(_Section):
     port: int = Field(15000, ge=0, le=65535, description="Port of the health/metrics API.")
 
 
+class ApiSettings(_Section):
+    token: SecretStr | None = Field(
+        None,
+        description="Bearer token for /calls (caller numbers) and /health details. Environment only: AI_ENGINE_API__TOKEN. "
+        "Unset: /calls answers 403 and /health shows only ok/degraded.",
+    )
+
+    @field_validator("token")
+    @classmethod
+    def _empty_is_none(cls, v: SecretStr | None) -> SecretStr | None:
+        return v if v is not None and v.get_secret_value().strip() else None
+
+
 class LogSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
     format: Literal["json", "console"] = Field("json", description="json: one JSON object per line; console: human readable.")
@@ -324,6 +348,7 @@ class Settings(BaseSettings):
         description="AI providers by name (`kind`: realtime, echo, openai_realtime, deepgram_agent, gemini_live); `local` is local-ai-server.",
     )
     http: HttpSettings = HttpSettings()
+    api: ApiSettings = ApiSettings()
     log: LogSettings = LogSettings()
 
     @classmethod

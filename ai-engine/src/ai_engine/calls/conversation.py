@@ -75,6 +75,7 @@ class Conversation:
         self._response_id: str | None = None
         self._detector: SpeechDetector | None = None
         self._to_provider: StreamResampler | None = None
+        self._log = log.bind(call_id=call.id)  # for the capture callbacks, which run outside the call's task
         output.on_first_audio = self.timer.first_audio_out
 
     async def run(self) -> None:
@@ -206,11 +207,11 @@ class Conversation:
             elif detector.speaking:
                 self._speech_started("engine (caller kept talking)", still_speaking=True)
         elif isinstance(event, codec.Dtmf):
-            log.info("call.dtmf", digit=event.digit, via="audiosocket")
+            self._log.info("call.dtmf", digit=event.digit, via="audiosocket")
         elif isinstance(event, codec.Hangup):
             self.call.end("capture leg hung up")
         elif isinstance(event, codec.Error):
-            log.warning("audiosocket.error_frame", payload=event.payload.hex())
+            self._log.warning("audiosocket.error_frame", payload=event.payload.hex())
 
     def _on_capture_end(self, end: LegEnd) -> None:
         if end.kind is EndKind.TIMEOUT:

@@ -114,6 +114,8 @@ class CallManager:
                 await self.sweep_orphans()
             except (AriError, AriUnavailable) as exc:
                 log.warning("ari.orphan_sweep_failed", error=str(exc))
+            except Exception:  # runs inside the ARI connection: a bug here must not cost every reconnect
+                log.exception("ari.orphan_sweep_crashed")
 
     async def sweep_orphans(self) -> None:
         app = self.deps.settings.ari.app

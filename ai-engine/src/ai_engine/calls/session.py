@@ -20,6 +20,7 @@ from ..playback.stream_output import StreamOutput
 from ..transports.audiosocket.codec import FORMAT_KINDS
 from ..providers.base import ProviderUnavailable
 from ..transports.ari.errors import AriError, AriUnavailable
+from ..transports.leg import EndKind, LegEnd
 from . import media_path
 from .call import Call, CallerAction
 from .conversation import Conversation
@@ -75,7 +76,10 @@ class CallSession:
                     # Ended before its media path was up, and not by the caller (e.g. the
                     # capture leg was refused and Asterisk hung it up): set-up failed.
                     outcome = "setup_failed"
-                await teardown(call, self.deps, self.output.close)
+                try:
+                    await teardown(call, self.deps, self.output.close)
+                except Exception:  # a fault in cleanup stays in this call: never the engine's end
+                    log.exception("call.teardown_failed")
                 self.deps.registry.remove(call)
                 metrics.ACTIVE_CALLS.dec()
                 metrics.CALLS.labels(outcome).inc()
@@ -108,7 +112,9 @@ class CallSession:
             log.error("stream.setup_failed_using_files", error=str(exc))
             return self.output
         assert leg.connection is not None
-        stream = StreamOutput(leg.connection, FORMAT_KINDS[p.stream_format], self.deps.media_clock, p.stream_start_ms)
+        stream = StreamOutput(
+            leg.connection, FORMAT_KINDS[p.stream_format], self.deps.media_clock, p.stream_start_ms, call_id=self.call.id
+        )
         return FallbackOutput(stream, self.output)
 
     async def _caller_left(self) -> bool:
@@ -143,6 +149,10 @@ class CallSession:
                 call.end("caller hung up", caller_action=CallerAction.GONE)
             elif (capture := call.legs.get("capture")) is not None and channel_id in capture.channel_ids:
                 call.end("capture leg ended")
+            elif (playback := call.legs.get("playback")) is not None and channel_id in playback.channel_ids:
+                # The stream's leg is gone (an RTP leg has no connection to close): files take over.
+                if playback.connection is not None:
+                    playback.connection.end(LegEnd(EndKind.CLOSED, "channel left Stasis"))
         elif kind in ("PlaybackStarted", "PlaybackFinished"):
             self.player.on_event(event)
         elif kind == "ChannelDtmfReceived" and channel_id == call.caller_id:

@@ -44,10 +44,6 @@ import json
 import os
 import platform
 import re
-import signal
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -55,22 +51,33 @@ from types import SimpleNamespace
 
 import anyio
 import httpx
-import numpy as np
 
 from bench.calibration import calibrated, calibration_ms
+from bench.engine_process import (
+    CAN_PIN,
+    ENGINE_CPU,
+    GENERATOR_CPU,
+    PRIORITY,
+    RT_PRIORITY,
+    active_calls,
+    busy_seconds,
+    cpu_seconds,
+    engine_metric,
+    free_port,
+    pin,
+    rss_mb,
+    start_engine,
+    stop_engine,
+    wait_ready,
+)
 from bench.load_asterisk import LeanEmulator, Recorder, caller_frame, frame_seq, note_frame
+from bench.media_report import meets_target, pct, print_table, stalls, verdict
 from asterisk_emulator import AsteriskEmulator
 
 RESULTS = Path(__file__).resolve().parent / "results"
 LEVELS = [10, 100, 250, 500, 1000]
 PASSWORD = "bench-ari-password-7f3a"
 API_TOKEN = "bench-api-token-7f3a"  # /health shows ari_connected and active_calls only with it
-ENGINE_CPU, GENERATOR_CPU = 0, 1
-TARGET_CALLS_PER_CORE, TARGET_P99_MS = 500, 5.0
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-CAN_PIN = {ENGINE_CPU, GENERATOR_CPU} <= os.sched_getaffinity(0)
-PRIORITY = -10  # nice value for both processes (best effort)
-RT_PRIORITY = 10  # --realtime: SCHED_FIFO priority for both processes
 WHY_LEAN = (
     "lean generator (bench/load_asterisk.py): the emulator's ARI REST, events WebSocket, channels, bridges, "
     "snoops and AudioSocket legs, without its per-bridge numpy mixing and per-frame logging"
@@ -122,13 +129,7 @@ TRANSPORTS = {
 }
 
 
-# ---- the engine process -------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+# ---- the engine's settings -----------------------------------------------------------------
 
 
 def engine_env(ari_url: str, as_port: int, http_port: int, media_dir: Path, n: int, transport: str = "audiosocket") -> dict[str, str]:
@@ -151,93 +152,6 @@ def engine_env(ari_url: str, as_port: int, http_port: int, media_dir: Path, n: i
     env.update(TRANSPORTS[transport])
     env.update(json.loads(os.environ.get("MEDIA_LOAD_ENGINE_ENV", "{}")))  # diagnosis: extra engine environment
     return env
-
-
-def start_engine(env: dict[str, str], cwd: Path, log_path: Path, profile: Path | None) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "ai_engine"]
-    if profile is not None:
-        cmd = [sys.executable, "-m", "cProfile", "-o", str(profile), "-m", "ai_engine"]
-    log = open(log_path, "wb")
-    proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT)
-    log.close()
-    pin(proc.pid, ENGINE_CPU)
-    return proc
-
-
-def pin(pid: int, cpu: int, realtime: bool = False) -> None:
-    """Pin every thread of `pid` to `cpu` (no-op on a one-CPU machine), and raise its priority
-    where allowed (root): other work on the machine then disturbs the figures less. `realtime`:
-    SCHED_FIFO, so a frame's wake-up preempts other processes at once."""
-    for tid in os.listdir(f"/proc/{pid}/task") if pid else [0]:
-        try:
-            if CAN_PIN:
-                os.sched_setaffinity(int(tid), {cpu})
-            if realtime:
-                os.sched_setscheduler(int(tid), os.SCHED_FIFO, os.sched_param(RT_PRIORITY))
-            else:
-                os.sched_setscheduler(int(tid), os.SCHED_OTHER, os.sched_param(0))
-                os.setpriority(os.PRIO_PROCESS, int(tid), PRIORITY)
-        except OSError:
-            pass
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime, all threads
-
-
-def busy_seconds() -> dict[str, float]:
-    """Busy CPU seconds of the whole machine and of each CPU (/proc/stat), to see other load."""
-    busy = {}
-    for line in Path("/proc/stat").read_text().splitlines():
-        if line.startswith("cpu"):
-            name, *v = line.split()
-            user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in v[:8])
-            busy[name] = (user + nice + system + irq + softirq + steal) / CLK_TCK
-    return busy
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
-async def wait_ready(http: httpx.AsyncClient, proc: subprocess.Popen, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the engine exited with {proc.returncode}")
-        try:
-            if (await http.get("/health")).json().get("ari_connected"):
-                return
-        except (httpx.TransportError, ValueError):
-            pass
-        if time.monotonic() > deadline:
-            raise RuntimeError("the engine did not connect to ARI")
-        await anyio.sleep(0.1)
-
-
-async def active_calls(http: httpx.AsyncClient) -> int:
-    return int((await http.get("/health")).json().get("active_calls", -1))
-
-
-async def engine_metric(http: httpx.AsyncClient, name: str) -> float:
-    text = (await http.get("/metrics")).text
-    m = re.search(rf"^{name} ([0-9.e+]+)$", text, re.M)
-    return float(m.group(1)) if m else 0.0
-
-
-async def stop_engine(proc: subprocess.Popen) -> int:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        with anyio.move_on_after(20):
-            while proc.poll() is None:
-                await anyio.sleep(0.05)
-    if proc.poll() is None:
-        proc.kill()
-    return proc.wait()
 
 
 # ---- the generators -----------------------------------------------------------------------
@@ -341,19 +255,6 @@ class LeanGenerator:
 
 
 # ---- one level ----------------------------------------------------------------------------
-
-
-def stalls(late_at, n: int) -> list[dict]:
-    """Moments when many calls' frames were late together (a stall of one process, not of a
-    call): 50 ms buckets holding late frames of at least a quarter of the calls."""
-    buckets: dict[int, int] = {}
-    for t in late_at:
-        buckets[int(t / 0.05)] = buckets.get(int(t / 0.05), 0) + 1
-    return [{"t": round(k * 0.05, 2), "late_frames": v} for k, v in sorted(buckets.items()) if v >= max(2, n / 4)]
-
-
-def pct(values, q: float, scale: float = 1000.0) -> float | None:
-    return round(float(np.percentile(np.asarray(values), q)) * scale, 2) if len(values) else None
 
 
 async def run_level(n: int, args: argparse.Namespace, transport: str = "audiosocket") -> dict:
@@ -477,64 +378,6 @@ async def _measure(n, args, emu, gen, proc, http) -> dict:
             "channels": len(emu.channels),
             "bridges": len(emu.bridges),
         },
-    }
-
-
-# ---- report -------------------------------------------------------------------------------
-
-COLUMNS = [
-    ("transport", "transport", "{}"),
-    ("N", "n", "{}"),
-    ("up", "set_up", "{}"),
-    ("engine cores", "engine_cpu_cores", "{:.2f}"),
-    ("cpu/call ms/s", "cpu_per_call_ms_per_s", "{:.2f}"),
-    ("rss/call KiB", "rss_per_call_kb", "{:.0f}"),
-    ("fps/call", "fps_per_call", "{:.1f}"),
-    ("jit p50", "jitter_p50_ms", "{:.2f}"),
-    ("jit p99", "jitter_p99_ms", "{:.2f}"),
-    ("jit max", "jitter_max_ms", "{:.1f}"),
-    ("late", "late", "{}"),
-    ("lost", "lost", "{}"),
-    ("silent", "silent", "{}"),
-    ("underruns", "underruns", "{}"),
-    ("lat p50", "latency_p50_ms", "{:.0f}"),
-    ("lat p99", "latency_p99_ms", "{:.0f}"),
-    ("gen cores", "generator_cpu_cores", "{:.2f}"),
-    ("gen lag p99", "generator_lag_p99_ms", "{:.2f}"),
-    ("other load", "other_load_cores", "{:.2f}"),
-    ("calib ms", "calibration_ms", "{:.1f}"),
-]
-
-
-def fmt(value, spec: str) -> str:
-    return "-" if value is None else spec.format(value)
-
-
-def print_table(levels: list[dict]) -> None:
-    widths = [max(len(h), 6 if k != "transport" else 11) for h, k, _ in COLUMNS]
-    print("  ".join(h.rjust(w) for (h, _, _), w in zip(COLUMNS, widths)))
-    for lv in levels:
-        print("  ".join(fmt(lv.get(k), s).rjust(w) for (_, k, s), w in zip(COLUMNS, widths)))
-    print("(jitter, latency and lag in ms; cpu/call = engine CPU ms per call per second)")
-
-
-def meets_target(lv: dict) -> bool:
-    """Every call up, and the playback legs' pacing jitter p99 within the target."""
-    return lv["set_up"] == lv["n"] and lv["jitter_p99_ms"] is not None and lv["jitter_p99_ms"] <= TARGET_P99_MS
-
-
-def verdict(levels: list[dict]) -> dict:
-    ok = [lv for lv in levels if meets_target(lv)]
-    best = max(ok, key=lambda lv: lv["n"], default=None)
-    # Calls per core from CPU per call, at the busiest level the engine still kept up with (a
-    # saturated engine's CPU per call only says it had no more to give).
-    kept_up = [lv for lv in levels if lv["set_up"] == lv["n"] and lv["engine_cpu_cores"] < 0.9]
-    busiest = max(kept_up, key=lambda lv: lv["n"], default=None)
-    return {
-        "max_calls_meeting_p99_on_one_core": best["n"] if best else 0,
-        "cpu_bound_calls_per_core": round(busiest["n"] / busiest["engine_cpu_cores"]) if busiest else None,
-        "target": f">= {TARGET_CALLS_PER_CORE} calls per engine core with p99 jitter <= {TARGET_P99_MS} ms",
-        "met": bool(best and best["n"] >= TARGET_CALLS_PER_CORE),
     }
 
 

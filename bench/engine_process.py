@@ -15,6 +15,8 @@ from pathlib import Path
 import anyio
 import httpx
 
+from bench.calibration import calibration_ms
+
 ENGINE_CPU, GENERATOR_CPU = 0, 1
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 CAN_PIN = {ENGINE_CPU, GENERATOR_CPU} <= os.sched_getaffinity(0)
@@ -54,6 +56,16 @@ def pin(pid: int, cpu: int, realtime: bool = False) -> None:
                 os.setpriority(os.PRIO_PROCESS, int(tid), PRIORITY)
         except OSError:
             pass
+
+
+def engine_cpu_calibration(realtime: bool) -> float:
+    """`calibration_ms` on the engine's CPU at the engine's priority (this thread moves there for
+    it, then back): what a CPU second was worth to the engine, on a machine others share."""
+    pin(0, ENGINE_CPU, realtime)
+    try:
+        return calibration_ms()
+    finally:
+        pin(0, GENERATOR_CPU)
 
 
 def cpu_seconds(pid: int) -> float:

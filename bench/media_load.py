@@ -30,8 +30,8 @@ Measured over `--seconds` once all calls are up and settled:
 
 Prints a table, writes bench/results/media_load.json (media_load_full.json for the full emulator)
 and the engine's log of the last level to bench/results/media_load_engine.log. `calibration_ms` (a
-fixed pure-Python workload timed before each level, bench/calibration.py) shows how fast the
-machine was: on a shared VM it drifts, so compare builds interleaved.
+fixed pure-Python workload timed on the engine's CPU, at its priority, before each level's calls
+start; bench/calibration.py) shows how fast the machine was: on a shared VM it drifts, so compare builds interleaved.
 MEDIA_LOAD_ENGINE_ENV='{"PYTHONPATH": "..."}' adds to the engine's environment (e.g. another engine
 build, or a profiler hook) for such comparisons.
 """
@@ -52,7 +52,7 @@ from types import SimpleNamespace
 import anyio
 import httpx
 
-from bench.calibration import calibrated, calibration_ms
+from bench.calibration import calibrated
 from bench.engine_process import (
     CAN_PIN,
     ENGINE_CPU,
@@ -62,6 +62,7 @@ from bench.engine_process import (
     active_calls,
     busy_seconds,
     cpu_seconds,
+    engine_cpu_calibration,
     engine_metric,
     free_port,
     pin,
@@ -287,7 +288,7 @@ async def _measure(n, args, emu, gen, proc, http) -> dict:
     # Real-time priority for the engine from here (its call set-up would otherwise starve on a busy
     # machine and the ramp time out); for the generator only in the window (it shares CPU 1 with the rest).
     pin(proc.pid, ENGINE_CPU, args.realtime)
-    calibration = calibration_ms()
+    calibration = engine_cpu_calibration(args.realtime)
     await anyio.sleep(0.5)
     rss_base = rss_mb(proc.pid)
     up = 0

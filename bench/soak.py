@@ -247,7 +247,9 @@ def checks(report: dict) -> dict[str, bool]:
 
 
 async def _wait_idle(rigs: dict, timeout: float = 20.0) -> None:
-    await until(lambda: all(not r.engine.registry.calls and not r.engine_channels() and not r.emu.bridges for r in rigs.values()), timeout)
+    await until(lambda: all(not r.engine.registry.calls and not r.engine_channels() and not r.emu.bridges
+                            and (r.engine.records is None or r.engine.records.pending == 0) for r in rigs.values()),
+                timeout)
 
 
 def _checkpoint(done: int, rigs: dict, base_tasks: Counter, base_objects: Counter, elapsed: float) -> dict:

@@ -18,11 +18,13 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, SecretStr, Tag
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 from voice_common.settings import SecretFreeYamlSource, Section
 
+from .tools.settings import KnowledgeBaseSettings, LookupSettings, TransferTarget
+
 ENV_PREFIX = "AI_ENGINE_"
 CONFIG_ENV = "AI_ENGINE_CONFIG"
 DEFAULT_CONFIG_FILE = Path("config/ai-engine.yaml")
 # Dotted keys that may only come from the environment (`*`: any name in a dict section).
-SECRETS = ("ari.password", "providers.*.auth_token", "providers.*.api_key", "api.token")
+SECRETS = ("ari.password", "providers.*.auth_token", "providers.*.api_key", "api.token", "records.database_password")
 PLACEHOLDER_PASSWORDS = {"change_me", "changeme", "password", "secret"}
 
 
@@ -156,6 +158,53 @@ class PersonaSettings(_Section):
     )
     greeting: str | None = Field("Hello, how can I help you?", description="Spoken first, verbatim; empty for none.")
     voice: str | None = Field(None, description="Provider voice name; null for the provider's default.")
+    tools: list[Literal["transfer", "hangup", "lookup", "knowledge_base"]] = Field(
+        default_factory=list, description="Built-in tools the model may call in this persona's calls (docs/tools.md)."
+    )
+    transfer_targets: dict[str, TransferTarget] = Field(
+        default_factory=dict, description="Named transfer targets (the `transfer` tool and the DTMF key map name them)."
+    )
+    farewell: str = Field("Thank you for calling. Goodbye.", description="Said by the hangup tool (and a DTMF hangup) unless the model gives one.")
+    lookup: LookupSettings = Field(default_factory=LookupSettings, description="The `lookup` tool's HTTP service.")
+    knowledge_base: KnowledgeBaseSettings = Field(
+        default_factory=KnowledgeBaseSettings, description="The `knowledge_base` tool's documents."
+    )
+    tool_timeout_s: float = Field(10.0, gt=0, le=120, description="A tool call that takes longer is abandoned and the model told so.")
+    dtmf_keys: dict[str, str] = Field(
+        default_factory=dict,
+        description="DTMF key map: digits -> action (`transfer <target>`, `hangup`, or `say <text>` sent to the model); "
+        "other digits reach the model as text ('the caller pressed 1').",
+    )
+    dtmf_interdigit_s: float = Field(
+        2.0, gt=0, le=10, description="Digits pressed within this long of each other form one entry (multi-digit keys)."
+    )
+
+    @field_validator("dtmf_keys")
+    @classmethod
+    def _dtmf_keys(cls, v: dict[str, str]) -> dict[str, str]:
+        for digits, action in v.items():
+            if not digits or any(c not in "0123456789*#ABCD" for c in digits):
+                raise ValueError(f"dtmf key {digits!r}: digits are 0-9, *, #, A-D")
+            verb = action.split(maxsplit=1)[0] if action.strip() else ""
+            if verb not in ("transfer", "hangup", "say"):
+                raise ValueError(f"dtmf key {digits!r}: action {action!r} is not transfer <target>, hangup or say <text>")
+        return v
+    record: bool = Field(False, description="Record the call bridge through ARI into records.recordings_dir, linked from the call record.")
+    record_announcement: str | None = Field(
+        None,
+        description="Told to the caller when the call is recorded: `sound:<name>` plays that Asterisk sound on the "
+        "bridge, any other text is spoken by the agent before the greeting; null: nothing.",
+    )
+    webhook_url: str | None = Field(
+        None, description="After each call of this persona, its record is POSTed here as JSON (retried, bounded); null: none."
+    )
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _http_url(cls, v: str | None) -> str | None:
+        if v and not v.startswith(("http://", "https://")):
+            raise ValueError("webhook_url must be an http:// or https:// URL")
+        return v or None
 
 
 class PlaybackSettings(_Section):
@@ -307,14 +356,43 @@ class HttpSettings(_Section):
 class ApiSettings(_Section):
     token: SecretStr | None = Field(
         None,
-        description="Bearer token for /calls (caller numbers) and /health details. Environment only: AI_ENGINE_API__TOKEN. "
-        "Unset: /calls answers 403 and /health shows only ok/degraded.",
+        description="Bearer token for /calls (call records: caller numbers, transcripts, recordings) and /health "
+        "details. Environment only: AI_ENGINE_API__TOKEN. Unset: /calls answers 403 and /health shows only ok/degraded.",
     )
 
     @field_validator("token")
     @classmethod
     def _empty_is_none(cls, v: SecretStr | None) -> SecretStr | None:
         return v if v is not None and v.get_secret_value().strip() else None
+
+
+class RecordsSettings(_Section):
+    """Call records: one per call, in SQLite (default) or PostgreSQL, with retention."""
+
+    enabled: bool = Field(True, description="Keep a record of every call (caller, persona, times, outcome, transcript).")
+    data_dir: Path = Field(Path("data"), description="Folder (a volume) of the SQLite database and, by default, of recordings.")
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL, e.g. postgresql://ai@db/calls (engines sharing one history); null: "
+        "sqlite:///<data_dir>/calls.db. No password here: see database_password.",
+    )
+    database_password: SecretStr | None = Field(
+        None, description="Password for database_url. Environment only: AI_ENGINE_RECORDS__DATABASE_PASSWORD."
+    )
+    database_timeout_s: float = Field(5.0, gt=0, description="Bound on connecting to the database (and SQLite's lock wait).")
+    retention_days: float = Field(90.0, ge=0, description="Records and recordings older than this are deleted; 0 keeps them.")
+    retention_interval_s: float = Field(3600.0, gt=0, description="How often retention runs.")
+    redact_digits: bool = Field(False, description="Mask digit strings in caller numbers and transcripts before saving.")
+    redact_keep: int = Field(2, ge=0, description="Redaction keeps this many last digits of each digit string.")
+    redact_min_digits: int = Field(4, ge=1, description="Transcript digit strings shorter than this are not masked.")
+    recordings_dir: Path | None = Field(
+        None,
+        description="Where the engine finds call recordings: Asterisk's <astspooldir>/recording, shared as a volume; "
+        "null: <data_dir>/recordings.",
+    )
+    webhook_timeout_s: float = Field(5.0, gt=0, description="Bound on one webhook POST.")
+    webhook_attempts: int = Field(3, ge=1, le=10, description="Webhook POSTs per call at most (the first plus retries).")
+    webhook_backoff_s: float = Field(1.0, ge=0, description="Wait before the first retry; doubled for each next one.")
 
 
 class LogSettings(_Section):
@@ -349,6 +427,7 @@ class Settings(BaseSettings):
     )
     http: HttpSettings = HttpSettings()
     api: ApiSettings = ApiSettings()
+    records: RecordsSettings = RecordsSettings()
     log: LogSettings = LogSettings()
 
     @classmethod
@@ -380,6 +459,25 @@ class Settings(BaseSettings):
         for name, persona in self.personas.items():
             if persona.provider not in self.providers:
                 raise ValueError(f"personas.{name}.provider {persona.provider!r} is not in providers")
+            needs = {
+                "transfer": ("transfer_targets", persona.transfer_targets),
+                "lookup": ("lookup.url", persona.lookup.url),
+                "knowledge_base": ("knowledge_base.folder", persona.knowledge_base.folder),
+            }
+            for tool in persona.tools:
+                key, value = needs.get(tool, ("", True))  # hangup needs nothing
+                if not value:
+                    raise ValueError(f"personas.{name}.tools has {tool} but personas.{name}.{key} is not set")
+            for digits, action in persona.dtmf_keys.items():
+                verb, _, target = action.partition(" ")
+                if verb == "transfer" and target.strip() not in persona.transfer_targets:
+                    raise ValueError(f"personas.{name}.dtmf_keys.{digits}: no transfer target {target.strip()!r}")
+        if self.records.database_url and "@" in self.records.database_url.split("//", 1)[-1].split("/", 1)[0]:
+            userinfo = self.records.database_url.split("//", 1)[-1].split("@", 1)[0]
+            if ":" in userinfo:
+                raise ValueError(
+                    "records.database_url holds a password: put it in AI_ENGINE_RECORDS__DATABASE_PASSWORD instead"
+                )
 
 
 def config_file_path() -> Path | None:

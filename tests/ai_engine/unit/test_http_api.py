@@ -24,6 +24,11 @@ class Engine:
     def active_calls(self):
         return [{"id": "c1", "caller": "+4930123456", "persona": "default", "channel_id": "ch1"}]
 
+    records = None  # no call records kept (records.enabled false)
+
+    def live_record(self, call_id):
+        return None
+
 
 def client(token: str | None) -> httpx.AsyncClient:
     app = create_app(Engine(), SecretStr(token) if token else None)

@@ -96,6 +96,7 @@ class RestApi:
             R("DELETE", r"/channels/(?P<cid>[^/]+)", self.channel_hangup),
             R("POST", r"/channels/(?P<cid>[^/]+)/answer", self.channel_answer),
             R("POST", r"/channels/(?P<cid>[^/]+)/continue", self.channel_continue),
+            R("POST", r"/channels/(?P<cid>[^/]+)/redirect", self.channel_redirect),
             R("POST", r"/channels/(?P<cid>[^/]+)/play", self.channel_play),
             R("POST", r"/channels/(?P<cid>[^/]+)/snoop", self.channel_snoop),
             R("GET", r"/channels/(?P<cid>[^/]+)/variable", self.channel_var_get),
@@ -110,6 +111,11 @@ class RestApi:
             R("POST", r"/bridges/(?P<bid>[^/]+)/addChannel", self.bridge_add),
             R("POST", r"/bridges/(?P<bid>[^/]+)/removeChannel", self.bridge_remove),
             R("POST", r"/bridges/(?P<bid>[^/]+)/play", self.bridge_play),
+            R("POST", r"/bridges/(?P<bid>[^/]+)/record", self.bridge_record),
+            R("GET", r"/recordings/live/(?P<name>[^/]+)", self.recording_live),
+            R("GET", r"/recordings/stored", self.recording_stored_list),
+            R("GET", r"/recordings/stored/(?P<name>[^/]+)", self.recording_stored_get),
+            R("DELETE", r"/recordings/stored/(?P<name>[^/]+)", self.recording_stored_delete),
             R("GET", r"/playbacks/(?P<pid>[^/]+)", self.playback_get),
             R("DELETE", r"/playbacks/(?P<pid>[^/]+)", self.playback_stop),
         ]
@@ -204,6 +210,20 @@ class RestApi:
         ch = self.pbx.control(cid)
         self.pbx.continue_in_dialplan(ch, p.get("context"), p.get("extension"),
                                       p.get("priority") or p.get("label"))
+        return json_response(204)
+
+    async def channel_redirect(self, req, p, cid):
+        """Transfer facts M36: on a Local channel (every caller here) a redirect to a Local
+        endpoint is answered 204 and does nothing (Asterisk logs "Unsupported transfer
+        requested"); another technology is refused with 422."""
+        ch = self.pbx.control(cid)
+        endpoint = p.get("endpoint") or ""
+        if not endpoint:
+            raise AriError(400, "Required parameter endpoint not provided")
+        tech = endpoint.partition("/")[0]
+        own = ch.name.partition("/")[0]
+        if tech.lower() != own.lower():
+            raise AriError(422, f"Endpoint technology '{tech}' does not match channel technology '{own}'")
         return json_response(204)
 
     async def channel_play(self, req, p, cid):
@@ -338,6 +358,31 @@ class RestApi:
 
     async def bridge_play(self, req, p, bid):
         return self._play(self._bridge(bid), p)
+
+    async def bridge_record(self, req, p, bid):
+        rec = self.pbx.record_bridge(self._bridge(bid), p.get("name"), p.get("format"), p.get("ifExists"))
+        return json_response(201, rec.snapshot())   # more/ M43
+
+    # ---- recordings (more/ M44, M46)
+    async def recording_live(self, req, p, name):
+        rec = self.pbx.live_recordings.get(name)
+        if rec is None:
+            raise AriError(404, "Recording not found")
+        return json_response(200, rec.snapshot())
+
+    async def recording_stored_list(self, req, p):
+        return json_response(200, self.pbx.stored_recordings())
+
+    async def recording_stored_get(self, req, p, name):
+        for rec in self.pbx.stored_recordings():
+            if rec["name"] == name:
+                return json_response(200, rec)
+        raise AriError(404, "Recording not found")
+
+    async def recording_stored_delete(self, req, p, name):
+        if not self.pbx.delete_stored(name):
+            raise AriError(404, "Recording not found")
+        return json_response(204)
 
     # ---- playbacks
     async def playback_get(self, req, p, pid):

@@ -1,4 +1,4 @@
-"""FastAPI app: readiness for compose healthchecks, Prometheus metrics, live calls.
+"""FastAPI app: readiness for compose healthchecks, Prometheus metrics, calls (api/records.py).
 
 Access: `/health` and `/metrics` are open (healthchecks and scrapers). `/health` shows anyone only
 `status` (ok/degraded, and 200/503); its details (ARI, AudioSocket, media folder, providers,
@@ -22,9 +22,10 @@ from pydantic import SecretStr
 
 from ..config import HttpSettings
 from ..providers.base import Provider
+from .records import Denied, RecordsView, records_router
 
 
-class EngineView(Protocol):
+class EngineView(RecordsView, Protocol):
     """What the API reads from the engine."""
 
     @property
@@ -61,12 +62,6 @@ class _Auth:
         )
 
 
-def _unauthorized() -> JSONResponse:
-    return JSONResponse(
-        {"error": "missing or wrong bearer token"}, status_code=401, headers={"WWW-Authenticate": "Bearer"}
-    )
-
-
 def create_app(engine: EngineView, token: SecretStr | None = None) -> FastAPI:
     app = FastAPI(title="ai-engine", docs_url=None, redoc_url=None, openapi_url=None)
     auth = _Auth(token)
@@ -93,16 +88,8 @@ def create_app(engine: EngineView, token: SecretStr | None = None) -> FastAPI:
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
-    @app.get("/calls")
-    async def calls(request: Request) -> JSONResponse:
-        if not auth.configured:
-            return JSONResponse(
-                {"error": "/calls is disabled: set AI_ENGINE_API__TOKEN and send it as a bearer token"}, status_code=403
-            )
-        if not auth.ok(request):
-            return _unauthorized()
-        return JSONResponse({"calls": engine.active_calls()})
-
+    app.include_router(records_router(engine, auth))  # /calls: live calls and call records, behind the token
+    app.add_exception_handler(Denied, lambda _request, exc: exc.response)
     return app
 
 

@@ -10,6 +10,7 @@ import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from ..config import PersonaSettings
+from ..records.record import CallRecorder
 from ..transports.leg import MediaLeg
 
 EVENT_QUEUE_SIZE = 512
@@ -58,7 +59,7 @@ class Call:
         self.args = args
         self.persona_name = persona_name
         self.persona = persona
-        prefix = f"{channel_prefix(app)}{self.id}"
+        prefix = self.legs_prefix = f"{channel_prefix(app)}{self.id}"
         self.bridge_id = f"{prefix}-call"
         self.capture_bridge_id = f"{prefix}-capture"
         self.snoop_id = f"{prefix}-snoop"
@@ -66,10 +67,20 @@ class Call:
         self.channels_created: list[str] = []
         self.legs: dict[str, Leg] = {}
         self.stasis_started: dict[str, anyio.Event] = {}
+        self.transfer_leg = None  # calls.transfer.TransferLeg while an attended transfer dials or is bridged
+        self.transferred_to: str | None = None  # the transfer target's name once transferred
         self.ended = anyio.Event()
         self.end_reason = ""
         self.caller_action = CallerAction.CONTINUE
         self.started_at = anyio.current_time()
+        self.recorder = CallRecorder(  # the call's record: the session and the conversation report to it
+            self.id,
+            caller_number=self.caller_number,
+            caller_name=(caller.get("caller") or {}).get("name", ""),
+            extension=str((caller.get("dialplan") or {}).get("exten", "")),
+            persona=persona_name,
+            provider=persona.provider,
+        )
         send, receive = anyio.create_memory_object_stream[dict](EVENT_QUEUE_SIZE)
         self.events_in: MemoryObjectSendStream[dict] = send
         self.events: MemoryObjectReceiveStream[dict] = receive
@@ -97,6 +108,8 @@ class Call:
 
     def owned_channel_ids(self) -> set[str]:
         ids = {self.caller_id, self.snoop_id}
+        if self.transfer_leg is not None:
+            ids.update((self.transfer_leg.channel_id, self.transfer_leg.other_channel_id))
         for leg in self.legs.values():
             ids.update(leg.channel_ids)
         return ids

@@ -12,9 +12,9 @@ recorded by the connection itself (`uuid`).
 An owner that has no use for the leg's audio (the stream-mode playback leg, which Asterisk
 feeds with the bridge's mix) can read it in batches: `attach(..., keep_audio=False, batched=True)`
 pauses reading after each read, and the owner's `poll()` (every few 20 ms ticks) takes what came
-meanwhile in one read. A read wakes the loop and runs Python per frame: batching ten frames into one
-saves most of a playback leg's receive cost (bench/media_load.py); the leg's end (hang-up frame,
-EOF) is then seen at the next poll.
+meanwhile in one read. Each read wakes the loop and runs Python: polled every 200 ms, a playback
+leg costs 5 reads a second instead of 50 (bench/media_load.py). The leg's end (hang-up frame,
+EOF) is then seen at the next poll; nothing is lost, the socket holds what came meanwhile.
 
 Sends are `transport.write()`: no await, no lock. When the transport's buffer passes its high
 mark asyncio calls `pause_writing()`; `write_paused_since` then tells the owner how long the

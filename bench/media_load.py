@@ -14,6 +14,10 @@ work cannot hold the engine off its core for a frame or two: jitter then measure
 the neighbours, and call set-up does not starve. CPU per call does not depend on it. `--no-realtime` measures at nice -10 only. A level that misses the target ends
 the run (`--no-stop-after-miss` runs every level).
 
+One engine process takes all calls: calls per core is N / engine cores. (Several processes would
+not make a call cheaper; they would need one ARI app name each, FACT 40, and AudioSocket legs
+routed by UUID to the process that owns the call.)
+
 Measured over `--seconds` once all calls are up and settled:
   cpu/call     engine CPU seconds (/proc/<pid>/stat, all threads) per call per wall second
   rss/call     (engine RSS with N calls - RSS before the first call) / N

@@ -91,7 +91,7 @@ class Conversation:
         self._prompts = 0
         self.barge_in = BargeInPolicy(settings.barge_in)
         self.record = call.recorder
-        self.timer = TurnTimer(on_turn=self.record.turn_latency)
+        self.timer = TurnTimer(on_turn=self.record.turn_latency, call_id=call.id)
         self._response_id: str | None = None
         self._detector: SpeechDetector | None = None
         self._to_provider: StreamResampler | None = None

@@ -33,6 +33,7 @@ from pathlib import Path
 import anyio
 from local_ai_server.client import RealtimeClient
 
+from bench.calibration import calibrated
 from bench.local_ai_server import RESULTS, free_port, percentile, start_server
 
 INSTRUCTIONS = "You are the phone agent of Acme, a small electronics shop. Answer in one short sentence."
@@ -265,7 +266,7 @@ def main(argv: list[str]) -> int:
                          "load_average": os.getloadavg(), "python": platform.python_version()}
     report["seconds"] = round(time.monotonic() - started, 1)
     print_tables(report)
-    (RESULTS / f"{name}.json").write_text(json.dumps(report, indent=2))
+    (RESULTS / f"{name}.json").write_text(json.dumps(calibrated(report), indent=2))
     print(f"\nwrote {RESULTS / (name + '.json')} ({report['seconds']} s)")
     return 0
 

@@ -161,6 +161,12 @@ class PersonaSettings(_Section):
     tools: list[Literal["transfer", "hangup", "lookup", "knowledge_base"]] = Field(
         default_factory=list, description="Built-in tools the model may call in this persona's calls (docs/tools.md)."
     )
+    tool_choice: Literal["auto", "required", "none"] = Field(
+        "auto",
+        description="Whether the model must call a tool: `auto` (it decides), `required` (a tool on every caller "
+        "turn, then it speaks: with only knowledge_base, a documents-first persona), `none`; Realtime providers "
+        "(local, OpenAI) only, ignored by Deepgram and Gemini (docs/tools.md).",
+    )
     transfer_targets: dict[str, TransferTarget] = Field(
         default_factory=dict, description="Named transfer targets (the `transfer` tool and the DTMF key map name them)."
     )

@@ -123,7 +123,8 @@ class Conversation:
         if persona.lookup.before_greeting and persona.lookup.url:
             fields = await self._lookup_before_greeting()
             instructions, greeting = fill(instructions, fields), fill(greeting, fields)
-        options = base.SessionOptions(instructions, persona.voice, self.call.id, self.actions.tools.specs())
+        options = base.SessionOptions(instructions, persona.voice, self.call.id, self.actions.tools.specs(),
+                                      persona.tool_choice)
         greeted = not greeting
         down_since: float | None = None
         attempt = 0

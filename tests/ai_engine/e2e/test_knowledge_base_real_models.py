@@ -51,7 +51,8 @@ async def test_when_are_you_open_is_answered_from_the_hours_document(tmp_path, s
     (docs / "returns.md").write_text(f"# Returns\n\n{RETURNS}\n")
     personas = {"default": {
         "greeting": "Hello, how can I help you?",
-        "instructions": "You are the phone agent of a small shop. Answer from the documents in one short sentence.",
+        "instructions": ("You are the phone agent of a small shop. Search the documents with the caller's question, "
+                         "then answer from them in one short sentence."),
         "tools": ["knowledge_base"], "tool_choice": "required",
         "knowledge_base": {"folder": str(docs)},
     }}
@@ -65,10 +66,10 @@ async def test_when_are_you_open_is_answered_from_the_hours_document(tmp_path, s
         await call.hangup()
         record = await saved_record(rig)
     searches = [t for t in record["tool_calls"] if t["name"] == "knowledge_base"]
+    replies = " ".join(t["text"] for t in record["transcript"] if t["role"] == "agent" and "help you" not in t["text"])
+    print(f"caller heard {heard!r}; agent transcript {replies!r}; searches {searches!r}")
     assert searches, f"knowledge_base was not called: {record['tool_calls']}"
     found = [r for t in searches for r in (t["result"] or {}).get("results", [])]
     assert any(r["document"].endswith("hours.md") and "9 am to 5 pm" in r["text"] for r in found), searches
-    replies = " ".join(t["text"] for t in record["transcript"] if t["role"] == "agent" and "help you" not in t["text"])
     said = words(replies)
-    print(f"caller heard {heard!r}; agent transcript {replies!r}; searches {searches!r}")
     assert {"9", "nine"} & said and {"5", "five"} & said, f"the reply lacks the hours: {replies!r} (heard {heard!r})"

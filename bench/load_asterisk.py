@@ -12,8 +12,9 @@ AudioSocket legs that would hear it (the capture leg behind its snoop, and any l
 bridge, e.g. the stream-mode playback leg), and the callers are spread over `phases` sub-ticks of
 the 20 ms period, as real channels each run on their own timing. Legs are asyncio Protocols that
 parse frames without logging them and timestamp what the engine sends into the caller's bridge
-on receipt. Not emulated: the Local fork's 2 s inactivity timeout, DTMF, playbacks' audio, and
-rates other than slin (8 kHz).
+on receipt. externalMedia RTP and chan_websocket legs are lean too (bench/load_media_legs.py).
+Not emulated: the Local fork's 2 s inactivity timeout, DTMF, playbacks' audio, and rates other
+than slin (8 kHz).
 
 Each caller frame carries a marker and a sequence number in its first 6 bytes (the rest is a
 400 Hz tone), so an echoed frame tells which caller frame it was: loss and latency.
@@ -92,10 +93,10 @@ class LeanCaller:
         seq = self.seq
         self.seq = seq + 1
         self.sent[seq % RING] = now
-        frame = AUDIO_HEADER + caller_frame(seq)
+        frame = caller_frame(seq)
         for leg in self.legs:
             if leg.open:
-                leg.transport.write(frame)
+                leg.push(frame)
 
 
 class LeanLeg(AudioSocketLeg, asyncio.Protocol):
@@ -129,6 +130,10 @@ class LeanLeg(AudioSocketLeg, asyncio.Protocol):
 
     def connection_made(self, transport) -> None:
         self.transport, self.open = transport, True
+
+    def push(self, payload: bytes) -> None:
+        """One caller frame to the engine."""
+        self.transport.write(AUDIO_HEADER + payload)
 
     def _write(self, kind: int, payload: bytes) -> None:
         if self.open:
@@ -181,6 +186,10 @@ class LeanPbx(Pbx):
     def __init__(self, *, phases: int, **config):
         super().__init__(**config)
         self.leg_class = functools.partial(LeanLeg, pbx=self)
+        from bench.load_media_legs import LeanRtpLeg, LeanWsLeg  # externalMedia RTP and chan_websocket legs
+
+        self.rtp_leg_class = functools.partial(LeanRtpLeg, pbx=self)
+        self.ws_leg_class = functools.partial(LeanWsLeg, pbx=self)
         self.recorder = Recorder()
         self.phases = phases
         self.groups: list[list[LeanCaller]] = [[] for _ in range(phases)]

@@ -74,13 +74,36 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--seconds", type=float, default=10.0, help="measurement window per level")
     p.add_argument("--settle", type=float, default=3.0, help="wait after the last call is up")
     p.add_argument("--generator", choices=["lean", "full"], default="lean")
+    p.add_argument(
+        "--transport",
+        default="audiosocket",
+        help="comma-separated: audiosocket (snoop + Local fork, externalMedia AudioSocket playback), rtp "
+        "(externalMedia RTP, slin), websocket (chan_websocket, slin); lean generator only for rtp/websocket",
+    )
     p.add_argument("--ramp", type=int, default=25, help="calls being set up at once")
     p.add_argument("--ramp-timeout", type=float, default=120.0, help="stop setting up calls after this long")
     p.add_argument("--phases", type=int, default=10, help="lean generator: sub-ticks per 20 ms")
     p.add_argument("--profile", action="store_true", help="run the engine under cProfile (slower)")
     args = p.parse_args(argv)
     args.n = [int(x) for x in str(args.n).split(",") if x.strip()]
+    args.transport = [t.strip() for t in str(args.transport).split(",") if t.strip()]
+    unknown = set(args.transport) - set(TRANSPORTS)
+    if unknown:
+        p.error(f"unknown transport(s) {sorted(unknown)}; choose from {sorted(TRANSPORTS)}")
     return args
+
+
+# Engine settings per transport: all slin (8 kHz) so the generator's numbered frames survive the echo.
+TRANSPORTS = {
+    "audiosocket": {},
+    "rtp": {
+        "AI_ENGINE_CALLS__AUDIO_TRANSPORT": "externalmedia_rtp",
+        "AI_ENGINE_RTP__FORMAT": "slin",
+        "AI_ENGINE_RTP__PORT_START": "40000",
+        "AI_ENGINE_RTP__PORT_END": "44999",
+    },
+    "websocket": {"AI_ENGINE_CALLS__AUDIO_TRANSPORT": "websocket", "AI_ENGINE_WEBSOCKET__FORMAT": "slin"},
+}
 
 
 # ---- the engine process -------------------------------------------------------------------
@@ -92,7 +115,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def engine_env(ari_url: str, as_port: int, http_port: int, media_dir: Path, n: int) -> dict[str, str]:
+def engine_env(ari_url: str, as_port: int, http_port: int, media_dir: Path, n: int, transport: str = "audiosocket") -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AI_ENGINE_", "LOCAL_AI_"))}
     env.update(
         AI_ENGINE_ARI__URL=ari_url,
@@ -108,6 +131,7 @@ def engine_env(ari_url: str, as_port: int, http_port: int, media_dir: Path, n: i
         AI_ENGINE_CALLS__SETUP_TIMEOUT_S="15",
         AI_ENGINE_ARI__REQUEST_TIMEOUT_S="15",
     )
+    env.update(TRANSPORTS[transport])
     env.update(json.loads(os.environ.get("MEDIA_LOAD_ENGINE_ENV", "{}")))  # diagnosis: extra engine environment
     return env
 
@@ -320,7 +344,7 @@ def pct(values, q: float, scale: float = 1000.0) -> float | None:
     return round(float(np.percentile(np.asarray(values), q)) * scale, 2) if len(values) else None
 
 
-async def run_level(n: int, args: argparse.Namespace) -> dict:
+async def run_level(n: int, args: argparse.Namespace, transport: str = "audiosocket") -> dict:
     with tempfile.TemporaryDirectory(prefix="media_load-") as tmp:
         tmp_path = Path(tmp)
         media_dir = tmp_path / "sounds" / "ai-generated"
@@ -333,12 +357,12 @@ async def run_level(n: int, args: argparse.Namespace) -> dict:
             emu = AsteriskEmulator(**emu_kwargs)
         async with emu:
             gen = LeanGenerator(emu) if args.generator == "lean" else FullGenerator(emu, 120)
-            env = engine_env(emu.ari_url, as_port, http_port, media_dir, n)
+            env = engine_env(emu.ari_url, as_port, http_port, media_dir, n, transport)
             profile = RESULTS / "media_load_engine.prof" if args.profile else None
             proc = start_engine(env, tmp_path, RESULTS / "media_load_engine.log", profile)
             try:
                 async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{http_port}", timeout=30) as http:
-                    return await _measure(n, args, emu, gen, proc, http)
+                    return {"transport": transport, **await _measure(n, args, emu, gen, proc, http)}
             finally:
                 await stop_engine(proc)
 
@@ -442,6 +466,7 @@ async def _measure(n, args, emu, gen, proc, http) -> dict:
 # ---- report -------------------------------------------------------------------------------
 
 COLUMNS = [
+    ("transport", "transport", "{}"),
     ("N", "n", "{}"),
     ("up", "set_up", "{}"),
     ("engine cores", "engine_cpu_cores", "{:.2f}"),
@@ -468,7 +493,7 @@ def fmt(value, spec: str) -> str:
 
 
 def print_table(levels: list[dict]) -> None:
-    widths = [max(len(h), 6) for h, _, _ in COLUMNS]
+    widths = [max(len(h), 6 if k != "transport" else 11) for h, k, _ in COLUMNS]
     print("  ".join(h.rjust(w) for (h, _, _), w in zip(COLUMNS, widths)))
     for lv in levels:
         print("  ".join(fmt(lv.get(k), s).rjust(w) for (_, k, s), w in zip(COLUMNS, widths)))
@@ -499,10 +524,11 @@ def main(argv: list[str]) -> int:
     pin(0, GENERATOR_CPU)
     levels = []
     for n in args.n:
-        print(f"[media_load] N={n} ({args.generator} generator) ...", flush=True)
-        level = anyio.run(run_level, n, args)
-        print(f"[media_load]   {json.dumps(level)}", flush=True)
-        levels.append(level)
+        for transport in args.transport:  # interleaved: the machine's drift hits every transport alike
+            print(f"[media_load] N={n} {transport} ({args.generator} generator) ...", flush=True)
+            level = anyio.run(run_level, n, args, transport)
+            print(f"[media_load]   {json.dumps(level)}", flush=True)
+            levels.append(level)
     why = WHY_LEAN if args.generator == "lean" else WHY_FULL
     print(f"\nGenerator: {why}.")
     full = RESULTS / "media_load_full.json"
@@ -512,7 +538,7 @@ def main(argv: list[str]) -> int:
             for lv in json.loads(full.read_text())["levels"]) + ", from media_load_full.json): it would be the bottleneck.")
     print(f"Engine pinned to CPU {ENGINE_CPU}, generator to CPU {GENERATOR_CPU}; echo provider, stream mode.\n")
     print_table(levels)
-    summary = verdict(levels)
+    summary = verdict([lv for lv in levels if lv["transport"] == args.transport[0]])
     print(f"\nTarget {summary['target']}: {'met' if summary['met'] else 'NOT met'}; "
           f"largest N meeting p99 on one core: {summary['max_calls_meeting_p99_on_one_core']}; "
           f"CPU-bound estimate: {summary['cpu_bound_calls_per_core']} calls per core.")
@@ -524,6 +550,7 @@ def main(argv: list[str]) -> int:
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
         "pinning": {"engine_cpu": ENGINE_CPU, "generator_cpu": GENERATOR_CPU, "pinned": CAN_PIN, "nice": PRIORITY},
         "window_s": args.seconds,
+        "transports": args.transport,
         "levels": levels,
         "summary": summary,
     }

@@ -112,6 +112,11 @@ class CallSettings(_Section):
     )
     media_fork_context: str = Field("ai-agent-media-fork", description="Dialplan context running AudioSocket(<uuid>,host:port).")
     media_fork_formats: Literal["slin", "ulaw"] = Field("slin", description="formats= for the Local fork originate (never empty: slin192).")
+    capture_format: Literal["slin", "slin16"] = Field(
+        "slin",
+        description="snoop_externalmedia: format= of the AudioSocket capture leg; slin16 streams 16 kHz frames (kind 0x12, "
+        "recorded on Asterisk 22.10.1) so the provider gets wideband audio without an 8 kHz step.",
+    )
     overflow_context: str = Field("ai-agent-overflow", description="Context (exten s, priority 1) that refused calls continue to.")
     setup_timeout_s: float = Field(5.0, gt=0, description="Bound on each wait while building a call (StasisStart, AudioSocket connect).")
     teardown_timeout_s: float = Field(5.0, gt=0, description="Bound on a call's cleanup.")

@@ -95,3 +95,20 @@ async def test_a_strangers_packets_and_garbage_never_reach_the_call(tmp_path):
         assert capture.strangers > 100 and capture.malformed == 5  # UDP may lose a few on a loaded machine
         await call.hangup()
         await kit.nothing_left(rig, released)
+
+
+async def test_stream_mode_falls_back_to_files_when_the_rtp_playback_leg_is_deleted(tmp_path):
+    import httpx
+
+    from engine_harness import ARI_PASSWORD
+
+    async with running_rig(tmp_path, playback={"downstream_mode": "stream"}, **rtp()) as rig:
+        call = await kit.answered_call(rig)
+        leg_id = next(c for c in rig.emu.channels if c.endswith("-playback"))
+        async with httpx.AsyncClient(auth=("ai-agent", ARI_PASSWORD)) as http:  # an admin kills the leg
+            assert (await http.delete(f"{rig.emu.ari_url}ari/channels/{leg_id}")).status_code == 204
+        await call.say(tone(600, 1000) + b"\x00" * 320 * 40)
+        await eventually(lambda: [r for r in rig.emu.rest_log if r["path"].endswith("/play")], 8, "reply as a file")
+        await eventually(lambda: kit.peak_tone_level(call.heard_pcm(), 600) > 2000, 8, "reply heard")
+        await call.hangup()
+        await kit.nothing_left(rig, released)

@@ -64,3 +64,24 @@ async def test_wideband_both_ways_over_websocket(tmp_path):
         assert {m["len"] for m in capture.messages("in", "binary")} == {640}
         await call.hangup()
         await kit.nothing_left(rig, released)
+
+
+async def test_a_malformed_frame_ends_the_call_cleanly(tmp_path):
+    async with running_rig(tmp_path, **ws()) as rig:
+        await kit.answered_call(rig)
+        capture_leg(rig).ws.send_bytes(b"\x01\x02\x03")  # not whole 16-bit samples
+        await eventually(lambda: not rig.engine.registry.calls, 8, "the engine ends the call")
+        await eventually(lambda: not [c for c in rig.emu.channels.values() if c.kind == "extmedia"], what="legs hung up")
+        assert not rig.emu.bridges and released(rig)
+
+
+async def test_a_second_connection_to_the_same_media_id_is_refused(tmp_path):
+    import websockets
+
+    async with running_rig(tmp_path, **ws()) as rig:
+        await kit.answered_call(rig)
+        leg = capture_leg(rig)
+        with pytest.raises(websockets.InvalidStatus) as refused:  # a stranger cannot take over a call's media
+            await websockets.connect(f"ws://127.0.0.1:{rig.emu.port}/media/{leg.connection_id}")
+        assert refused.value.response.status_code == 409
+        assert not leg.closed and rig.engine.registry.calls

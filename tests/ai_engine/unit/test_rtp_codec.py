@@ -108,3 +108,16 @@ def test_depacketizer_follows_wraps_jumps_and_new_streams():
     assert seqs(d.feed(pkt(1000))) == [1000] and d.lost == 999   # a jump of +1000 is played through (M11)
     assert seqs(d.feed(pkt(40000))) == [40000]                   # a restart, not 39000 losses
     assert seqs(d.feed(pkt(5, ssrc=2))) == [5]                   # a new SSRC restarts the sequence
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_any_reordering_within_the_window_is_undone_without_loss(seed):
+    rng = random.Random(seed)
+    order = list(range(65500, 65500 + 200))  # across the sequence wrap
+    for i in range(3, len(order) - 2, 3):  # displacement of at most 2 (the first packet sets the base)
+        if rng.random() < 0.5:
+            order[i], order[i + 2] = order[i + 2], order[i]
+    d = codec.Depacketizer(reorder=2)
+    out = [p.seq for s in order for p in d.feed(pkt(s))]
+    assert len(out) >= 198 and out == [s % 65536 for s in range(65500, 65500 + len(out))]
+    assert d.lost == 0 and d.late == 0

@@ -95,6 +95,10 @@ a Local pair as in the recordings, not a SIP channel.
 externalMedia over RTP (``encapsulation=rtp``, formats slin16/ulaw/slin) is emulated from
 ``tests/asterisk_facts/more/`` (M1-M14: ``externalmedia_rtp.py``, ``rtp_leg.py``; legs in
 ``emu.rtp_legs``); PCMA (PT 8) is not, and ChannelConnectedLine after the leg joins is not sent.
+externalMedia over chan_websocket in server mode (``transport=websocket connection_type=server``,
+slin16/slin, plain-text control messages) is emulated from the same pack (M15-M32:
+``externalmedia_websocket.py``, ``websocket_media.py``; the engine connects to ``/media/<id>`` on
+the ARI port; legs in ``emu.websocket_legs``); client mode and JSON control messages are not (501).
 
 ``extra_contexts`` adds dialplan contexts ``{name: [(app, data), ...]}`` (apps NoOp, Answer,
 Wait, Set, Stasis, AudioSocket, Hangup), e.g. the recordings' ``test-wait``.

@@ -20,6 +20,7 @@ leg_ids = itertools.count(0xe0)
 
 class ExternalMediaRtpMixin:
     rtp_host = "127.0.0.1"   # UNICASTRTP_LOCAL_ADDRESS (Asterisk's rtp.conf bindaddr)
+    rtp_leg_class = RtpLeg   # Asterisk's side of each leg (benchmarks swap it)
 
     async def rtp_channel(self, host: str, fmt: str, app: str, cid: str | None, variables: dict, error) -> dict:
         h, _, port = host.rpartition(":")
@@ -31,7 +32,7 @@ class ExternalMediaRtpMixin:
             raise error          # only the recorded formats (and slin) are emulated
         ch = Channel(id=cid or self.uniqueid(), name=f"UnicastRTP/{host}-0x7f21cc{id(leg_ids) & 0xFFFF:04x}{next(leg_ids):02x}",
                      kind="extmedia", state="Down", app_name="AppDial2", app_data="(Outgoing Line)")
-        leg = RtpLeg(self.loop, ch, h, port_no, fmt)
+        leg = self.rtp_leg_class(self.loop, ch, h, port_no, fmt)
         await leg.open(self.rtp_host)
         ch.leg = leg
         self.rtp_legs.append(leg)

@@ -22,6 +22,8 @@ _ids = itertools.count(0x1CD0, 0x40)
 
 
 class ExternalMediaWebSocketMixin:
+    ws_leg_class = MediaWsLeg   # Asterisk's side of each connection (benchmarks swap it)
+
     def websocket_channel(self, p: dict, error) -> dict:
         from .pbx import AriError
         fmt, app = p.get("format"), p["app"]
@@ -35,7 +37,7 @@ class ExternalMediaWebSocketMixin:
         connection_id = str(uuidlib.uuid4())
         ch = Channel(id=cid or self.uniqueid(), name=f"WebSocket/INCOMING/0x7f2204{next(_ids):06x}", kind="extmedia",
                      state="Down", app_name="AppDial2", app_data="(Outgoing Line)")
-        leg = MediaWsLeg(self.loop, ch, connection_id, fmt)
+        leg = self.ws_leg_class(self.loop, ch, connection_id, fmt)
         leg.hangup_requested = lambda: self.later(0, self._ws_hangup, ch)
         ch.leg = leg
         chanvars = {"MEDIA_WEBSOCKET_CONNECTION_ID": connection_id,

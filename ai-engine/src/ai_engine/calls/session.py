@@ -20,6 +20,7 @@ from ..playback.stream_output import StreamOutput
 from ..transports.audiosocket.codec import FORMAT_KINDS
 from ..providers.base import ProviderUnavailable
 from ..transports.ari.errors import AriError, AriUnavailable
+from ..transports.leg import EndKind, LegEnd
 from . import media_path
 from .call import Call, CallerAction
 from .conversation import Conversation
@@ -143,6 +144,10 @@ class CallSession:
                 call.end("caller hung up", caller_action=CallerAction.GONE)
             elif (capture := call.legs.get("capture")) is not None and channel_id in capture.channel_ids:
                 call.end("capture leg ended")
+            elif (playback := call.legs.get("playback")) is not None and channel_id in playback.channel_ids:
+                # The stream's leg is gone (an RTP leg has no connection to close): files take over.
+                if playback.connection is not None:
+                    playback.connection.end(LegEnd(EndKind.CLOSED, "channel left Stasis"))
         elif kind in ("PlaybackStarted", "PlaybackFinished"):
             self.player.on_event(event)
         elif kind == "ChannelDtmfReceived" and channel_id == call.caller_id:

@@ -158,7 +158,8 @@ class Depacketizer:
 
     Counters: `late` (older than the next packet due: a duplicate of one delivered, or one given
     up on), `duplicates` (of a packet still held), `lost` (given up waiting for), `reordered`
-    (held until the missing earlier packet arrived, then delivered in order).
+    (held until the missing earlier packet arrived, then delivered in order). The first packet of
+    a stream (an SSRC) sets the base: one older than it that arrives later counts as late.
     """
 
     MAX_JUMP = 3000  # a forward jump beyond this (60 s of 20 ms packets) is a restart, not a loss

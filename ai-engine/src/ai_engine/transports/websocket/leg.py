@@ -67,6 +67,7 @@ class WebSocketLeg(asyncio.Protocol):
         self.last_activity = self.last_received = self._loop.time()
         self.write_paused_since: float | None = None
         self.xoff = False
+        self._frames_in = 0
         self.control: list[codec.Event] = []  # control events seen (bounded), for status and tests
 
     # ---- MediaLeg ------------------------------------------------------------------------
@@ -139,6 +140,7 @@ class WebSocketLeg(asyncio.Protocol):
         self._transport.write(self._ws.send(Request(host=self._host, target=self._target)))
 
     def data_received(self, data: bytes) -> None:
+        self._frames_in = 0
         try:
             self._ws.receive_data(data)
             for event in self._ws.events():
@@ -147,6 +149,8 @@ class WebSocketLeg(asyncio.Protocol):
             log.warning("websocket_media.protocol_error", error=str(exc))
             self._close_transport()
             self.end(LegEnd(EndKind.MALFORMED, str(exc)))
+        if self._frames_in:
+            metrics.FRAMES_IN.inc(self._frames_in)  # once per read, not per frame
 
     def eof_received(self) -> bool:
         return False
@@ -198,7 +202,7 @@ class WebSocketLeg(asyncio.Protocol):
         if not pcm or len(pcm) % 2:
             return self._violation(f"binary message of {len(pcm)} bytes is not whole samples")
         self.last_received = self.last_activity = self._loop.time()
-        metrics.FRAMES_IN.inc()
+        self._frames_in += 1
         if self._keep_audio or self._on_event is None:
             self._deliver(frames.Audio(self.kind, pcm))
 

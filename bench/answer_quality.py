@@ -27,8 +27,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import anyio
 import yaml
 from local_ai_server.config import LlmSettings, load_settings
+from local_ai_server.models import AsyncLanguageModel
 from local_ai_server.speech.conversation import Conversation, Item, fit_prompt
 
 HERE = Path(__file__).resolve().parent
@@ -130,6 +132,29 @@ def build(spec: str, llm: LlmSettings):
     return LlamaLLM(model_path, llm.model_copy(update={"instances": 1, "chat_format": chat_format or None}))
 
 
+def timed_answer(model, messages: list[dict], max_tokens: int) -> tuple[str, float | None, float]:
+    """(answer, seconds to the first piece, seconds to the whole answer)."""
+    pieces: list[str] = []
+    first: list[float] = []
+    t0 = time.perf_counter()
+
+    def got(piece: str) -> None:
+        if not first:
+            first.append(time.perf_counter() - t0)
+        pieces.append(piece)
+
+    if isinstance(model, AsyncLanguageModel):
+        async def consume() -> None:
+            async for piece in model.astream(messages, max_tokens=max_tokens):
+                got(piece)
+
+        anyio.run(consume)
+    else:
+        for piece in model.stream(0, messages, max_tokens=max_tokens):
+            got(piece)
+    return "".join(pieces).strip(), first[0] if first else None, time.perf_counter() - t0
+
+
 def run_model(spec: str, data: dict, llm: LlmSettings, limit: int | None) -> dict:
     started = time.perf_counter()
     model = build(spec, llm)
@@ -140,18 +165,11 @@ def run_model(spec: str, data: dict, llm: LlmSettings, limit: int | None) -> dic
     for question in data["questions"][:limit]:
         prefix, messages = prompts(instructions, question["q"], llm)
         model.prefill(0, prefix)
-        t0 = time.perf_counter()
-        first = None
-        pieces: list[str] = []
-        for piece in model.stream(0, messages, max_tokens=llm.max_tokens):
-            first = first or time.perf_counter()
-            pieces.append(piece)
-        total = time.perf_counter() - t0
-        answer = "".join(pieces).strip()
+        answer, first, total = timed_answer(model, messages, llm.max_tokens)
         verdict = grade(answer, question, data["refusals"], instructions)
         answers.append({"q": question["q"], "answer": answer, "right": verdict.right, "missing": verdict.missing,
                         "refusal": verdict.refusal, "nonsense": verdict.nonsense,
-                        "first_token_ms": round((first - t0) * 1000, 1) if first else None,
+                        "first_token_ms": round(first * 1000, 1) if first is not None else None,
                         "total_ms": round(total * 1000, 1)})
         mark = "ok " if verdict.right else "BAD"
         print(f"  {mark} {question['q'][:50]:50} -> {answer[:110]!r}", flush=True)

@@ -1,6 +1,6 @@
 """Answer quality: does the LLM answer a caller's plain question with the fact its instructions hold?
 
-Run: `python -m bench answer_quality [--model default|PATH[@chat_format] ...] [--remote URL@MODEL]`.
+Run: `python -m bench answer_quality [--model default|preset:NAME|PATH[@chat_format]|remote:URL@MODEL ...]`.
 
 The persona and questions are bench/data/answer_quality.yaml. Each question is asked as text (what
 the STT hands the LLM) in a fresh conversation, with the prompt local-ai-server builds (session
@@ -117,18 +117,24 @@ def prompts(instructions: str, question: str, llm: LlmSettings) -> tuple[list[di
 
 
 def build(spec: str, llm: LlmSettings):
-    """`default` (the bundled model), `PATH[@chat_format]` (a GGUF file), or `remote:URL@MODEL`."""
+    """`default` (the configured `llm.preset`), `preset:NAME`, `PATH[@chat_format]` (a GGUF file), or
+    `remote:URL@MODEL` (an OpenAI-compatible endpoint; key from LOCAL_AI_LLM__API_KEY)."""
     if spec.startswith("remote:"):
         from local_ai_server.models.llm_remote import RemoteLLM
 
         url, _, model = spec[len("remote:"):].rpartition("@")
         settings = llm.model_copy(update={"backend": "openai_compatible", "base_url": url, "model": model})
         return RemoteLLM(settings, api_key=os.environ.get("LOCAL_AI_LLM__API_KEY"))
-    from local_ai_server.models.bundled import BUNDLED_LLM, resolve
+    from local_ai_server.models.bundled import llm_preset
     from local_ai_server.models.llm import LlamaLLM
 
-    path, _, chat_format = spec.partition("@") if spec != "default" else ("", "", "")
-    model_path = resolve(Path(path) if path else None, BUNDLED_LLM)
+    chat_format = None
+    if spec == "default" or spec.startswith("preset:"):
+        model_path = llm_preset(spec[len("preset:"):] or llm.preset if spec != "default" else llm.preset,
+                                llm.model_cache_dir).path()
+    else:
+        path, _, chat_format = spec.partition("@")
+        model_path = Path(path)
     return LlamaLLM(model_path, llm.model_copy(update={"instances": 1, "chat_format": chat_format or None}))
 
 
@@ -201,7 +207,7 @@ def table(rows: list[dict]) -> str:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench answer_quality")
     parser.add_argument("--model", action="append", default=[],
-                        help="default | PATH[@chat_format] | remote:URL@MODEL (repeatable; default: default)")
+                        help="default | preset:NAME | PATH[@chat_format] | remote:URL@MODEL (repeatable; default: default)")
     parser.add_argument("--config", default=None, help="local-ai-server YAML whose llm settings to use")
     parser.add_argument("--data", default=str(DATA))
     parser.add_argument("--limit", type=int, default=None, help="only the first N questions")

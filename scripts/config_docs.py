@@ -12,9 +12,17 @@ import re
 import sys
 from pathlib import Path
 
-from voice_common.settings import settings_table as table
+from voice_common.settings import settings_table, undocumented
 
 README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def table(model, env_prefix: str) -> str:
+    """The table of one service; every setting must say what it means (`Field(description=...)`)."""
+    missing = undocumented(model)
+    if missing:
+        raise ValueError(f"{model.__module__}: settings without a description: {', '.join(missing)}")
+    return settings_table(model, env_prefix)
 
 
 def tables() -> dict[str, str]:

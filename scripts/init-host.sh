@@ -7,7 +7,8 @@
 #   uid/gid into .env so the engine writes files Asterisk can read;
 # - creates ai-engine.env and local-ai-server.env (mode 600) from their examples and fills in what
 #   is empty: one generated token, the same in both files, and a generated ARI password, printed
-#   once for the FreePBX ARI user page (or ari.conf).
+#   once for the FreePBX ARI user page (or ari.conf); a generated token for the /calls API;
+# - creates the call-records folder (AI_DATA_HOST_DIR).
 # It never overwrites a value that is already set.
 #
 # For tests: ROOT_DIR (repository), ASTERISK_USER, SKIP_COMPOSE_CHECK=1, SKIP_CHOWN=1.
@@ -58,6 +59,19 @@ mkdir -p "$media_dir"
 if [ "${SKIP_CHOWN:-0}" != 1 ]; then chown "$uid:$gid" "$media_dir"; fi
 chmod 0750 "$media_dir"
 say "media folder: $media_dir (owner $ASTERISK_USER, uid $uid gid $gid)"
+# Call records: the SQLite database folder (personal data: owner only), written by the engine as
+# the asterisk user; recordings are read from Asterisk's own folder.
+data_dir=$(value AI_DATA_HOST_DIR .env)
+data_dir=${data_dir:-./data}
+case "$data_dir" in /*) ;; *) data_dir="$ROOT_DIR/${data_dir#./}" ;; esac
+mkdir -p "$data_dir"
+if [ "${SKIP_CHOWN:-0}" != 1 ]; then chown "$uid:$gid" "$data_dir"; fi
+chmod 0700 "$data_dir"
+recordings_dir=$(value AI_RECORDINGS_HOST_DIR .env)
+recordings_dir=${recordings_dir:-/var/spool/asterisk/recording}
+case "$recordings_dir" in /*) ;; *) recordings_dir="$ROOT_DIR/${recordings_dir#./}" ;; esac
+say "call records: $data_dir; recordings (personas.<name>.record): $recordings_dir"
+[ -d "$recordings_dir" ] || say "note: $recordings_dir does not exist yet; Asterisk creates it with its first recording."
 case "$ROOT_DIR" in /root/*) say "note: this clone is under /root; that is fine now (no media files live here), but /opt is the usual place." ;; esac
 
 umask 077
@@ -73,6 +87,14 @@ set_if_empty LOCAL_AI_AUTH_TOKEN "$token" local-ai-server.env
 set_if_empty AI_ENGINE_PROVIDERS__LOCAL__AUTH_TOKEN "$token" ai-engine.env
 [ "$(value LOCAL_AI_AUTH_TOKEN local-ai-server.env)" = "$(value AI_ENGINE_PROVIDERS__LOCAL__AUTH_TOKEN ai-engine.env)" ] \
   || die "LOCAL_AI_AUTH_TOKEN (local-ai-server.env) and AI_ENGINE_PROVIDERS__LOCAL__AUTH_TOKEN (ai-engine.env) differ: make them equal"
+
+# The admin API token (/calls, call records: personal data), the engine's own; printed once.
+if [ -z "$(value AI_ENGINE_API__TOKEN ai-engine.env)" ]; then
+  api_token=$(secret)
+  set_if_empty AI_ENGINE_API__TOKEN "$api_token" ai-engine.env
+  say "API token generated (in ai-engine.env): curl -H 'Authorization: Bearer <token>' 127.0.0.1:15000/calls"
+  say "  $api_token"
+fi
 
 if [ -z "$(value AI_ENGINE_ARI__PASSWORD ai-engine.env)" ]; then
   password=$(secret)

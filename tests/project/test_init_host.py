@@ -42,6 +42,8 @@ def test_init_generates_one_shared_token_and_a_password_and_keeps_them(clone):
     assert len(token) == 48 and engine["AI_ENGINE_PROVIDERS__LOCAL__AUTH_TOKEN"] == token
     password = engine["AI_ENGINE_ARI__PASSWORD"]
     assert len(password) == 48 and password != token and password in first.stdout
+    api_token = engine["AI_ENGINE_API__TOKEN"]
+    assert len(api_token) == 48 and api_token not in (token, password) and api_token in first.stdout
     assert "AI_ENGINE_ARI__PASSWORD" not in (clone / "local-ai-server.env").read_text()
     for name in ("ai-engine.env", "local-ai-server.env"):
         assert stat.S_IMODE((clone / name).stat().st_mode) == 0o600, name

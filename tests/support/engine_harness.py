@@ -19,6 +19,8 @@ from asterisk_emulator import AsteriskEmulator
 from fakes.realtime_server import FakeRealtimeServer
 
 ARI_PASSWORD = "test-ari-password-5d1c"
+API_TOKEN = "test-api-token-7f3a"
+API_AUTH = {"Authorization": f"Bearer {API_TOKEN}"}  # for /calls and /health details
 
 
 def free_port() -> int:
@@ -88,9 +90,11 @@ def engine_settings(tmp_path: Path, emu_url: str, provider_url: str, as_port: in
         "ari": {"url": emu_url, "password": ARI_PASSWORD, "reconnect_min_s": 0.05, "reconnect_max_s": 0.5, "request_timeout_s": 2.0},
         "audiosocket": {"host": "127.0.0.1", "port": as_port, "advertise_host": "127.0.0.1"},
         "http": {"host": "127.0.0.1", "port": 0},
+        "api": {"token": API_TOKEN},
         "playback": {"media_dir": str(media_dir), "sound_prefix": "ai-generated", "segment_min_ms": 200},
         "providers": {"local": {"url": provider_url, "health_url": None}},
         "personas": {"default": {"greeting": "Hello", "instructions": "Be brief."}},
+        "records": {"data_dir": str(tmp_path / "data")},
     }
     for section, values in overrides.items():
         if isinstance(values, dict) and isinstance(base.get(section), dict):

@@ -25,6 +25,9 @@ from .playback.media_clock import MediaClock
 from .playback.media_store import MediaStore, run_sweeper
 from .providers.base import Provider
 from .providers.registry import build_providers
+from .records.record import iso
+from .records.redaction import redact
+from .records.service import RecordsService
 from .transports.ari.rest import AriRest
 from .transports.ari.supervisor import AriSupervisor
 from .transports.rtp.ports import RtpPorts
@@ -57,6 +60,8 @@ class Engine:
             settings, self.rest, self.registry, self.store, self._providers, settings.audiosocket.port, self.media_clock
         )
         self.deps.rtp_ports = RtpPorts(settings.rtp)
+        self._records = RecordsService(settings) if settings.records.enabled else None
+        self.deps.records = self._records
         self.manager = CallManager(self.deps)
         self.ari = AriSupervisor(settings.ari, self.rest, self.manager.on_event, self.manager.on_ari_connected)
         self.http: HttpServer | None = None
@@ -73,14 +78,53 @@ class Engine:
         return self.audiosocket.listening
 
     @property
+    def media_writable(self) -> bool:
+        return self.store.writable()
+
+    @property
     def providers(self) -> dict[str, Provider]:
         return self._providers
 
     def active_calls(self) -> list[dict]:
+        s = self.settings.records
         return [
-            {"id": c.id, "caller": c.caller_number, "persona": c.persona_name, "channel_id": c.caller_id}
+            {
+                "id": c.id,
+                "caller": redact(c.caller_number, s.redact_keep, 1) if s.redact_digits else c.caller_number,
+                "persona": c.persona_name,
+                "channel_id": c.caller_id,
+                "started_at": iso(c.recorder.started_at),
+            }
             for c in self.registry.calls.values()
         ]
+
+    @property
+    def records(self) -> RecordsService | None:
+        return self._records
+
+    def live_record(self, call_id: str) -> dict | None:
+        call = self.registry.calls.get(call_id)
+        if call is None:
+            return None
+        r, s = call.recorder, self.settings.records
+        live = {
+            "id": call.id,
+            "live": True,
+            "caller_number": r.caller_number,
+            "caller_name": r.caller_name,
+            "extension": r.extension,
+            "persona": r.persona,
+            "provider": r.provider,
+            "started_at": iso(r.started_at),
+            "answered_at": iso(r.answered_at),
+            "transcript": [dict(turn) for turn in r.transcript],
+            "turn_latency": list(r.latencies),
+        }
+        if s.redact_digits:
+            live["caller_number"] = redact(r.caller_number, s.redact_keep, 1)
+            for turn in live["transcript"]:
+                turn["text"] = redact(turn["text"], s.redact_keep, s.redact_min_digits)
+        return live
 
     @property
     def http_port(self) -> int | None:
@@ -92,11 +136,13 @@ class Engine:
         async with anyio.create_task_group() as tg:
             self._tg = tg
             self.deps.audiosocket_port = await tg.start(self.audiosocket.serve)
+            if self._records is not None:
+                await tg.start(self._records.run)  # migrations first; the retention task lives here too
             await tg.start(self.manager.run)
             tg.start_soon(self.media_clock.run)
             tg.start_soon(self.ari.run)
             tg.start_soon(run_sweeper, self.store, s.playback.max_file_age_s, s.playback.sweep_interval_s)
-            self.http = HttpServer(self, s.http)
+            self.http = HttpServer(self, s.http, s.api.token)
             tg.start_soon(self.http.serve)
             log.info("engine.started", http_port=self.http_port, audiosocket_port=self.deps.audiosocket_port)
             # Everything loaded so far lives as long as the engine: keep it out of the cyclic
@@ -116,7 +162,9 @@ class Engine:
             await self.registry.wait_empty()
         if scope.cancelled_caught:
             log.error("engine.shutdown_timeout", left=len(self.registry))
-        removed = self.store.sweep(max_age_s=-1)
+        if self._records is not None:
+            await self._records.flush(self.settings.calls.shutdown_timeout_s)
+        removed = await self.store.sweep(max_age_s=-1)
         log.info("engine.stopped", files_removed=removed)
         self.stop()
 

@@ -22,7 +22,7 @@ ENV_PREFIX = "AI_ENGINE_"
 CONFIG_ENV = "AI_ENGINE_CONFIG"
 DEFAULT_CONFIG_FILE = Path("config/ai-engine.yaml")
 # Dotted keys that may only come from the environment (`*`: any name in a dict section).
-SECRETS = ("ari.password", "providers.*.auth_token", "providers.*.api_key")
+SECRETS = ("ari.password", "providers.*.auth_token", "providers.*.api_key", "api.token", "records.database_password")
 PLACEHOLDER_PASSWORDS = {"change_me", "changeme", "password", "secret"}
 
 
@@ -103,7 +103,13 @@ class WebSocketMediaSettings(_Section):
 
 
 class CallSettings(_Section):
-    max_concurrent_calls: int = Field(20, ge=1, description="Calls over this number are refused (sent to overflow_context).")
+    max_concurrent_calls: int = Field(
+        16,
+        ge=1,
+        description="Calls over this number are refused (sent to overflow_context). Keep it at most the provider's "
+        "session limit (local-ai-server: server.max_sessions, 16): a call the provider refuses hears the hold prompt "
+        "and goes to failure_context instead.",
+    )
     audio_transport: Literal["snoop_fork", "snoop_externalmedia", "bridge_fork", "externalmedia_rtp", "websocket"] = Field(
         "snoop_fork",
         description="Capture path: snoop(spy=in)+Local fork, snoop+externalMedia AudioSocket, the echo-prone fork in the "
@@ -150,6 +156,22 @@ class PersonaSettings(_Section):
     )
     greeting: str | None = Field("Hello, how can I help you?", description="Spoken first, verbatim; empty for none.")
     voice: str | None = Field(None, description="Provider voice name; null for the provider's default.")
+    record: bool = Field(False, description="Record the call bridge through ARI into records.recordings_dir, linked from the call record.")
+    record_announcement: str | None = Field(
+        None,
+        description="Told to the caller when the call is recorded: `sound:<name>` plays that Asterisk sound on the "
+        "bridge, any other text is spoken by the agent before the greeting; null: nothing.",
+    )
+    webhook_url: str | None = Field(
+        None, description="After each call of this persona, its record is POSTed here as JSON (retried, bounded); null: none."
+    )
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _http_url(cls, v: str | None) -> str | None:
+        if v and not v.startswith(("http://", "https://")):
+            raise ValueError("webhook_url must be an http:// or https:// URL")
+        return v or None
 
 
 class PlaybackSettings(_Section):
@@ -308,6 +330,48 @@ class HttpSettings(_Section):
     port: int = Field(15000, ge=0, le=65535, description="Port of the health/metrics API.")
 
 
+class ApiSettings(_Section):
+    token: SecretStr | None = Field(
+        None,
+        description="Bearer token for /calls (call records: caller numbers, transcripts, recordings) and /health "
+        "details. Environment only: AI_ENGINE_API__TOKEN. Unset: /calls answers 403 and /health shows only ok/degraded.",
+    )
+
+    @field_validator("token")
+    @classmethod
+    def _empty_is_none(cls, v: SecretStr | None) -> SecretStr | None:
+        return v if v is not None and v.get_secret_value().strip() else None
+
+
+class RecordsSettings(_Section):
+    """Call records: one per call, in SQLite (default) or PostgreSQL, with retention."""
+
+    enabled: bool = Field(True, description="Keep a record of every call (caller, persona, times, outcome, transcript).")
+    data_dir: Path = Field(Path("data"), description="Folder (a volume) of the SQLite database and, by default, of recordings.")
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL, e.g. postgresql://ai@db/calls (engines sharing one history); null: "
+        "sqlite:///<data_dir>/calls.db. No password here: see database_password.",
+    )
+    database_password: SecretStr | None = Field(
+        None, description="Password for database_url. Environment only: AI_ENGINE_RECORDS__DATABASE_PASSWORD."
+    )
+    database_timeout_s: float = Field(5.0, gt=0, description="Bound on connecting to the database (and SQLite's lock wait).")
+    retention_days: float = Field(90.0, ge=0, description="Records and recordings older than this are deleted; 0 keeps them.")
+    retention_interval_s: float = Field(3600.0, gt=0, description="How often retention runs.")
+    redact_digits: bool = Field(False, description="Mask digit strings in caller numbers and transcripts before saving.")
+    redact_keep: int = Field(2, ge=0, description="Redaction keeps this many last digits of each digit string.")
+    redact_min_digits: int = Field(4, ge=1, description="Transcript digit strings shorter than this are not masked.")
+    recordings_dir: Path | None = Field(
+        None,
+        description="Where the engine finds call recordings: Asterisk's <astspooldir>/recording, shared as a volume; "
+        "null: <data_dir>/recordings.",
+    )
+    webhook_timeout_s: float = Field(5.0, gt=0, description="Bound on one webhook POST.")
+    webhook_attempts: int = Field(3, ge=1, le=10, description="Webhook POSTs per call at most (the first plus retries).")
+    webhook_backoff_s: float = Field(1.0, ge=0, description="Wait before the first retry; doubled for each next one.")
+
+
 class LogSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
     format: Literal["json", "console"] = Field("json", description="json: one JSON object per line; console: human readable.")
@@ -339,6 +403,8 @@ class Settings(BaseSettings):
         description="AI providers by name (`kind`: realtime, echo, openai_realtime, deepgram_agent, gemini_live); `local` is local-ai-server.",
     )
     http: HttpSettings = HttpSettings()
+    api: ApiSettings = ApiSettings()
+    records: RecordsSettings = RecordsSettings()
     log: LogSettings = LogSettings()
 
     @classmethod
@@ -370,6 +436,12 @@ class Settings(BaseSettings):
         for name, persona in self.personas.items():
             if persona.provider not in self.providers:
                 raise ValueError(f"personas.{name}.provider {persona.provider!r} is not in providers")
+        if self.records.database_url and "@" in self.records.database_url.split("//", 1)[-1].split("/", 1)[0]:
+            userinfo = self.records.database_url.split("//", 1)[-1].split("@", 1)[0]
+            if ":" in userinfo:
+                raise ValueError(
+                    "records.database_url holds a password: put it in AI_ENGINE_RECORDS__DATABASE_PASSWORD instead"
+                )
 
 
 def config_file_path() -> Path | None:

@@ -7,7 +7,7 @@ import httpx
 import pytest
 
 from ai_engine.transports.audiosocket import codec
-from engine_harness import eventually, peak_tone_level, running_rig, tone
+from engine_harness import API_AUTH, eventually, peak_tone_level, running_rig, tone
 from fakes.realtime_server import FakeRealtimeServer
 
 pytestmark = pytest.mark.anyio
@@ -140,7 +140,7 @@ async def test_calls_over_the_limit_get_a_clear_refusal(tmp_path):
 
 async def test_health_reports_readiness_and_metrics_count_calls(tmp_path):
     async with running_rig(tmp_path) as rig:
-        async with httpx.AsyncClient(base_url=rig.http_url) as http:
+        async with httpx.AsyncClient(base_url=rig.http_url, headers=API_AUTH) as http:
             health = await http.get("/health")
             assert health.status_code == 200
             body = health.json()

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from asterisk_emulator import AsteriskEmulator
-from engine_harness import ARI_PASSWORD, eventually, free_port, peak_tone_level
+from engine_harness import API_AUTH, API_TOKEN, ARI_PASSWORD, eventually, free_port, peak_tone_level
 from fakes.realtime_server import FakeRealtimeServer
 
 pytestmark = pytest.mark.anyio
@@ -31,6 +31,7 @@ def engine_env(emu, fake, media_dir, http_port, as_port, **extra):
         AI_ENGINE_PROVIDERS__LOCAL__HEALTH_URL=f"http://127.0.0.1:{fake.port}/health-missing",
         AI_ENGINE_PROVIDERS__LOCAL__AUTH_TOKEN=TOKEN,
         AI_ENGINE_CALLS__SHUTDOWN_TIMEOUT_S="5",
+        AI_ENGINE_API__TOKEN=API_TOKEN,
         **extra,
     )
     return env  # no AI_ENGINE_CONFIG and no config/ in cwd: defaults + environment
@@ -80,7 +81,7 @@ async def test_engine_process_logs_json_keeps_secrets_out_and_shuts_down_cleanly
     async with fake.running(), emulator(tmp_path, as_port) as emu:
         proc = start_engine(engine_env(emu, fake, media, http_port, as_port), tmp_path)
         try:
-            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{http_port}") as http:
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{http_port}", headers=API_AUTH) as http:
                 await wait_ready(http, proc)
                 call = await emu.place_call(exten="5551234", stasis_args=["default"])
                 await call.wait_answered(5)
@@ -119,7 +120,7 @@ async def test_after_an_engine_crash_the_next_engine_sends_the_stranded_caller_o
     async with fake.running(), emulator(tmp_path, as_port) as emu:
         env = engine_env(emu, fake, media, http_port, as_port,
                          AI_ENGINE_PLAYBACK__MAX_FILE_AGE_S="2", AI_ENGINE_PLAYBACK__SWEEP_INTERVAL_S="0.5")
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{http_port}") as http:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{http_port}", headers=API_AUTH) as http:
             crashed = start_engine(env, tmp_path)
             try:
                 await wait_ready(http, crashed)

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from structlog.testing import capture_logs
 
-from engine_harness import eventually, peak_tone_level, running_rig, tone
+from engine_harness import API_AUTH, eventually, peak_tone_level, running_rig, tone
 from fakes.deepgram_agent import FakeDeepgramAgent
 from fakes.gemini_live import FakeGeminiLive
 from fakes.openai_realtime import FakeOpenAIRealtime
@@ -163,7 +163,7 @@ async def test_socket_dropped_mid_call_hold_prompt_then_reconnected(tmp_path, ve
 async def test_missing_or_refused_key_health_says_so_and_calls_go_to_the_failure_context(tmp_path, vendor, key):
     fake = vendor.fake()
     async with running_rig(tmp_path, fake=fake, **provider_overrides(vendor, fake, key=key)) as rig:
-        async with httpx.AsyncClient(base_url=rig.http_url) as http:
+        async with httpx.AsyncClient(base_url=rig.http_url, headers=API_AUTH) as http:
             call = await rig.emu.place_call(exten="5551234", stasis_args=["default"])
             await eventually(
                 lambda: any(r["path"].endswith(f"/{call.channel_id}/continue") for r in rig.emu.rest_log), 5, "caller sent on"

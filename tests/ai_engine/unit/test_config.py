@@ -74,3 +74,33 @@ def test_every_setting_has_a_meaning_for_the_readme_table():
     from voice_common.settings import undocumented
 
     assert undocumented(Settings) == []
+
+
+def test_default_admission_fits_the_default_local_ai_server():
+    """Calls the provider cannot take must go to overflow at admission, not to the failure
+    context after a hold prompt: the engine admits at most what local-ai-server accepts."""
+    from local_ai_server.config import Settings as ServerSettings
+
+    assert Settings().calls.max_concurrent_calls <= ServerSettings().server.max_sessions
+
+
+def test_shipped_config_admission_fits_the_default_local_ai_server():
+    from pathlib import Path
+
+    import yaml
+    from local_ai_server.config import Settings as ServerSettings
+
+    shipped = yaml.safe_load((Path(__file__).parents[3] / "config" / "ai-engine.yaml").read_text())
+    assert shipped["calls"]["max_concurrent_calls"] <= ServerSettings().server.max_sessions
+
+
+def test_the_api_token_comes_from_the_environment_only(monkeypatch, tmp_path):
+    cfg = tmp_path / "engine.yaml"
+    cfg.write_text("api:\n  token: abc\n")
+    monkeypatch.setenv("AI_ENGINE_CONFIG", str(cfg))
+    with pytest.raises(ValueError, match="AI_ENGINE_API__TOKEN"):
+        Settings()
+    monkeypatch.delenv("AI_ENGINE_CONFIG")
+    assert Settings().api.token is None  # no default
+    monkeypatch.setenv("AI_ENGINE_API__TOKEN", "from-env")
+    assert Settings().api.token.get_secret_value() == "from-env"

@@ -37,7 +37,7 @@ async def test_sweeper_removes_only_our_old_files(tmp_path):
     past = time.time() - 3600
     os.utime(old, (past, past))
     os.utime(admin, (past, past))
-    assert store.sweep(max_age_s=60) == 1
+    assert await store.sweep(max_age_s=60) == 1
     assert not old.exists() and new.exists() and admin.exists()
 
 
@@ -47,5 +47,21 @@ async def test_call_files_are_deleted_at_hangup(tmp_path):
     for _ in range(3):
         await store.write(store.new_name("aaaaaaaaaaaaaaaa"), b"\x00\x00")
     other = await store.write(store.new_name("bbbbbbbbbbbbbbbb"), b"\x00\x00")
-    assert store.delete_call_files("aaaaaaaaaaaaaaaa") == 3
+    assert await store.delete_call_files("aaaaaaaaaaaaaaaa") == 3
     assert [p.name for p in tmp_path.iterdir()] == [other.name]
+
+
+@pytest.mark.anyio
+async def test_a_vanished_media_folder_is_reported_not_raised(tmp_path):
+    folder = tmp_path / "media"
+    store = MediaStore(folder, "x")
+    await store.write(store.new_name("aaaaaaaaaaaaaaaa"), b"\x00\x00")
+    assert store.writable()
+    for p in folder.iterdir():
+        p.unlink()
+    folder.rmdir()  # an unmounted volume
+    assert not store.writable()
+    assert await store.delete_call_files("aaaaaaaaaaaaaaaa") == 0
+    assert await store.sweep(max_age_s=0) == 0
+    with pytest.raises(OSError):
+        await store.write(store.new_name("aaaaaaaaaaaaaaaa"), b"\x00\x00")

@@ -38,7 +38,7 @@ Public API (exact signatures):
 ``AsteriskEmulator(app="ai-agent", username="ai-agent", password="secret",
 audiosocket_address=("127.0.0.1", 8090), sounds_dir=None, fork_context="ai-agent-media-fork",
 stasis_context="ai-agent-stasis", host="127.0.0.1", port=0, extra_contexts=None,
-stasis_delay=0.0005)`` — an async context manager (or ``await start()`` /
+stasis_delay=0.0005, recordings_dir=None)`` — an async context manager (or ``await start()`` /
 ``await aclose(raise_errors=True)``). Leaving it hangs nothing up politely: every task is
 cancelled, AudioSocket connections are closed (plain close), WebSockets and the port are closed,
 and pending ``Call`` waits return. If the emulator hit an internal error (a bug: kept in
@@ -46,6 +46,10 @@ and pending ``Call`` waits return. If the emulator hit an internal error (a bug:
 ``RuntimeError`` so no test passes over it.
 
 * ``ari_url`` (str), ``port`` (int), ``app`` (str)
+* bridge recordings (``POST /bridges/{id}/record``, ``/recordings/live|stored``: recording.py)
+  are written to ``recordings_dir`` (default ``<sounds_dir>/../recording``, else a temporary
+  folder) as ``<name>.wav``;
+  ``pbx.live_recordings`` holds the running ones.
 * ``async place_call(exten="5551234", stasis_args=None, caller_id=("Test Caller",
   "+4930123456"), silence="zeros", timeout=5.0) -> Call`` — ``silence="none"``: the caller sends
   no frames while not speaking (silence suppression), which opens FACT 15's gaps.

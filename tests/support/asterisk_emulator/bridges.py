@@ -78,6 +78,8 @@ class BridgingMixin:
         self.update_bridge_peers(bridge)
         if bridge.participants == 2 and bridge.alive:
             self.exchange_connected_line(bridge)
+        if not bridge.members:
+            self.bridge_emptied(bridge)
 
     def update_bridge_peers(self, bridge: Bridge) -> None:
         if bridge.participants < 2:
@@ -85,7 +87,11 @@ class BridgingMixin:
         names = [m.name for m in bridge.members] + ([bridge.announcer] if bridge.announcer else [])
         for m in list(bridge.members):
             others = [n for n in names if n != m.name]
-            value = others[0] if len(others) == 1 else ",".join(sorted(others))
+            if bridge.recorder:   # more/ ari-record.jsonl: the recorder first, then join order
+                others = [bridge.recorder, *others]
+                value = ",".join(others)
+            else:
+                value = others[0] if len(others) == 1 else ",".join(sorted(others))
             if m.vars.get("BRIDGEPEER") != value:
                 self.set_var(m, "BRIDGEPEER", value)
 
@@ -94,8 +100,8 @@ class BridgingMixin:
         members = list(bridge.members)
         if len(members) == 2:
             pairs = [(members[0], members[1].caller), (members[1], members[0].caller)]
-        elif len(members) == 1 and bridge.announcer:
-            pairs = [(members[0], party())]
+        elif len(members) == 1 and (bridge.announcer or bridge.recorder):
+            pairs = [(members[0], party())]   # FACT 23; more/ M45 (caller gone, recorder left)
         else:
             return
         for ch, other_caller in pairs:

@@ -22,13 +22,14 @@ class AsteriskEmulator:
                  sounds_dir: str | None = None, fork_context: str = "ai-agent-media-fork",
                  stasis_context: str = "ai-agent-stasis", host: str = "127.0.0.1",
                  port: int = 0, extra_contexts: dict | None = None,
-                 stasis_delay: float = 0.0005):
+                 stasis_delay: float = 0.0005, recordings_dir: str | None = None):
         self.app = app
         self.username, self.password = username, password
         self._config = dict(app=app, audiosocket_address=tuple(audiosocket_address),
                             sounds_dir=str(sounds_dir) if sounds_dir is not None else None,
                             fork_context=fork_context, stasis_context=stasis_context,
-                            extra_contexts=extra_contexts, stasis_delay=stasis_delay)
+                            extra_contexts=extra_contexts, stasis_delay=stasis_delay,
+                            recordings_dir=str(recordings_dir) if recordings_dir is not None else None)
         self.host, self.port = host, port
         self.rest_log: list[dict] = []
         self._injections: list[dict] = []

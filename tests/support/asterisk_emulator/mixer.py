@@ -37,6 +37,8 @@ class MixerMixin:
         heard: dict = {}
         for bridge in list(self.bridges.values()):
             ann = self.tick_playback(bridge) if bridge.playing else None
+            if bridge.recording is not None:
+                self.tick_recording(bridge, ann)
             members = list(bridge.members)
             if bridge.technology == "simple_bridge" and not bridge.announcer:
                 if len(members) == 2:

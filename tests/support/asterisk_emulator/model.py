@@ -130,17 +130,24 @@ class Bridge(PlaybackTarget):
     members: list = field(default_factory=list)          # real channels, in join order
     playbacks: collections.deque = field(default_factory=collections.deque)
     announcer: str | None = None                         # "Announcer/ARI-xxxxxxxx;2" while present
+    recording: Any = None                                # recording.LiveRecording while recording
     residual: int = 0        # app interest left behind by channels hung up inside the bridge
     alive: bool = True
 
     @property
+    def recorder(self) -> str | None:
+        """``Recorder/ARI-xxxxxxxx;2`` while a bridge recording runs (more/ M43)."""
+        return self.recording.recorder if self.recording is not None else None
+
+    @property
     def participants(self) -> int:
-        return len(self.members) + (1 if self.announcer else 0)
+        return len(self.members) + (1 if self.announcer else 0) + (1 if self.recorder else 0)
 
     @property
     def technology(self) -> str:
-        """simple_bridge for up to two parties, softmix with an announcer or 3+ (FACT 5, 23)."""
-        if self.announcer or len(self.members) > 2:
+        """simple_bridge for up to two parties, softmix with an announcer or 3+ (FACT 5, 23;
+        more/ M44-M45: two channels and a recorder)."""
+        if self.announcer or len(self.members) + (1 if self.recorder else 0) > 2:
             return "softmix"
         return "simple_bridge"
 

@@ -21,6 +21,7 @@ from .mixer import MixerMixin
 from .model import Channel
 from .origination import OriginationMixin
 from .playback import PlaybackMixin
+from .recording import RecordingMixin
 from .teardown import SNOOP_LEAVE_DELAY, TeardownMixin
 
 
@@ -35,15 +36,18 @@ class AriError(Exception):
         self.status, self.message, self.key = status, message, key
 
 
-class Pbx(BridgingMixin, PlaybackMixin, OriginationMixin, ExternalMediaRtpMixin,
+class Pbx(BridgingMixin, PlaybackMixin, RecordingMixin, OriginationMixin, ExternalMediaRtpMixin,
           ExternalMediaWebSocketMixin, TeardownMixin, MixerMixin):
     def __init__(self, *, app: str, audiosocket_address: tuple[str, int] | None,
                  sounds_dir: str | None, fork_context: str, stasis_context: str,
-                 extra_contexts: dict | None = None, stasis_delay: float = 0.0005):
+                 extra_contexts: dict | None = None, stasis_delay: float = 0.0005,
+                 recordings_dir: str | None = None):
         self.loop = asyncio.get_running_loop()
         self.app = app
         self.audiosocket_address = audiosocket_address
         self.sounds_dir = sounds_dir
+        self.recordings_dir = recordings_dir  # None: <sounds_dir>/../recording (recording.py)
+        self.live_recordings: dict = {}
         self.fork_context = fork_context
         self.stasis_context = stasis_context
         self.extra_contexts = dict(extra_contexts or {})

@@ -110,6 +110,11 @@ class RestApi:
             R("POST", r"/bridges/(?P<bid>[^/]+)/addChannel", self.bridge_add),
             R("POST", r"/bridges/(?P<bid>[^/]+)/removeChannel", self.bridge_remove),
             R("POST", r"/bridges/(?P<bid>[^/]+)/play", self.bridge_play),
+            R("POST", r"/bridges/(?P<bid>[^/]+)/record", self.bridge_record),
+            R("GET", r"/recordings/live/(?P<name>[^/]+)", self.recording_live),
+            R("GET", r"/recordings/stored", self.recording_stored_list),
+            R("GET", r"/recordings/stored/(?P<name>[^/]+)", self.recording_stored_get),
+            R("DELETE", r"/recordings/stored/(?P<name>[^/]+)", self.recording_stored_delete),
             R("GET", r"/playbacks/(?P<pid>[^/]+)", self.playback_get),
             R("DELETE", r"/playbacks/(?P<pid>[^/]+)", self.playback_stop),
         ]
@@ -338,6 +343,31 @@ class RestApi:
 
     async def bridge_play(self, req, p, bid):
         return self._play(self._bridge(bid), p)
+
+    async def bridge_record(self, req, p, bid):
+        rec = self.pbx.record_bridge(self._bridge(bid), p.get("name"), p.get("format"), p.get("ifExists"))
+        return json_response(201, rec.snapshot())   # more/ M43
+
+    # ---- recordings (more/ M44, M46)
+    async def recording_live(self, req, p, name):
+        rec = self.pbx.live_recordings.get(name)
+        if rec is None:
+            raise AriError(404, "Recording not found")
+        return json_response(200, rec.snapshot())
+
+    async def recording_stored_list(self, req, p):
+        return json_response(200, self.pbx.stored_recordings())
+
+    async def recording_stored_get(self, req, p, name):
+        for rec in self.pbx.stored_recordings():
+            if rec["name"] == name:
+                return json_response(200, rec)
+        raise AriError(404, "Recording not found")
+
+    async def recording_stored_delete(self, req, p, name):
+        if not self.pbx.delete_stored(name):
+            raise AriError(404, "Recording not found")
+        return json_response(204)
 
     # ---- playbacks
     async def playback_get(self, req, p, pid):

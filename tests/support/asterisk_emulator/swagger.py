@@ -78,6 +78,18 @@ APIS = {
         ("/bridges/{bridgeId}/removeChannel", [_op("POST", "removeChannel", "void", [
             BR, _q("channel", required=True, multiple=True)])]),
         ("/bridges/{bridgeId}/play", [_op("POST", "play", "Playback", [BR] + _PLAY)]),
+        ("/bridges/{bridgeId}/record", [_op("POST", "record", "LiveRecording", [
+            BR, _q("name", required=True), _q("format", required=True),
+            _q("maxDurationSeconds", "int"), _q("maxSilenceSeconds", "int"), _q("ifExists"),
+            _q("beep", "boolean"), _q("terminateOn")])]),
+    ]),
+    "recordings": ("Recording resources", [
+        ("/recordings/stored", [_op("GET", "listStored", "List[StoredRecording]", [])]),
+        ("/recordings/stored/{recordingName}", [
+            _op("GET", "getStored", "StoredRecording", [_path("recordingName")]),
+            _op("DELETE", "deleteStored", "void", [_path("recordingName")])]),
+        ("/recordings/live/{recordingName}", [
+            _op("GET", "getLive", "LiveRecording", [_path("recordingName")])]),
     ]),
     "playbacks": ("Playback control resources", [
         ("/playbacks/{playbackId}", [_op("GET", "get", "Playback", [PB]),
@@ -129,6 +141,8 @@ _EVENTS = {
                  dialstring="string", dialstatus="string"),
     "PlaybackStarted": dict(playback="Playback"),
     "PlaybackFinished": dict(playback="Playback"),
+    "RecordingStarted": dict(recording="LiveRecording"),
+    "RecordingFinished": dict(recording="LiveRecording"),
     "ApplicationReplaced": dict(),
     "DeviceStateChanged": dict(device_state="DeviceState"),
 }
@@ -146,6 +160,9 @@ _MODELS = {
                      channels="List[string]", creationtime="Date", video_mode="string"),
     "Playback": _model("Playback", id="string", media_uri="string", target_uri="string",
                        language="string", state="string"),
+    "LiveRecording": _model("LiveRecording", name="string", format="string", state="string",
+                            target_uri="string", duration="int"),
+    "StoredRecording": _model("StoredRecording", name="string", format="string"),
     "Application": _model("Application", name="string", channel_ids="List[string]",
                           bridge_ids="List[string]", endpoint_ids="List[string]",
                           device_names="List[string]", events_allowed="List[object]",
@@ -155,7 +172,8 @@ _MODELS = {
 }
 _RESOURCE_MODELS = {
     "channels": ["Channel", "CallerID", "DialplanCEP", "Variable"],
-    "bridges": ["Bridge"],
+    "bridges": ["Bridge", "LiveRecording"],
+    "recordings": ["LiveRecording", "StoredRecording"],
     "playbacks": ["Playback"],
     "applications": ["Application"],
     "asterisk": ["AsteriskInfo", "Variable"],
@@ -186,7 +204,7 @@ def api_declaration(name: str, host_header: str) -> dict | None:
         for ev, props in _EVENTS.items():
             models[ev] = _model(ev, **_BASE, **props)
         models.update({k: _MODELS[k] for k in ("Channel", "CallerID", "DialplanCEP", "Bridge",
-                                               "Playback")})
+                                               "Playback", "LiveRecording")})
     else:
         models = {k: _MODELS[k] for k in _RESOURCE_MODELS[name]}
     return {

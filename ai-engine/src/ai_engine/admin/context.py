@@ -37,8 +37,10 @@ class Context:
 
     async def engine_get(self, path: str) -> httpx.Response | None:
         """GET from the engine's API; None when nothing answers."""
-        try:
-            async with httpx.AsyncClient(timeout=3.0) as client:
+        token = self.settings.api.token
+        headers = {"Authorization": f"Bearer {token.get_secret_value()}"} if token is not None else {}
+        try:  # /health shows its details (ari_connected, ...) only with the API token
+            async with httpx.AsyncClient(timeout=3.0, headers=headers) as client:
                 return await client.get(self.engine_url + path)
         except httpx.HTTPError:
             return None

@@ -1,23 +1,31 @@
-"""FastAPI app: readiness for compose healthchecks, Prometheus metrics, live calls.
+"""FastAPI app: readiness for compose healthchecks, Prometheus metrics, calls (api/records.py).
 
-Nothing here shows a credential: only names, states and counts.
+Access: `/health` and `/metrics` are open (healthchecks and scrapers). `/health` shows anyone only
+`status` (ok/degraded, and 200/503); its details (ARI, AudioSocket, media folder, providers,
+active calls) need the API token. `/calls` lists caller numbers, so it always needs the token
+(`Authorization: Bearer <api.token>`): 401 without it or with a wrong one. With no `api.token`
+configured `/calls` is disabled: 403 saying how to enable it. Nothing here shows a credential.
 """
 
 from __future__ import annotations
 
+import secrets
 from typing import Protocol
 
 import anyio
 import uvicorn
-from fastapi import FastAPI, Response
+from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from pydantic import SecretStr
+
 from ..config import HttpSettings
 from ..providers.base import Provider
+from .records import Denied, RecordsView, records_router
 
 
-class EngineView(Protocol):
+class EngineView(RecordsView, Protocol):
     """What the API reads from the engine."""
 
     @property
@@ -27,16 +35,39 @@ class EngineView(Protocol):
     def audiosocket_listening(self) -> bool: ...
 
     @property
+    def media_writable(self) -> bool: ...
+
+    @property
     def providers(self) -> dict[str, Provider]: ...
 
     def active_calls(self) -> list[dict]: ...
 
 
-def create_app(engine: EngineView) -> FastAPI:
+class _Auth:
+    """Bearer-token check against `api.token` (constant-time compare)."""
+
+    def __init__(self, token: SecretStr | None):
+        self._token = token.get_secret_value().encode() if token is not None else None
+
+    @property
+    def configured(self) -> bool:
+        return self._token is not None
+
+    def ok(self, request: Request) -> bool:
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        return (
+            self._token is not None
+            and scheme.lower() == "bearer"
+            and secrets.compare_digest(given.strip().encode(), self._token)
+        )
+
+
+def create_app(engine: EngineView, token: SecretStr | None = None) -> FastAPI:
     app = FastAPI(title="ai-engine", docs_url=None, redoc_url=None, openapi_url=None)
+    auth = _Auth(token)
 
     @app.get("/health")
-    async def health() -> JSONResponse:
+    async def health(request: Request) -> JSONResponse:
         providers: dict[str, bool] = {}
         async with anyio.create_task_group() as tg:
             for name, provider in engine.providers.items():
@@ -44,21 +75,21 @@ def create_app(engine: EngineView) -> FastAPI:
         body = {
             "ari_connected": engine.ari_connected,
             "audiosocket_listening": engine.audiosocket_listening,
+            "media_writable": await anyio.to_thread.run_sync(lambda: engine.media_writable),
             "active_calls": len(engine.active_calls()),
             "providers": {name: _provider_state(engine.providers[name], ok) for name, ok in sorted(providers.items())},
         }
-        ready = body["ari_connected"] and body["audiosocket_listening"] and all(providers.values())
-        body["status"] = "ok" if ready else "degraded"
-        return JSONResponse(body, status_code=200 if ready else 503)
+        ready = body["ari_connected"] and body["audiosocket_listening"] and body["media_writable"] and all(providers.values())
+        status = "ok" if ready else "degraded"
+        shown = {"status": status, **body} if auth.ok(request) else {"status": status}
+        return JSONResponse(shown, status_code=200 if ready else 503)
 
     @app.get("/metrics")
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
-    @app.get("/calls")
-    async def calls() -> dict:
-        return {"calls": engine.active_calls()}
-
+    app.include_router(records_router(engine, auth))  # /calls: live calls and call records, behind the token
+    app.add_exception_handler(Denied, lambda _request, exc: exc.response)
     return app
 
 
@@ -83,9 +114,9 @@ class _Server(uvicorn.Server):
 class HttpServer:
     """uvicorn on a socket bound up front, so the port is known (and taken) before serving."""
 
-    def __init__(self, engine: EngineView, settings: HttpSettings):
+    def __init__(self, engine: EngineView, settings: HttpSettings, token: SecretStr | None = None):
         config = uvicorn.Config(
-            create_app(engine), host=settings.host, port=settings.port, log_config=None, access_log=False, lifespan="off"
+            create_app(engine, token), host=settings.host, port=settings.port, log_config=None, access_log=False, lifespan="off"
         )
         self._server = _Server(config)
         self._socket = config.bind_socket()

@@ -10,6 +10,7 @@ import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from ..config import PersonaSettings
+from ..records.record import CallRecorder
 from ..transports.leg import MediaLeg
 
 EVENT_QUEUE_SIZE = 512
@@ -70,6 +71,14 @@ class Call:
         self.end_reason = ""
         self.caller_action = CallerAction.CONTINUE
         self.started_at = anyio.current_time()
+        self.recorder = CallRecorder(  # the call's record: the session and the conversation report to it
+            self.id,
+            caller_number=self.caller_number,
+            caller_name=(caller.get("caller") or {}).get("name", ""),
+            extension=str((caller.get("dialplan") or {}).get("exten", "")),
+            persona=persona_name,
+            provider=persona.provider,
+        )
         send, receive = anyio.create_memory_object_stream[dict](EVENT_QUEUE_SIZE)
         self.events_in: MemoryObjectSendStream[dict] = send
         self.events: MemoryObjectReceiveStream[dict] = receive

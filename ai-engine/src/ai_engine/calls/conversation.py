@@ -47,6 +47,17 @@ log = get_logger(__name__)
 PROVIDER_RETRY_S = (0.2, 0.5, 1.0, 2.0)
 
 
+def opening_words(persona) -> str:
+    """What the agent says first: a recorded call's spoken announcement (text, not `sound:`),
+    then the greeting."""
+    parts = []
+    if persona.record and persona.record_announcement and not persona.record_announcement.startswith("sound:"):
+        parts.append(persona.record_announcement.strip())
+    if persona.greeting:
+        parts.append(persona.greeting.strip())
+    return " ".join(p for p in parts if p)
+
+
 class Conversation:
     def __init__(
         self,
@@ -71,10 +82,12 @@ class Conversation:
         self._barge_in: tuple[str | None, str] | None = None  # (reply to cancel, source), not yet carried out
         self._prompts = 0
         self.barge_in = BargeInPolicy(settings.barge_in)
-        self.timer = TurnTimer()
+        self.record = call.recorder
+        self.timer = TurnTimer(on_turn=self.record.turn_latency)
         self._response_id: str | None = None
         self._detector: SpeechDetector | None = None
         self._to_provider: StreamResampler | None = None
+        self._log = log.bind(call_id=call.id)  # for the capture callbacks, which run outside the call's task
         output.on_first_audio = self.timer.first_audio_out
 
     async def run(self) -> None:
@@ -94,7 +107,7 @@ class Conversation:
     async def _provider_sessions(self) -> None:
         """Run provider sessions until the call ends; raises ProviderUnavailable when it gives up."""
         options = base.SessionOptions(self.call.persona.instructions, self.call.persona.voice, self.call.id)
-        greeted = not self.call.persona.greeting
+        greeted = not opening_words(self.call.persona)
         down_since: float | None = None
         attempt = 0
         while True:
@@ -106,7 +119,7 @@ class Conversation:
                     self.session = session
                     try:
                         if not greeted:
-                            await session.say(self.call.persona.greeting or "")
+                            await session.say(opening_words(self.call.persona))
                             greeted = True
                         await self._run_session(session)
                     finally:
@@ -206,11 +219,11 @@ class Conversation:
             elif detector.speaking:
                 self._speech_started("engine (caller kept talking)", still_speaking=True)
         elif isinstance(event, codec.Dtmf):
-            log.info("call.dtmf", digit=event.digit, via="audiosocket")
+            self._log.info("call.dtmf", digit=event.digit, via="audiosocket")
         elif isinstance(event, codec.Hangup):
             self.call.end("capture leg hung up")
         elif isinstance(event, codec.Error):
-            log.warning("audiosocket.error_frame", payload=event.payload.hex())
+            self._log.warning("audiosocket.error_frame", payload=event.payload.hex())
 
     def _on_capture_end(self, end: LegEnd) -> None:
         if end.kind is EndKind.TIMEOUT:
@@ -230,6 +243,7 @@ class Conversation:
         elif isinstance(event, base.AgentText):
             if event.response_id == self._response_id:
                 self.output.text_boundary(event.response_id)
+                self.record.agent_text(event.response_id, event.text)
                 log.info("agent.text", text=event.text)
         elif isinstance(event, base.ResponseStarted):
             self._response_due = None
@@ -238,6 +252,7 @@ class Conversation:
         elif isinstance(event, base.ResponseDone):
             if event.response_id == self._response_id:
                 self.output.response_done(event.response_id)
+            self.record.agent_done(event.response_id, interrupted=event.status != "completed")
             log.info("agent.response_done", status=event.status)
         elif isinstance(event, base.SpeechStarted):
             if self.settings.barge_in.use_provider_events:
@@ -251,6 +266,7 @@ class Conversation:
             else:
                 self._response_due = None
             self.timer.transcript()
+            self.record.caller_said(event.text)
             log.info("caller.transcript", text=event.text)
         elif isinstance(event, base.TurnMetrics):
             self.timer.server_metrics(event.values)
@@ -263,6 +279,8 @@ class Conversation:
         forgotten before any more of its audio or its end is handled. The `_barge_ins` task
         then stops the output and cancels the reply."""
         if self._barge_in is None and self.barge_in.should_interrupt(self.output, still_speaking=still_speaking):
+            if self._response_id is not None:
+                self.record.agent_done(self._response_id, interrupted=True)
             self._barge_in = (self._response_id, source)
             self._response_id = None
             self._speech.set()

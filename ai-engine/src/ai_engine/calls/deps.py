@@ -9,6 +9,7 @@ from ..config import Settings
 from ..playback.media_clock import MediaClock
 from ..playback.media_store import MediaStore
 from ..providers.base import Provider
+from ..records.service import RecordsService
 from ..transports.ari.rest import AriRest
 from ..transports.rtp.ports import RtpPorts
 from .registry import CallRegistry
@@ -25,3 +26,4 @@ class CallDeps:
     media_clock: MediaClock  # paces every stream output, keeps capture legs alive
     request_sweep: Callable[[], None] = lambda: None  # an orphan sweep soon (set by CallManager)
     rtp_ports: RtpPorts | None = None  # calls.audio_transport externalmedia_rtp: the UDP port range
+    records: RecordsService | None = None  # records.enabled: every finished call's record goes here

@@ -7,11 +7,14 @@ indexes and queues); each call runs in its own task inside this manager's task g
 
 from __future__ import annotations
 
+import uuid as uuidlib
+
 import anyio
 import anyio.abc
 
 from ..observability import metrics
 from ..observability.logs import get_logger
+from ..records.record import CallRecorder
 from ..transports.ari.errors import AriError, AriUnavailable
 from .call import Call, bridge_name_prefix, channel_prefix
 from .deps import CallDeps
@@ -81,11 +84,29 @@ class CallManager:
             metrics.CALLS.labels("refused").inc()
             log.warning("call.refused", channel_id=channel_id, reason=reason, active=len(self.registry))
             self._tg.start_soon(self._refuse, channel_id)
+            self._record_refused(channel, args, reason)
             return
         persona_name = args[0] if args and args[0] in settings.personas else settings.calls.default_persona
         call = Call(settings.ari.app, channel, args, persona_name, settings.personas[persona_name])
         self.registry.add(call)
         self._tg.start_soon(CallSession(call, self.deps).run, name=f"call {call.id}")
+
+    def _record_refused(self, channel: dict, args: list[str], reason: str) -> None:
+        """A refused call leaves a record too (outcome `refused`): the admin sees the overflow."""
+        if self.deps.records is None:
+            return
+        settings = self.deps.settings
+        persona_name = args[0] if args and args[0] in settings.personas else settings.calls.default_persona
+        caller = channel.get("caller") or {}
+        recorder = CallRecorder(
+            uuidlib.uuid4().hex[:16],
+            caller_number=caller.get("number", ""),
+            caller_name=caller.get("name", ""),
+            extension=str((channel.get("dialplan") or {}).get("exten", "")),
+            persona=persona_name,
+            provider=settings.personas[persona_name].provider,
+        )
+        self.deps.records.submit(recorder.finish("refused", reason))
 
     async def _refuse(self, channel_id: str) -> None:
         """A clear refusal, not silence: the call continues in the overflow context (or gets busy)."""
@@ -114,6 +135,8 @@ class CallManager:
                 await self.sweep_orphans()
             except (AriError, AriUnavailable) as exc:
                 log.warning("ari.orphan_sweep_failed", error=str(exc))
+            except Exception:  # runs inside the ARI connection: a bug here must not cost every reconnect
+                log.exception("ari.orphan_sweep_crashed")
 
     async def sweep_orphans(self) -> None:
         app = self.deps.settings.ari.app

@@ -34,6 +34,7 @@ async def build(call: Call, deps: CallDeps) -> Leg:
     """Returns the bound capture leg."""
     s, rest = deps.settings, deps.rest
     await rest.answer(call.caller_id)
+    call.recorder.answered()
     await _create_bridge(call, deps, call.bridge_id, "call")
     await rest.add_channel(call.bridge_id, call.caller_id)
 

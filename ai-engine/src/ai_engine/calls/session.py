@@ -19,6 +19,7 @@ from ..playback.output import AgentOutput
 from ..playback.stream_output import StreamOutput
 from ..transports.audiosocket.codec import FORMAT_KINDS
 from ..providers.base import ProviderUnavailable
+from ..records import recording
 from ..transports.ari.errors import AriError, AriUnavailable
 from ..transports.leg import EndKind, LegEnd
 from . import media_path
@@ -41,6 +42,7 @@ class CallSession:
         self.output: AgentOutput = FileOutput(self.player, s.playback.segment_min_ms)
         self._tg: anyio.abc.TaskGroup | None = None
         self._media_ready = False
+        self.announcement = recording.Announcement(call)
 
     async def run(self) -> None:
         call = self.call
@@ -76,8 +78,13 @@ class CallSession:
                     # Ended before its media path was up, and not by the caller (e.g. the
                     # capture leg was refused and Asterisk hung it up): set-up failed.
                     outcome = "setup_failed"
-                await teardown(call, self.deps, self.output.close)
+                try:
+                    await teardown(call, self.deps, self.output.close)
+                except Exception:  # a fault in cleanup stays in this call: never the engine's end
+                    log.exception("call.teardown_failed")
                 self.deps.registry.remove(call)
+                if self.deps.records is not None:  # queued, never awaited: the teardown is done first
+                    self.deps.records.submit(call.recorder.finish(outcome, call.end_reason))
                 metrics.ACTIVE_CALLS.dec()
                 metrics.CALLS.labels(outcome).inc()
                 log.info(
@@ -93,6 +100,7 @@ class CallSession:
         self._media_ready = True
         metrics.CALL_SETUP_SECONDS.observe(anyio.current_time() - call.started_at)
         log.info("call.media_ready", transport=deps.settings.calls.audio_transport)
+        await recording.start(call, deps, self.announcement)
         assert leg.connection is not None
         if deps.settings.playback.downstream_mode == "stream":
             self.output = await self._stream_output()
@@ -109,7 +117,9 @@ class CallSession:
             log.error("stream.setup_failed_using_files", error=str(exc))
             return self.output
         assert leg.connection is not None
-        stream = StreamOutput(leg.connection, FORMAT_KINDS[p.stream_format], self.deps.media_clock, p.stream_start_ms)
+        stream = StreamOutput(
+            leg.connection, FORMAT_KINDS[p.stream_format], self.deps.media_clock, p.stream_start_ms, call_id=self.call.id
+        )
         return FallbackOutput(stream, self.output)
 
     async def _caller_left(self) -> bool:
@@ -150,6 +160,7 @@ class CallSession:
                     playback.connection.end(LegEnd(EndKind.CLOSED, "channel left Stasis"))
         elif kind in ("PlaybackStarted", "PlaybackFinished"):
             self.player.on_event(event)
+            self.announcement.on_event(event)
         elif kind == "ChannelDtmfReceived" and channel_id == call.caller_id:
             log.info("call.dtmf", digit=event.get("digit"), duration_ms=event.get("duration_ms"))
         elif kind == "EngineResync" and self._tg is not None:

@@ -56,7 +56,8 @@ async def teardown(call: Call, deps: CallDeps, stop_playback: Callable[[], Await
     for leg in call.legs.values():
         if leg.connection is not None:
             leg.connection.release()  # Asterisk sees EOF and AudioSocket() returns
-    deps.store.delete_call_files(call.id)
+    with anyio.CancelScope(shield=True):
+        await deps.store.delete_call_files(call.id)
 
 
 async def _continue_or_hangup(call: Call, deps: CallDeps) -> None:

@@ -10,6 +10,8 @@ per turn.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import anyio
 
 from ..observability import metrics
@@ -22,7 +24,8 @@ class TurnTimer:
     """One per call. Each turn is labelled with the mode that carried its first agent audio
     (`first_audio_out(mode)`): a stream call that fell back to files reports "file" turns."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_turn: Callable[[dict[str, float]], None] | None = None) -> None:
+        self._on_turn = on_turn  # each finished turn's stages in ms (the call record)
         self.mode: str | None = None  # of the latest turn
         self._t0: float | None = None
         self._stages: dict[str, float] = {}
@@ -71,5 +74,7 @@ class TurnTimer:
             metrics.TURN_LATENCY_SECONDS.labels(stage, mode).observe(seconds)
         turn = {k: round(v * 1000, 1) for k, v in self._stages.items()}
         self.turns.append(turn)
+        if self._on_turn is not None:
+            self._on_turn(turn)
         log.info("turn.latency", mode=mode, **{f"{k}_ms": v for k, v in turn.items()}, server=self._server or None)
         self._t0 = None

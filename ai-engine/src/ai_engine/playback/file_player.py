@@ -72,6 +72,9 @@ class FilePlayer:
         except (AriError, AriUnavailable) as exc:
             metrics.PLAYBACK_FAILURES.labels("rest").inc()
             log.error("playback.request_failed", playback_id=playback_id, error=str(exc))
+        except OSError as exc:  # the media folder is gone or read-only: this segment is lost, the call goes on
+            metrics.PLAYBACK_FAILURES.labels("media_dir").inc()
+            log.error("playback.write_failed", playback_id=playback_id, error=str(exc))
         finally:
             self._store.delete(name, "played")
         self._current = None  # not reached on cancellation (hang-up): close() then stops it
@@ -123,11 +126,15 @@ class FilePlayer:
             log.warning("playback.stop_failed", playback_id=playback_id, error=str(exc))
 
     async def resync(self) -> None:
-        """After an ARI reconnect: a PlaybackFinished may have been dropped (FACT 37)."""
-        current = self._current
-        if current is not None and await self._rest.get_playback(current) is None:
+        """After an ARI reconnect: a PlaybackFinished may have been dropped (FACT 37). Only the
+        playback asked about is marked finished: while the GET was in flight it may have ended
+        and the next segment started, which must not be cut short (nor its file deleted)."""
+        current, finished = self._current, self._finished
+        if current is None or await self._rest.get_playback(current) is not None:
+            return
+        if self._current == current and not finished.is_set():
             self._final_state = self._final_state or "done"
-            self._finished.set()
+            finished.set()
 
     async def close(self) -> None:
         """Hang-up: stop what plays (it would run on in the empty bridge, snoop F30)."""

@@ -1,7 +1,11 @@
 """The shared media folder: generated file names, atomic writes, deletion, sweeping.
 
 Names are generated here and never taken from input. Only files matching our own pattern are
-ever deleted, so an admin's files in the same folder are safe.
+ever deleted, so an admin's files in the same folder are safe. File I/O runs in a worker thread,
+never on the event loop next to the 20 ms media clock. The folder may vanish or turn read-only
+under the engine (an unmounted volume): `delete_call_files` and `sweep` then log and return 0,
+writes raise `OSError` to the one playback that needed them, and /health reports it
+(`writable()`); no call and never the engine ends because of it.
 """
 
 from __future__ import annotations
@@ -60,26 +64,54 @@ class MediaStore:
         return final
 
     def delete(self, name: str, reason: str) -> None:
+        """Delete one file we wrote (one unlink: cheap enough for the loop)."""
         try:
             self.path(name).unlink()
         except FileNotFoundError:
             return
+        except OSError as exc:
+            log.error("media.delete_failed", name=name, error=str(exc))
+            return
         metrics.MEDIA_FILES_DELETED.labels(reason).inc()
 
-    def delete_call_files(self, call_id: str) -> int:
+    def writable(self) -> bool:
+        """Can the engine write its files? (For /health: a folder, writable and searchable.)"""
+        return self.media_dir.is_dir() and os.access(self.media_dir, os.W_OK | os.X_OK)
+
+    async def delete_call_files(self, call_id: str) -> int:
+        """Delete every file of the call (in a worker thread); 0 when the folder is unusable."""
+        try:
+            removed = await anyio.to_thread.run_sync(self._delete_call_files, call_id)
+        except OSError as exc:
+            log.error("media.cleanup_failed", error=str(exc))
+            return 0
+        if removed:
+            metrics.MEDIA_FILES_DELETED.labels("hangup").inc(removed)
+        return removed
+
+    def _delete_call_files(self, call_id: str) -> int:
         removed = 0
         prefix = f"{NAME_PREFIX}{call_id}-"  # a prefix test, not a glob: no pattern compiled per call
         for entry in os.scandir(self.media_dir):
             if entry.name.startswith(prefix) and _OURS.match(entry.name):
                 Path(entry.path).unlink(missing_ok=True)
                 removed += 1
-        if removed:
-            metrics.MEDIA_FILES_DELETED.labels("hangup").inc(removed)
         return removed
 
-    def sweep(self, max_age_s: float, now: float | None = None) -> int:
-        """Delete our files older than `max_age_s`; returns how many."""
-        now = time.time() if now is None else now
+    async def sweep(self, max_age_s: float, now: float | None = None) -> int:
+        """Delete our files older than `max_age_s` (in a worker thread); returns how many, 0 when
+        the folder is unusable."""
+        try:
+            removed = await anyio.to_thread.run_sync(self._sweep, max_age_s, time.time() if now is None else now)
+        except OSError as exc:
+            log.error("media.sweep_failed", error=str(exc))
+            return 0
+        if removed:
+            metrics.MEDIA_FILES_DELETED.labels("sweeper").inc(removed)
+            log.info("media.swept", removed=removed)
+        return removed
+
+    def _sweep(self, max_age_s: float, now: float) -> int:
         removed = 0
         for path in self.media_dir.iterdir():
             if not _OURS.match(path.name):
@@ -90,16 +122,10 @@ class MediaStore:
                     removed += 1
             except FileNotFoundError:
                 continue
-        if removed:
-            metrics.MEDIA_FILES_DELETED.labels("sweeper").inc(removed)
-            log.info("media.swept", removed=removed)
         return removed
 
 
 async def run_sweeper(store: MediaStore, max_age_s: float, interval_s: float) -> None:
     while True:
-        try:
-            store.sweep(max_age_s)
-        except OSError as exc:
-            log.error("media.sweep_failed", error=str(exc))
+        await store.sweep(max_age_s)
         await anyio.sleep(interval_s)

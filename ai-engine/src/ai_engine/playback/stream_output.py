@@ -36,8 +36,11 @@ class StreamFailed(Exception):
 class StreamOutput:
     mode = "stream"
 
-    def __init__(self, conn: AudioSocketConnection, kind: codec.Kind, media: MediaClock, start_ms: int = 60):
+    def __init__(
+        self, conn: AudioSocketConnection, kind: codec.Kind, media: MediaClock, start_ms: int = 60, call_id: str | None = None
+    ):
         self.conn = conn
+        self._log = log.bind(call_id=call_id)  # ticks run in the media clock's task, not the call's
         self.kind = kind
         self.rate = codec.AUDIO_RATES[kind]
         self.media = media
@@ -140,7 +143,7 @@ class StreamOutput:
 
     def _adopt(self, kind: codec.Kind) -> None:
         """The leg negotiated another kind than asked for: stream in that one."""
-        log.warning("stream.kind_changed", requested=hex(self.kind), negotiated=hex(kind))
+        self._log.warning("stream.kind_changed", requested=hex(self.kind), negotiated=hex(kind))
         self.kind, self.rate = kind, codec.AUDIO_RATES[kind]
         self.buffer = StreamBuffer(self.rate, self._start_ms)
         self._resamplers.clear()

@@ -20,7 +20,12 @@ QUALITY = "HQ"
 
 
 def _to_int16(samples: np.ndarray) -> np.ndarray:
-    return np.clip(np.rint(samples), -32768, 32767).astype(np.int16)
+    """Round to nearest and clip, in place on soxr's fresh float32 output (per 20 ms frame this
+    runs 50 times a second per leg: in-place ufuncs instead of np.clip's temporaries)."""
+    np.rint(samples, out=samples)
+    np.maximum(samples, -32768.0, out=samples)
+    np.minimum(samples, 32767.0, out=samples)
+    return samples.astype(np.int16)
 
 
 def resample(samples: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:

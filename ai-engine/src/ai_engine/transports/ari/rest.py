@@ -162,6 +162,10 @@ class AriRest:
     async def play_on_bridge(self, bridge_id: str, media: str, playback_id: str) -> dict:
         return await self._call("bridges", "play", bridgeId=bridge_id, playbackId=playback_id, media=media)
 
+    async def record_bridge(self, bridge_id: str, name: str, fmt: str) -> dict:
+        """201 {"name","format","state":"queued","target_uri"}; ends when the bridge empties (more/ M43-M46)."""
+        return await self._call("bridges", "record", bridgeId=bridge_id, name=name, format=fmt, ifExists="overwrite")
+
     # playbacks
     async def stop_playback(self, playback_id: str) -> bool:
         try:

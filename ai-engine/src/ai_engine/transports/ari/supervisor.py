@@ -178,7 +178,10 @@ class AriSupervisor:
                     # Another client took the app over (FACT 40): two engines must not share an app name.
                     log.error("ari.application_replaced", app=self.settings.app)
                     return
-                self._on_event(event)
+                try:
+                    self._on_event(event)
+                except Exception:  # a bug handling one event must not cost the connection (and its events)
+                    log.exception("ari.event_handler_failed", event_type=event["type"])
         except (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
             return
 
@@ -190,5 +193,8 @@ def _safe_error(exc: BaseException, settings: AriSettings) -> str:
         text = f"HTTP {exc.response.status_code} from {exc.request.url.copy_with(query=None)}"
     secret = settings.password.get_secret_value()
     if secret:
-        text = text.replace(secret, "***").replace(urllib.parse.quote(secret, safe=""), "***")
+        # As written, as quoted in a path, and as `urlencode` writes the events WebSocket's
+        # api_key (quote_plus: a space becomes "+").
+        for form in (secret, urllib.parse.quote(secret, safe=""), urllib.parse.quote_plus(secret)):
+            text = text.replace(form, "***")
     return text[:300]

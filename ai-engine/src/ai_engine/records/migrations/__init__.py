@@ -1,0 +1,1 @@
+"""Alembic migrations of the call-records database (run at engine start, `store.migrate`)."""

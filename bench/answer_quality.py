@@ -216,16 +216,18 @@ def main(argv: list[str]) -> int:
     data = yaml.safe_load(Path(args.data).read_text())
     llm = load_settings(args.config).llm
     rows = []
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    loadavg_before = Path("/proc/loadavg").read_text().split()[:3]
     for spec in args.model or ["default"]:
         print(f"[answer_quality] {spec}", flush=True)
         rows.append(run_model(spec, data, llm, args.limit))
+        out.write_text(json.dumps({  # after each model: a long run that is stopped keeps what it measured
+            "bench": "answer_quality", "loadavg_before": loadavg_before,
+            "loadavg_after": Path("/proc/loadavg").read_text().split()[:3], "cpus": os.cpu_count(),
+            "machine": platform.machine(), "style_hint": llm.style_hint,
+            "llm_settings": llm.model_dump(mode="json", exclude={"api_key"}), "models": rows,
+        }, indent=2))
     print(table(rows))
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({
-        "bench": "answer_quality", "loadavg": Path("/proc/loadavg").read_text().split()[:3],
-        "cpus": os.cpu_count(), "machine": platform.machine(), "style_hint": llm.style_hint,
-        "llm_settings": llm.model_dump(mode="json", exclude={"api_key"}), "models": rows,
-    }, indent=2))
     print(f"[answer_quality] wrote {out}")
     return 0

@@ -130,8 +130,8 @@ def build(spec: str, llm: LlmSettings):
 
     chat_format = None
     if spec == "default" or spec.startswith("preset:"):
-        model_path = llm_preset(spec[len("preset:"):] or llm.preset if spec != "default" else llm.preset,
-                                llm.model_cache_dir).path()
+        name = spec.removeprefix("preset:") if spec != "default" else llm.preset
+        model_path = llm_preset(name, llm.model_cache_dir).path()
     else:
         path, _, chat_format = spec.partition("@")
         model_path = Path(path)

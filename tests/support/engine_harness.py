@@ -105,7 +105,9 @@ def engine_settings(tmp_path: Path, emu_url: str, provider_url: str, as_port: in
 
 
 @asynccontextmanager
-async def running_rig(tmp_path: Path, fake: FakeRealtimeServer | None = None, provider_url: str | None = None, **overrides):
+async def running_rig(
+    tmp_path: Path, fake: FakeRealtimeServer | None = None, provider_url: str | None = None, contexts: dict | None = None, **overrides
+):
     fake = fake if fake is not None or provider_url is not None else FakeRealtimeServer()
     as_port = free_port()
     sounds = tmp_path / "sounds"
@@ -127,6 +129,7 @@ async def running_rig(tmp_path: Path, fake: FakeRealtimeServer | None = None, pr
                 extra_contexts={
                     "ai-agent-unavailable": [("Answer", ""), ("Wait", "30"), ("Hangup", "")],
                     "ai-agent-overflow": [("Answer", ""), ("Wait", "30"), ("Hangup", "34")],
+                    **(contexts or {}),  # e.g. transfer targets
                 },
             )
         )

@@ -18,6 +18,8 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, SecretStr, Tag
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 from voice_common.settings import SecretFreeYamlSource, Section
 
+from .tools.settings import KnowledgeBaseSettings, LookupSettings, TransferTarget
+
 ENV_PREFIX = "AI_ENGINE_"
 CONFIG_ENV = "AI_ENGINE_CONFIG"
 DEFAULT_CONFIG_FILE = Path("config/ai-engine.yaml")
@@ -156,6 +158,37 @@ class PersonaSettings(_Section):
     )
     greeting: str | None = Field("Hello, how can I help you?", description="Spoken first, verbatim; empty for none.")
     voice: str | None = Field(None, description="Provider voice name; null for the provider's default.")
+    tools: list[Literal["transfer", "hangup", "lookup", "knowledge_base"]] = Field(
+        default_factory=list, description="Built-in tools the model may call in this persona's calls (docs/tools.md)."
+    )
+    transfer_targets: dict[str, TransferTarget] = Field(
+        default_factory=dict, description="Named transfer targets (the `transfer` tool and the DTMF key map name them)."
+    )
+    farewell: str = Field("Thank you for calling. Goodbye.", description="Said by the hangup tool (and a DTMF hangup) unless the model gives one.")
+    lookup: LookupSettings = Field(default_factory=LookupSettings, description="The `lookup` tool's HTTP service.")
+    knowledge_base: KnowledgeBaseSettings = Field(
+        default_factory=KnowledgeBaseSettings, description="The `knowledge_base` tool's documents."
+    )
+    tool_timeout_s: float = Field(10.0, gt=0, le=120, description="A tool call that takes longer is abandoned and the model told so.")
+    dtmf_keys: dict[str, str] = Field(
+        default_factory=dict,
+        description="DTMF key map: digits -> action (`transfer <target>`, `hangup`, or `say <text>` sent to the model); "
+        "other digits reach the model as text ('the caller pressed 1').",
+    )
+    dtmf_interdigit_s: float = Field(
+        2.0, gt=0, le=10, description="Digits pressed within this long of each other form one entry (multi-digit keys)."
+    )
+
+    @field_validator("dtmf_keys")
+    @classmethod
+    def _dtmf_keys(cls, v: dict[str, str]) -> dict[str, str]:
+        for digits, action in v.items():
+            if not digits or any(c not in "0123456789*#ABCD" for c in digits):
+                raise ValueError(f"dtmf key {digits!r}: digits are 0-9, *, #, A-D")
+            verb = action.split(maxsplit=1)[0] if action.strip() else ""
+            if verb not in ("transfer", "hangup", "say"):
+                raise ValueError(f"dtmf key {digits!r}: action {action!r} is not transfer <target>, hangup or say <text>")
+        return v
     record: bool = Field(False, description="Record the call bridge through ARI into records.recordings_dir, linked from the call record.")
     record_announcement: str | None = Field(
         None,
@@ -436,6 +469,19 @@ class Settings(BaseSettings):
         for name, persona in self.personas.items():
             if persona.provider not in self.providers:
                 raise ValueError(f"personas.{name}.provider {persona.provider!r} is not in providers")
+            needs = {
+                "transfer": ("transfer_targets", persona.transfer_targets),
+                "lookup": ("lookup.url", persona.lookup.url),
+                "knowledge_base": ("knowledge_base.folder", persona.knowledge_base.folder),
+            }
+            for tool in persona.tools:
+                key, value = needs.get(tool, ("", True))  # hangup needs nothing
+                if not value:
+                    raise ValueError(f"personas.{name}.tools has {tool} but personas.{name}.{key} is not set")
+            for digits, action in persona.dtmf_keys.items():
+                verb, _, target = action.partition(" ")
+                if verb == "transfer" and target.strip() not in persona.transfer_targets:
+                    raise ValueError(f"personas.{name}.dtmf_keys.{digits}: no transfer target {target.strip()!r}")
         if self.records.database_url and "@" in self.records.database_url.split("//", 1)[-1].split("/", 1)[0]:
             userinfo = self.records.database_url.split("//", 1)[-1].split("@", 1)[0]
             if ":" in userinfo:

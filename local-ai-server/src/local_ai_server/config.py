@@ -69,6 +69,9 @@ class LimitsSettings(Section):
     max_input_buffer_ms: int = Field(
         30000, ge=1000, description="Audio the input buffer holds without turn detection (manual commit); "
                                     "appends beyond it get an `error` event (input_audio_buffer_full).")
+    max_tool_output_chars: int = Field(
+        16000, ge=100, description="A `function_call_output` item longer than this gets an `error` event "
+                                   "(item_too_large); the prompt only reads its start (llm.tool_output_chars).")
     max_queued_turns: int = Field(
         3, ge=1, description="Caller turns of one session waiting for or in transcription/answer; a further "
                              "turn is refused with an `error` event (turn_queue_full).")
@@ -152,6 +155,21 @@ class LlmSettings(Section):
         6000, ge=500, description="Bound on the whole prompt given to llama (system text is cut to fit); keeps "
                                   "prompt evaluation short and within n_ctx.")
     prefill: bool = Field(True, description="Evaluate the next turn's prompt prefix while the caller speaks.")
+    tool_arguments_max_tokens: int = Field(
+        96, ge=8, description="Tokens for a function call's JSON arguments; a call cut by this bound fails its "
+                              "response (an `error` event) instead of being sent half-written.")
+    tool_output_chars: int = Field(
+        1200, ge=0, description="A function's output is cut to this length in the prompt (0 = whole).")
+    tool_decision: Literal["first_token", "calibrated"] = Field(
+        "first_token", description="How the reply's first word (`say` or a tool) is chosen: the likeliest first "
+                                   "token; or `calibrated`: its gain over a neutral caller message, a tool only when "
+                                   "it beats `say` by tool_decision_margin (better for 0.5B+ instruct models, worse "
+                                   "for the bundled 135M; one more prompt evaluation per response).")
+    tool_decision_margin: float = Field(
+        2.0, ge=0.0, description="calibrated: the logit gain a tool needs over `say` to be called.")
+    max_tool_calls_in_a_row: int = Field(
+        3, ge=1, description="Function calls a session's model may make without a spoken reply in between; the "
+                             "response after that many speaks (a small model may otherwise call tools forever).")
     style_hint: str = Field(
         "Keep every answer to one or two short sentences. No lists, no markdown, no emojis.",
         description="Appended to the session instructions in the system prompt.")

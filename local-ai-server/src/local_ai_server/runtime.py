@@ -107,14 +107,28 @@ class Runtime:
                       ms=round((time.perf_counter() - started) * 1000))
             return slot
 
+    async def choose(self, messages: list[dict], options: list[str], prefer_slot: int | None = None
+                     ) -> tuple[str, int]:
+        """The decision step of function calling (speech/tools.py): the first word of the reply,
+        one of `options`, in one worker job (a few tokens). Returns it and the slot used."""
+        async with self.slots.acquire(prefer_slot) as slot:
+            started = time.perf_counter()
+            choice = await self.run(self.models.llm.choose, slot, messages, options)
+            log.info("llm.decided", slot=slot, cache_hit=slot == prefer_slot, choice=choice, options=len(options),
+                     ms=round((time.perf_counter() - started) * 1000))
+            return choice, slot
+
     async def generate(
         self,
         messages: list[dict],
         max_tokens: int,
         on_token: Callable[[str], Awaitable[None]],
         prefer_slot: int | None = None,
+        prefix: str = "",
+        schema: dict | None = None,
     ) -> int:
-        """Stream a chat completion, one token per worker job; returns the slot used.
+        """Stream a chat completion (a local model one token per worker job); returns the slot used. `prefix` and
+        `schema` as in `LanguageModel.stream` (a reply after a decision; a call's arguments).
 
         Cancelling the caller stops generation after the token being computed."""
         waited = time.perf_counter()
@@ -122,7 +136,8 @@ class Runtime:
             started = time.perf_counter()
             first: float | None = None
             count = 0
-            tokens = self._tokens(slot, messages, max_tokens)
+            extra = {k: v for k, v in (("prefix", prefix), ("schema", schema)) if v}  # plain replies: as before
+            tokens = self._tokens(slot, messages, max_tokens, extra)
             try:
                 async for token in tokens:
                     if first is None:
@@ -132,24 +147,25 @@ class Runtime:
             finally:
                 await tokens.aclose()
                 log.info("llm.generated", slot=slot, cache_hit=slot == prefer_slot, messages=len(messages),
+                         prefix=prefix or None, constrained=schema is not None,
                          prompt_chars=sum(len(m["content"]) for m in messages), tokens=count,
                          slot_wait_ms=round((started - waited) * 1000),
                          first_token_ms=round((first - started) * 1000) if first else None,
                          total_ms=round((time.perf_counter() - started) * 1000))
             return slot
 
-    async def _tokens(self, slot: int, messages: list[dict], max_tokens: int) -> AsyncIterator[str]:
+    async def _tokens(self, slot: int, messages: list[dict], max_tokens: int, extra: dict) -> AsyncIterator[str]:
         """A remote model's stream as it is (no CPU job); a local one one token per worker job."""
         llm = self.models.llm
         if isinstance(llm, AsyncLanguageModel):
-            stream = llm.astream(messages, max_tokens=max_tokens)
+            stream = llm.astream(messages, max_tokens=max_tokens, **extra)
             try:
                 async for token in stream:
                     yield token
             finally:
                 await stream.aclose()
             return
-        tokens = llm.stream(slot, messages, max_tokens=max_tokens)
+        tokens = llm.stream(slot, messages, max_tokens=max_tokens, **extra)
         try:
             while (token := await self.run(next, tokens, _END)) is not _END:
                 yield token

@@ -66,3 +66,17 @@ async def test_a_provider_without_a_key_is_not_ready_and_says_why(monkeypatch):
 
 
 pytestmark = pytest.mark.anyio
+
+
+EXAMPLES = sorted(
+    p for p in (__import__("pathlib").Path(__file__).parents[3] / "config" / "examples").glob("*.yaml") if not p.name[0].isdigit()
+)  # one per provider kind; the numbered seed systems are test_transport_examples.py's
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)
+def test_every_example_config_loads_and_its_persona_uses_its_provider(example, monkeypatch):
+    monkeypatch.setenv("AI_ENGINE_CONFIG", str(example))
+    s = Settings(ari=ARI)
+    s.check_ready_to_run()
+    [provider] = build_providers(s).values()
+    assert provider.name == s.personas["default"].provider

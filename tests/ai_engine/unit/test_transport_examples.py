@@ -25,11 +25,12 @@ def load(monkeypatch, name):
 
 
 def test_seed_002_is_rtp_slin16_with_the_openai_provider(monkeypatch):
-    monkeypatch.setenv("AI_ENGINE_PROVIDERS__OPENAI__AUTH_TOKEN", "sk-test")
+    monkeypatch.setenv("AI_ENGINE_PROVIDERS__OPENAI__API_KEY", "sk-test")
     s = load(monkeypatch, "002-rtp-slin16-openai.yaml")
     assert (s.calls.audio_transport, s.rtp.format, s.playback.downstream_mode) == ("externalmedia_rtp", "slin16", "stream")
-    assert s.personas["default"].provider == "openai" and s.providers["openai"].input_rate == 24000
-    assert s.providers["openai"].auth_token.get_secret_value() == "sk-test"
+    openai = s.providers["openai"]
+    assert s.personas["default"].provider == "openai" and (openai.kind, openai.audio_format) == ("openai_realtime", "pcm24")
+    assert openai.key() == "sk-test"
 
 
 def test_seed_003_is_audiosocket_with_the_local_provider(monkeypatch):
@@ -44,5 +45,7 @@ def test_seed_004_is_websocket_slin16_wideband_both_ways(monkeypatch):
 
 
 def test_every_example_is_tested():
+    # The per-provider files (<kind>.yaml) are loaded by tests/ai_engine/unit/test_provider_settings.py.
+    providers = ["deepgram_agent.yaml", "gemini_live.yaml", "local.yaml", "openai_realtime.yaml"]
     assert sorted(p.name for p in EXAMPLES.glob("*.yaml")) == [
-        "002-rtp-slin16-openai.yaml", "003-audiosocket-local.yaml", "004-websocket-slin16.yaml"]
+        "002-rtp-slin16-openai.yaml", "003-audiosocket-local.yaml", "004-websocket-slin16.yaml", *providers]

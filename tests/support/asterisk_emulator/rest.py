@@ -96,6 +96,7 @@ class RestApi:
             R("DELETE", r"/channels/(?P<cid>[^/]+)", self.channel_hangup),
             R("POST", r"/channels/(?P<cid>[^/]+)/answer", self.channel_answer),
             R("POST", r"/channels/(?P<cid>[^/]+)/continue", self.channel_continue),
+            R("POST", r"/channels/(?P<cid>[^/]+)/redirect", self.channel_redirect),
             R("POST", r"/channels/(?P<cid>[^/]+)/play", self.channel_play),
             R("POST", r"/channels/(?P<cid>[^/]+)/snoop", self.channel_snoop),
             R("GET", r"/channels/(?P<cid>[^/]+)/variable", self.channel_var_get),
@@ -209,6 +210,20 @@ class RestApi:
         ch = self.pbx.control(cid)
         self.pbx.continue_in_dialplan(ch, p.get("context"), p.get("extension"),
                                       p.get("priority") or p.get("label"))
+        return json_response(204)
+
+    async def channel_redirect(self, req, p, cid):
+        """Transfer facts M36: on a Local channel (every caller here) a redirect to a Local
+        endpoint is answered 204 and does nothing (Asterisk logs "Unsupported transfer
+        requested"); another technology is refused with 422."""
+        ch = self.pbx.control(cid)
+        endpoint = p.get("endpoint") or ""
+        if not endpoint:
+            raise AriError(400, "Required parameter endpoint not provided")
+        tech = endpoint.partition("/")[0]
+        own = ch.name.partition("/")[0]
+        if tech.lower() != own.lower():
+            raise AriError(422, f"Endpoint technology '{tech}' does not match channel technology '{own}'")
         return json_response(204)
 
     async def channel_play(self, req, p, cid):

@@ -53,6 +53,7 @@ APIS = {
             _op("DELETE", "hangup", "void", [CH, _q("reason_code"), _q("reason")])]),
         ("/channels/{channelId}/continue", [_op("POST", "continueInDialplan", "void", [
             CH, _q("context"), _q("extension"), _q("priority", "int"), _q("label")])]),
+        ("/channels/{channelId}/redirect", [_op("POST", "redirect", "void", [CH, _q("endpoint", required=True)])]),
         ("/channels/{channelId}/answer", [_op("POST", "answer", "void", [CH])]),
         ("/channels/{channelId}/silence", [_op("POST", "startSilence", "void", [CH]),
                                            _op("DELETE", "stopSilence", "void", [CH])]),

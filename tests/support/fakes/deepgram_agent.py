@@ -9,6 +9,14 @@ UserStartedSpeaking, ConversationText user, AgentThinking, ConversationText assi
 AgentStartedSpeaking, binary audio, AgentAudioDone. Caller speech while the agent talks stops
 the reply (UserStartedSpeaking), as the service's own barge-in does. Auth: `Authorization:
 Token <key>`, else HTTP 401.
+
+Function calling as the reference has it: `agent.think.functions` entries are `{name,
+description, parameters}` (plus `endpoint` for server-side ones); a caller turn scripted in
+`tool_turns` is answered with `FunctionCallRequest {functions: [{id, name, arguments (JSON
+text), client_side: true}]}`; the client must answer `FunctionCallResponse {id, name, content}`
+with that id, after which the agent speaks on by itself (a reply of AFTER_TOOL_HZ).
+`InjectAgentMessage {message}` is said (440 Hz), `InjectUserMessage {content}` is answered
+(USER_TEXT_HZ).
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ import json
 import anyio
 from websockets.asyncio.server import ServerConnection
 
+from fakes.vendor_kit import AFTER_TOOL_HZ, USER_TEXT_HZ, next_tool_step
 from fakes.vendor_kit import GREETING_HZ, FakeVendorServer, SessionLog, TurnDetector, chunks, resample, tone, ulaw_decode, ulaw_encode, unknown_keys
 
 SETTINGS_KEYS = {"type", "tags", "experimental", "mip_opt_out", "flags", "audio", "agent"}
@@ -28,6 +37,7 @@ LISTEN_PROVIDER_KEYS = {"type", "model", "keyterms", "smart_format"}
 THINK_KEYS = {"provider", "prompt", "functions", "endpoint", "context_length"}
 THINK_PROVIDER_KEYS = {"type", "model", "temperature"}
 SPEAK_PROVIDER_KEYS = {"type", "model", "voice", "language_code"}
+FUNCTION_KEYS = {"name", "description", "parameters", "endpoint"}
 ENCODINGS = {"linear16", "mulaw", "alaw"}
 CLIENT_TYPES = {"Settings", "KeepAlive", "UpdatePrompt", "UpdateSpeak", "InjectAgentMessage", "InjectUserMessage", "FunctionCallResponse"}
 
@@ -53,6 +63,11 @@ def settings_problems(msg: dict) -> list[str]:
     think = agent.get("think") or {}
     problems += [f"agent.think.{k}" for k in unknown_keys(think, THINK_KEYS)]
     problems += [f"agent.think.provider.{k}" for k in unknown_keys(think.get("provider"), THINK_PROVIDER_KEYS)]
+    for i, fn in enumerate(think.get("functions") or []):
+        if not isinstance(fn, dict) or not isinstance(fn.get("name"), str):
+            problems.append(f"agent.think.functions[{i}]")
+        else:
+            problems += [f"agent.think.functions[{i}].{k}" for k in unknown_keys(fn, FUNCTION_KEYS)]
     speak = (agent.get("speak") or {}).get("provider")
     problems += [f"agent.speak.provider.{k}" for k in unknown_keys(speak, SPEAK_PROVIDER_KEYS)]
     return problems
@@ -129,6 +144,7 @@ class _Session:
                 await self.fail("UNPARSABLE_CLIENT_MESSAGE", f"invalid Settings: {', '.join(problems)}")
                 return False
             self.settings = msg
+            self.log.tools = [f["name"] for f in msg["agent"].get("think", {}).get("functions") or []]
             fmt = msg["audio"]["input"]
             self.encoding, self.log.input_rate = fmt.get("encoding", "linear16"), fmt.get("sample_rate", 16000)
             out = msg["audio"]["output"]
@@ -138,6 +154,22 @@ class _Session:
             greeting = msg["agent"].get("greeting")
             if greeting:
                 self.start_reply(greeting, tone(GREETING_HZ, self.server.greeting_ms, self.out_rate))
+        elif kind == "FunctionCallResponse":
+            if unknown_keys(msg, {"type", "id", "name", "content"}) or msg.get("id") not in self.log.calls_made:
+                await self.fail("UNPARSABLE_CLIENT_MESSAGE", f"bad FunctionCallResponse {msg!r}")
+                return False
+            try:
+                content = json.loads(msg.get("content", ""))
+            except ValueError:
+                content = msg.get("content")
+            self.log.tool_outputs.append((msg["id"], content))
+            self.start_reply("After the function.", tone(AFTER_TOOL_HZ, self.server.greeting_ms, self.out_rate))
+        elif kind == "InjectAgentMessage":
+            self.log.agent_texts.append(str(msg.get("message", "")))
+            self.start_reply(str(msg.get("message", "")), tone(GREETING_HZ, self.server.greeting_ms, self.out_rate))
+        elif kind == "InjectUserMessage":
+            self.log.user_texts.append(str(msg.get("content", "")))
+            self.start_reply("About your keys.", tone(USER_TEXT_HZ, self.server.greeting_ms, self.out_rate))
         return True
 
     async def on_audio(self, data: bytes) -> None:
@@ -152,6 +184,13 @@ class _Session:
         elif change == "stop":
             await self.send({"type": "ConversationText", "role": "user", "content": f"{self.vad.speech_ms()} ms of speech"})
             await self.send({"type": "AgentThinking", "content": "echoing"})
+            step = next_tool_step(self.server, self.log)
+            if step is not None:
+                call_id = f"fc_{len(self.log.calls_made) + 1}"
+                self.log.calls_made[call_id] = step[0]
+                await self.send({"type": "FunctionCallRequest", "functions": [
+                    {"id": call_id, "name": step[0], "arguments": json.dumps(step[1]), "client_side": True}]})
+                return
             self.start_reply("Here is what you said.", resample(self.vad.speech(), self.log.input_rate, self.out_rate))
 
     def start_reply(self, text: str, pcm: bytes) -> None:
@@ -164,9 +203,11 @@ class _Session:
         with scope:
             await self.send({"type": "ConversationText", "role": "assistant", "content": text})
             await self.send({"type": "AgentStartedSpeaking", "total_latency": 0.3, "tts_latency": 0.1, "ttt_latency": 0.2})
-            for chunk in chunks(pcm, self.out_rate, self.server.chunk_ms):
+            for n, chunk in enumerate(chunks(pcm, self.out_rate, self.server.chunk_ms)):
                 if self.server.chunk_interval_s:
                     await anyio.sleep(self.server.chunk_interval_s)
+                if n == 0:
+                    self.log.first_audio.append(anyio.current_time())
                 await self.ws.send(ulaw_encode(chunk) if self.out_encoding == "mulaw" else chunk)
             await self.send({"type": "AgentAudioDone"})
         if self.reply_scope is scope:

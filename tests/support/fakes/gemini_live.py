@@ -13,6 +13,13 @@ inputTranscription, then a model turn playing the caller's speech back at 24 kHz
 (modelTurn inlineData audio/pcm;rate=24000, outputTranscription, generationComplete,
 turnComplete). Caller speech during a model turn sends `interrupted` and stops it. `go_away`
 sends goAway; a new connection resuming with the handle is recorded.
+
+Function calling as the reference has it: `setup.tools` = `[{functionDeclarations: [{name,
+description, parameters}]}]`; a caller turn scripted in `tool_turns` is answered with
+`toolCall {functionCalls: [{id, name, args}]}`; the client must answer `toolResponse
+{functionResponses: [{id, name, response (an object)}]}` with that id, and the model goes on
+(a turn of AFTER_TOOL_HZ). A clientContent text turn that is not the greeting request (a key
+press) is logged and answered (USER_TEXT_HZ).
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from itertools import count
 import anyio
 from websockets.asyncio.server import ServerConnection
 
+from fakes.vendor_kit import AFTER_TOOL_HZ, USER_TEXT_HZ, next_tool_step
 from fakes.vendor_kit import GREETING_HZ, FakeVendorServer, SessionLog, TurnDetector, chunks, resample, tone, unknown_keys
 
 CLIENT_FIELDS = {"setup", "clientContent", "realtimeInput", "toolResponse"}
@@ -38,10 +46,26 @@ INPUT_MIME = "audio/pcm;rate=16000"
 OUTPUT_RATE = 24000
 
 
+def tools_problems(tools: object) -> list[str]:
+    if not isinstance(tools, list):
+        return ["setup.tools"]
+    problems = []
+    for i, tool in enumerate(tools):
+        if not isinstance(tool, dict) or unknown_keys(tool, {"functionDeclarations", "googleSearch", "codeExecution"}):
+            problems.append(f"setup.tools[{i}]")
+            continue
+        for j, fn in enumerate(tool.get("functionDeclarations") or []):
+            if not isinstance(fn, dict) or not isinstance(fn.get("name"), str) or unknown_keys(fn, {"name", "description", "parameters", "behavior"}):
+                problems.append(f"setup.tools[{i}].functionDeclarations[{j}]")
+    return problems
+
+
 def setup_problems(setup: object) -> list[str]:
     if not isinstance(setup, dict):
         return ["setup"]
     problems = [f"setup.{k}" for k in unknown_keys(setup, SETUP_KEYS)]
+    if "tools" in setup:
+        problems += tools_problems(setup["tools"])
     if not str(setup.get("model", "")).startswith("models/"):
         problems.append("setup.model")
     generation = setup.get("generationConfig", {})
@@ -136,6 +160,7 @@ class _Session:
                 await self.reject(f"Invalid JSON payload received. Unknown name {problems[0]!r}")
                 return False
             self.log.setup = body
+            self.log.tools = [f["name"] for t in body.get("tools") or [] for f in t.get("functionDeclarations") or []]
             handle = (body.get("sessionResumption") or {}).get("handle")
             if handle is not None and handle not in self.server.handles:
                 await self.reject("session resumption handle not found")
@@ -151,7 +176,26 @@ class _Session:
             if unknown_keys(body, {"turns", "turnComplete"}):
                 await self.reject("Invalid JSON payload received. Unknown name in clientContent")
                 return False
-            self.start_turn("Hello.", tone(GREETING_HZ, self.server.greeting_ms, OUTPUT_RATE))
+            text = " ".join(p.get("text", "") for t in body.get("turns") or [] for p in t.get("parts") or [])
+            if "word for word" in text:  # the client asks for a sentence said verbatim
+                self.log.agent_texts.append(text.split(": ", 1)[-1])
+                self.start_turn("Hello.", tone(GREETING_HZ, self.server.greeting_ms, OUTPUT_RATE))
+            else:
+                self.log.user_texts.append(text)
+                self.start_turn("About your keys.", tone(USER_TEXT_HZ, self.server.greeting_ms, OUTPUT_RATE))
+            return True
+        if field == "toolResponse":
+            responses = body.get("functionResponses") if isinstance(body, dict) else None
+            if unknown_keys(body, {"functionResponses"}) or not isinstance(responses, list) or not responses:
+                await self.reject("Invalid JSON payload received. toolResponse")
+                return False
+            for r in responses:
+                if not isinstance(r, dict) or unknown_keys(r, {"id", "name", "response", "scheduling", "willContinue"}) \
+                        or r.get("id") not in self.log.calls_made or not isinstance(r.get("response"), dict):
+                    await self.reject(f"Invalid functionResponse {r!r}")
+                    return False
+                self.log.tool_outputs.append((r["id"], r["response"]))
+            self.start_turn("After the function.", tone(AFTER_TOOL_HZ, self.server.greeting_ms, OUTPUT_RATE))
             return True
         if field == "realtimeInput":
             return await self.on_realtime_input(body)
@@ -180,6 +224,12 @@ class _Session:
             await self.send({"serverContent": {"interrupted": True}})
         elif change == "stop":
             await self.send({"serverContent": {"inputTranscription": {"text": f"{self.vad.speech_ms()} ms of speech"}}})
+            step = next_tool_step(self.server, self.log)
+            if step is not None:
+                call_id = f"function-call-{next(self.server._ids)}"
+                self.log.calls_made[call_id] = step[0]
+                await self.send({"toolCall": {"functionCalls": [{"id": call_id, "name": step[0], "args": step[1]}]}})
+                return True
             self.start_turn("Here is what you said.", resample(self.vad.speech(), 16000, OUTPUT_RATE))
         return True
 
@@ -192,9 +242,11 @@ class _Session:
     async def model_turn(self, scope: anyio.CancelScope, text: str, pcm: bytes) -> None:
         with scope:
             await self.send({"serverContent": {"outputTranscription": {"text": text}}})
-            for chunk in chunks(pcm, OUTPUT_RATE, self.server.chunk_ms):
+            for n, chunk in enumerate(chunks(pcm, OUTPUT_RATE, self.server.chunk_ms)):
                 if self.server.chunk_interval_s:
                     await anyio.sleep(self.server.chunk_interval_s)
+                if n == 0:
+                    self.log.first_audio.append(anyio.current_time())
                 blob = {"mimeType": f"audio/pcm;rate={OUTPUT_RATE}", "data": base64.b64encode(chunk).decode()}
                 await self.send({"serverContent": {"modelTurn": {"parts": [{"inlineData": blob}]}}})
             await self.send({"serverContent": {"generationComplete": True}})

@@ -12,6 +12,15 @@ input transcription when transcription was configured), then a response that pla
 caller's speech back (response.created, output_item.added, output_audio.delta with item_id,
 output_audio_transcript.delta, output_audio.done, response.done). New caller speech cancels a
 response in progress (interrupt_response). `response.create` with instructions is the greeting.
+
+Tools (function calling, as the reference has it): `session.tools` entries must be
+`{type: function, name, description, parameters}`; a caller turn scripted in `tool_turns` is
+answered by a response whose output is a `function_call` item (output_item.added,
+response.function_call_arguments.delta/.done with call_id, output_item.done, response.done with
+the item in `output`); `conversation.item.create` must then carry a `function_call_output`
+with a known `call_id` and a string `output`; `response.create` after it is a reply of
+AFTER_TOOL_HZ. A user `message` item with `input_text` content (a key press) is logged and its
+reply is USER_TEXT_HZ.
 """
 
 from __future__ import annotations
@@ -25,7 +34,10 @@ import anyio
 from websockets.asyncio.server import ServerConnection
 
 from fakes.vendor_kit import (
+    AFTER_TOOL_HZ,
     GREETING_HZ,
+    USER_TEXT_HZ,
+    next_tool_step,
     FakeVendorServer,
     SessionLog,
     TurnDetector,
@@ -45,6 +57,9 @@ SEMANTIC_VAD_KEYS = {"type", "eagerness", "create_response", "interrupt_response
 TRANSCRIPTION_KEYS = {"model", "language", "prompt"}
 RESPONSE_KEYS = {"instructions", "output_modalities", "conversation", "input", "metadata", "audio", "tools", "tool_choice",
                  "max_output_tokens", "prompt"}
+TOOL_KEYS = {"type", "name", "description", "parameters"}
+OUTPUT_ITEM_KEYS = {"id", "type", "call_id", "output"}
+MESSAGE_ITEM_KEYS = {"id", "type", "role", "content", "status"}
 CLIENT_TYPES = {"session.update", "input_audio_buffer.append", "input_audio_buffer.commit", "input_audio_buffer.clear",
                 "conversation.item.create", "conversation.item.truncate", "conversation.item.delete", "response.create",
                 "response.cancel"}
@@ -80,6 +95,13 @@ def session_problems(session: object) -> list[str]:
         problems += [f"session.audio.input.turn_detection.{k}" for k in unknown_keys(turn, allowed)]
         if turn.get("type") not in ("server_vad", "semantic_vad"):
             problems.append("session.audio.input.turn_detection.type")
+    for i, t in enumerate(session.get("tools") or []):
+        if not isinstance(t, dict) or t.get("type") != "function" or not isinstance(t.get("name"), str):
+            problems.append(f"session.tools[{i}]")
+        else:
+            problems += [f"session.tools[{i}].{k}" for k in unknown_keys(t, TOOL_KEYS)]
+    if session.get("tool_choice", "auto") not in ("auto", "none", "required"):
+        problems.append("session.tool_choice")
     if "transcription" in inp and inp["transcription"] is not None:
         problems += [f"session.audio.input.transcription.{k}" for k in unknown_keys(inp["transcription"], TRANSCRIPTION_KEYS)]
     return problems
@@ -128,6 +150,7 @@ class _Session:
         self.transcribe = False
         self.response_scope: anyio.CancelScope | None = None
         self.items: dict[str, int] = {}  # assistant audio item -> its audio in ms
+        self.pending_hz: int | None = None  # the tone of the reply the next response.create starts
 
     def next_id(self, prefix: str) -> str:
         return f"{prefix}_{next(self.server._ids)}"
@@ -175,7 +198,12 @@ class _Session:
                 return await self.invalid(f"response.{problems[0]}", "Unknown parameter")
             instructions = msg.get("response", {}).get("instructions", "")
             said = instructions.split(": ", 1)[-1] if instructions else "greeting"
-            self.start_response(said, tone(GREETING_HZ, self.server.greeting_ms, self.rate))
+            if instructions:
+                self.log.agent_texts.append(said)
+            hz, self.pending_hz = (self.pending_hz or GREETING_HZ) if not instructions else GREETING_HZ, None
+            self.start_response(said, tone(hz, self.server.greeting_ms, self.rate))
+        elif kind == "conversation.item.create":
+            await self.on_item(msg)
         elif kind == "response.cancel":
             if self.response_scope is None:
                 await self.send({"type": "error", "error": {"type": "invalid_request_error", "code": "response_cancel_not_active",
@@ -191,6 +219,7 @@ class _Session:
         if problems:
             return await self.invalid(problems[0], f"Unknown or invalid parameter: '{problems[0]}'.")
         self.log.session = session
+        self.log.tools = [t["name"] for t in session.get("tools") or []]
         audio = session.get("audio", {})
         self.log.input_format = audio.get("input", {}).get("format")
         self.log.output_format = audio.get("output", {}).get("format")
@@ -201,6 +230,47 @@ class _Session:
         self.vad = TurnDetector(self.rate, turn.get("silence_duration_ms", 500))
         self.transcribe = bool(audio.get("input", {}).get("transcription"))
         await self.send({"type": "session.updated", "session": {"object": "realtime.session", **session}})
+
+    async def on_item(self, msg: dict) -> None:
+        item = msg.get("item")
+        if not isinstance(item, dict):
+            return await self.invalid("item", "item is required")
+        if item.get("type") == "function_call_output":
+            problems = unknown_keys(item, OUTPUT_ITEM_KEYS)
+            if problems or item.get("call_id") not in self.log.calls_made or not isinstance(item.get("output"), str):
+                return await self.invalid("item.call_id", f"bad function_call_output {item!r}")
+            try:
+                output = json.loads(item["output"])
+            except ValueError:
+                output = item["output"]
+            self.log.tool_outputs.append((item["call_id"], output))
+            self.pending_hz = AFTER_TOOL_HZ
+        elif item.get("type") == "message" and item.get("role") == "user":
+            content = item.get("content")
+            if unknown_keys(item, MESSAGE_ITEM_KEYS) or not isinstance(content, list) or not content or content[0].get("type") != "input_text":
+                return await self.invalid("item.content", "a user message needs input_text content")
+            self.log.user_texts.append(str(content[0].get("text", "")))
+            self.pending_hz = USER_TEXT_HZ
+        else:
+            return await self.invalid("item.type", f"unsupported item {item.get('type')!r}")
+        await self.send({"type": "conversation.item.created", "previous_item_id": None, "item": {"object": "realtime.item", **item}})
+
+    async def call_function(self, name: str, arguments: dict) -> None:
+        rid, item, call_id = self.next_id("resp"), self.next_id("item"), self.next_id("call")
+        args = json.dumps(arguments)
+        fc = {"id": item, "object": "realtime.item", "type": "function_call", "status": "completed", "call_id": call_id,
+              "name": name, "arguments": args}
+        await self.send({"type": "response.created", "response": {"id": rid, "object": "realtime.response", "status": "in_progress"}})
+        await self.send({"type": "response.output_item.added", "response_id": rid, "output_index": 0,
+                         "item": {**fc, "status": "in_progress", "arguments": ""}})
+        await self.send({"type": "response.function_call_arguments.delta", "response_id": rid, "item_id": item,
+                         "output_index": 0, "call_id": call_id, "delta": args})
+        self.log.calls_made[call_id] = name
+        await self.send({"type": "response.function_call_arguments.done", "response_id": rid, "item_id": item,
+                         "output_index": 0, "call_id": call_id, "name": name, "arguments": args})
+        await self.send({"type": "response.output_item.done", "response_id": rid, "output_index": 0, "item": fc})
+        await self.send({"type": "response.done", "response": {"id": rid, "object": "realtime.response", "status": "completed",
+                                                               "output": [fc]}})
 
     async def on_truncate(self, msg: dict) -> None:
         problems = unknown_keys(msg, {"type", "event_id", "item_id", "content_index", "audio_end_ms"})
@@ -226,6 +296,10 @@ class _Session:
             if self.transcribe:
                 await self.send({"type": "conversation.item.input_audio_transcription.completed", "item_id": item,
                                  "content_index": 0, "transcript": f"{self.vad.speech_ms()} ms of speech"})
+            step = next_tool_step(self.server, self.log)
+            if step is not None:
+                self.tg.start_soon(self.call_function, *step)
+                return
             self.start_response("Here is what you said.", self.vad.speech())
 
     def start_response(self, text: str, pcm: bytes) -> None:
@@ -244,9 +318,11 @@ class _Session:
             self.items[item] = 0
             await self.send({"type": "response.output_audio_transcript.delta", "response_id": rid, "item_id": item,
                              "output_index": 0, "content_index": 0, "delta": text})
-            for chunk in chunks(pcm, self.rate, self.server.chunk_ms):
+            for n, chunk in enumerate(chunks(pcm, self.rate, self.server.chunk_ms)):
                 if self.server.chunk_interval_s:
                     await anyio.sleep(self.server.chunk_interval_s)
+                if n == 0:
+                    self.log.first_audio.append(anyio.current_time())
                 wire = ulaw_encode(chunk) if self.pcmu else chunk
                 self.items[item] += len(chunk) // 2 * 1000 // self.rate
                 await self.send({"type": "response.output_audio.delta", "response_id": rid, "item_id": item,

@@ -5,6 +5,14 @@ played back (so a test can tell whose reply a caller heard), preceded by a
 `response.output_audio_transcript.delta` per piece, as local-ai-server sends them.
 
 Knobs let tests slow the reply down (for barge-in), fail the next connection, or drop a session.
+
+Tools, as the Realtime reference has them: the session's `tools` (validated by the package), a
+scripted function call per caller turn (`tool_turns`: the next transcribed turn answers with
+`response.function_call_arguments.done` and a `function_call` output item instead of the echo;
+a tool the session did not offer is refused, as a model cannot call it), and the engine's
+`conversation.item.create` with a `function_call_output` for a call id it was given (any other
+id is an `error`), then `response.create`: a reply of AFTER_TOOL_HZ. A user text item (a key
+press) is logged and its response is a USER_TEXT_HZ tone.
 """
 
 from __future__ import annotations
@@ -21,6 +29,9 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
 SPEECH_RMS = 500.0
+AFTER_TOOL_HZ = 700  # the reply after a tool's result
+USER_TEXT_HZ = 900  # the reply to a user text item (a key press)
+SAYING_HZ = 520  # what the model says in the response that carries a function call
 
 
 @dataclass
@@ -32,6 +43,10 @@ class FakeSessionLog:
     output_rate: int = 8000
     cancelled: list[str] = field(default_factory=list)
     call_id: str | None = None  # the X-Call-Id header the engine sent
+    tools: list[str] = field(default_factory=list)  # names the session offered
+    tool_outputs: list[tuple[str, dict | str]] = field(default_factory=list)  # (call_id, parsed output)
+    user_texts: list[str] = field(default_factory=list)
+    assistant_texts: list[str] = field(default_factory=list)  # said verbatim (greeting, farewell)
 
     def types_sent(self) -> list[str]:
         return [m["type"] for m in self.sent]
@@ -46,7 +61,9 @@ class FakeRealtimeServer:
         chunk_interval_s: float = 0.0,
         greeting_ms: int = 600,
         ignore_cancel: bool = False,
+        tool_turns: list[tuple[str, dict] | None] | None = None,
     ):
+        self.tool_turns = list(tool_turns or [])  # per caller turn: (tool, arguments) or None (echo)
         self.ignore_cancel = ignore_cancel  # a misbehaving server that keeps streaming after a cancel
         self.piece_ms = piece_ms
         self.chunk_ms = chunk_ms
@@ -112,6 +129,8 @@ class _Session:
         self.quiet_ms = 0
         self.turn = bytearray()
         self.response_scope: anyio.CancelScope | None = None
+        self.pending: tuple[str, int] | None = None  # what the next response.create says, and its tone
+        self.calls_made: set[str] = set()
 
     async def send(self, event) -> None:
         self.log.sent.append(event.to_wire())
@@ -144,16 +163,35 @@ class _Session:
                     self.log.input_rate = patch.input_format.rate
                 if patch.output_format:
                     self.log.output_rate = patch.output_format.rate
+                if patch.tools is not rp.UNSET:
+                    self.log.tools = [t.name for t in patch.tools]
                 if patch.turn_detection and patch.turn_detection.silence_duration_ms:
                     self.silence_ms = patch.turn_detection.silence_duration_ms
                 await self.send(rp.SessionUpdated(self.session, session_id, "fake"))
             case rp.InputAudioBufferAppend(audio=pcm):
                 await self.on_audio(pcm)
+            case rp.ConversationItemCreate(item=rp.FunctionCallOutputItem() as item):
+                if item.call_id not in self.calls_made:
+                    await self.send(rp.Error("invalid_value", f"no function call with call_id {item.call_id}", param="item.call_id"))
+                    return
+                try:
+                    output = json.loads(item.output)
+                except ValueError:
+                    output = item.output
+                self.log.tool_outputs.append((item.call_id, output))
+                self.pending = ("tool output", AFTER_TOOL_HZ)
             case rp.ConversationItemCreate(item=rp.MessageItem() as item):
-                self.pending_text = item.text
+                if item.role == "user":
+                    self.log.user_texts.append(item.text)
+                    self.pending = (item.text, USER_TEXT_HZ)
+                else:
+                    self.log.assistant_texts.append(item.text)
+                    self.pending = (item.text, 440)
             case rp.ResponseCreate():
-                pcm = _tone(440, self.server.greeting_ms, self.log.output_rate)
-                self.start_response([(getattr(self, "pending_text", "greeting"), pcm)])
+                text, hz = self.pending or ("greeting", 440)
+                self.pending = None
+                pcm = _tone(hz, self.server.greeting_ms, self.log.output_rate)
+                self.start_response([(text, pcm)])
             case rp.ResponseCancel():
                 if self.response_scope is None:  # as local-ai-server (and OpenAI) answer it
                     await self.send(rp.Error("response_cancel_not_active", "there is no active response to cancel"))
@@ -185,11 +223,47 @@ class _Session:
                 await self.send(rp.InputAudioBufferSpeechStopped(0, "item"))
                 heard_ms = (len(self.turn) // 2) * 1000 // self.log.input_rate - self.quiet_ms
                 await self.send(rp.InputAudioTranscriptionCompleted("item", f"{heard_ms} ms of speech"))
+                if self.server.tool_turns:
+                    step = self.server.tool_turns.pop(0)
+                    if step is not None:
+                        self.start_function_call(*step)
+                        return
                 speech = bytes(self.turn[: len(self.turn) - self.quiet_ms * self.log.input_rate // 1000 * 2])
                 reply = _resample_naive(speech, self.log.input_rate, self.log.output_rate)
                 piece = self.server.piece_ms * self.log.output_rate // 1000 * 2
                 pieces = [(f"piece {i}", reply[i : i + piece]) for i in range(0, len(reply), piece)]
                 self.start_response(pieces)
+
+    def start_function_call(self, name: str, arguments: dict) -> None:
+        if name not in self.log.tools:
+            raise AssertionError(f"the fake was scripted to call {name!r}, which the session did not offer")
+        scope = anyio.CancelScope()
+        self.response_scope = scope
+        self.tg.start_soon(self.call_function, scope, name, arguments)
+
+    async def call_function(self, scope: anyio.CancelScope, name: str, arguments: dict) -> None:
+        """A response that says a few words, then calls the function (as a model does)."""
+        rid = f"resp_{next(self.server._ids)}"
+        call_id = f"call_{next(self.server._ids)}"
+        args = json.dumps(arguments)
+        await self.send(rp.ResponseCreated(rp.ResponseInfo(rid)))
+        status = "cancelled"
+        with scope:
+            pcm = _tone(SAYING_HZ, 300, self.log.output_rate)
+            await self.send(rp.ResponseOutputAudioTranscriptDelta(response_id=rid, item_id="item", delta="One moment."))
+            await self.send(rp.ResponseOutputAudioDelta(response_id=rid, item_id="item", delta=pcm))
+            await self.send(rp.ResponseOutputAudioDone(response_id=rid, item_id="item"))
+            item = rp.FunctionCallItem(f"item_{call_id}", call_id, name, args)
+            await self.send(rp.ResponseOutputItemAdded(rid, item, 1))
+            await self.send(rp.ResponseFunctionCallArgumentsDelta(rid, item.id, call_id, args, 1))
+            self.calls_made.add(call_id)
+            await self.send(rp.ResponseFunctionCallArgumentsDone(rid, item.id, call_id, name, args, 1))
+            await self.send(rp.ResponseOutputItemDone(rid, item, 1))
+            status = "completed"
+        if self.response_scope is scope:
+            self.response_scope = None
+        with anyio.CancelScope(shield=True):
+            await self.send(rp.ResponseDone(rp.ResponseInfo(rid, status)))
 
     def start_response(self, pieces: list[tuple[str, bytes]]) -> None:
         if self.response_scope is not None:

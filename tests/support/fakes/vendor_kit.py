@@ -16,6 +16,8 @@ from websockets.exceptions import ConnectionClosed
 
 SPEECH_RMS = 500.0
 GREETING_HZ = 440
+AFTER_TOOL_HZ = 700  # a fake's reply once it got a tool's result
+USER_TEXT_HZ = 900  # a fake's reply to a user text turn (a key press)
 
 
 @dataclass
@@ -29,18 +31,43 @@ class SessionLog:
     input_rate: int = 0
     audio_in: int = 0  # caller audio bytes received (decoded s16le)
     cancelled: int = 0  # replies cut short (by the client or by caller speech)
+    first_audio: list[float] = field(default_factory=list)  # when each reply's first audio went out (bench)
     headers: dict = field(default_factory=dict)
     path: str = ""
+    tools: list[str] = field(default_factory=list)  # function names the client offered
+    calls_made: dict[str, str] = field(default_factory=dict)  # call id -> function name, asked by the fake
+    tool_outputs: list[tuple[str, object]] = field(default_factory=list)  # (call id, result) the client sent
+    user_texts: list[str] = field(default_factory=list)
+    agent_texts: list[str] = field(default_factory=list)  # said verbatim mid-call
 
     def json_received(self, key: str = "type") -> list:
         return [m.get(key) if key != "*" else m for m in self.received if isinstance(m, dict)]
 
 
+def next_tool_step(server: FakeVendorServer, log: SessionLog) -> tuple[str, dict] | None:
+    """The function call scripted for this caller turn, if any; a function the client did not
+    offer cannot be called (a model only calls what it was given): that is a recorded error."""
+    step = server.tool_turns.pop(0) if server.tool_turns else None
+    if step is not None and step[0] not in log.tools:
+        log.errors.append(f"scripted call of {step[0]!r}, which was not offered (offered: {log.tools})")
+        return None
+    return step
+
+
 class FakeVendorServer:
     path = "/"
 
-    def __init__(self, *, key: str = "test-key", chunk_ms: int = 100, chunk_interval_s: float = 0.0, greeting_ms: int = 600):
+    def __init__(
+        self,
+        *,
+        key: str = "test-key",
+        chunk_ms: int = 100,
+        chunk_interval_s: float = 0.0,
+        greeting_ms: int = 600,
+        tool_turns: list[tuple[str, dict] | None] | None = None,
+    ):
         self.key = key
+        self.tool_turns = list(tool_turns or [])  # per caller turn: (function, arguments) the model calls, or None
         self.chunk_ms = chunk_ms
         self.chunk_interval_s = chunk_interval_s  # > 0: replies stream slowly (barge-in tests)
         self.greeting_ms = greeting_ms
@@ -118,8 +145,12 @@ class TurnDetector:
         return None
 
     def speech(self) -> bytes:
-        """The last turn without its trailing silence."""
-        return bytes(self.turn[: max(0, len(self.turn) - self.quiet_ms * self.rate // 1000 * 2)])
+        """The last turn without its trailing silence, nor the leading silence of its first
+        message (the client batches frames: a reply must not start with a gap the caller never made)."""
+        pcm = bytes(self.turn[: max(0, len(self.turn) - self.quiet_ms * self.rate // 1000 * 2)])
+        samples = np.frombuffer(pcm, dtype="<i2")
+        loud = np.flatnonzero(np.abs(samples.astype(np.int32)) > SPEECH_RMS)
+        return pcm[int(loud[0]) * 2 :] if loud.size else pcm
 
     def speech_ms(self) -> int:
         return len(self.speech()) // 2 * 1000 // self.rate

@@ -14,6 +14,7 @@ import anyio
 from pydantic import ValidationError
 
 from ..config import Settings, load_settings
+from ..web import doctor_result
 from . import checks_asterisk, checks_host, checks_media
 from .ari_probe import AriProbe, AriUnreachable
 from .context import Context
@@ -80,4 +81,6 @@ async def doctor(out: TextIO | None = None) -> int:
     settings, config = load_checked_settings()
     if settings is None:
         return print_report([config], out)
-    return print_report([config] + await run_checks(settings), out)
+    results = [config] + await run_checks(settings)
+    doctor_result.save(settings.records.data_dir, results)  # for the admin page (web/doctor_result.py)
+    return print_report(results, out)

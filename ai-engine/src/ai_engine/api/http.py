@@ -22,6 +22,7 @@ from pydantic import SecretStr
 
 from ..config import HttpSettings
 from ..providers.base import Provider
+from ..web.routes import install as install_admin
 from .records import Denied, RecordsView, records_router
 
 
@@ -90,6 +91,7 @@ def create_app(engine: EngineView, token: SecretStr | None = None) -> FastAPI:
 
     app.include_router(records_router(engine, auth))  # /calls: live calls and call records, behind the token
     app.add_exception_handler(Denied, lambda _request, exc: exc.response)
+    install_admin(app, engine, token)  # /admin: the admin web page (web/routes.py), behind the same token
     return app
 
 

@@ -59,7 +59,7 @@ class Call:
         self.args = args
         self.persona_name = persona_name
         self.persona = persona
-        prefix = f"{channel_prefix(app)}{self.id}"
+        prefix = self.legs_prefix = f"{channel_prefix(app)}{self.id}"
         self.bridge_id = f"{prefix}-call"
         self.capture_bridge_id = f"{prefix}-capture"
         self.snoop_id = f"{prefix}-snoop"
@@ -67,6 +67,8 @@ class Call:
         self.channels_created: list[str] = []
         self.legs: dict[str, Leg] = {}
         self.stasis_started: dict[str, anyio.Event] = {}
+        self.transfer_leg = None  # calls.transfer.TransferLeg while an attended transfer dials or is bridged
+        self.transferred_to: str | None = None  # the transfer target's name once transferred
         self.ended = anyio.Event()
         self.end_reason = ""
         self.caller_action = CallerAction.CONTINUE
@@ -106,6 +108,8 @@ class Call:
 
     def owned_channel_ids(self) -> set[str]:
         ids = {self.caller_id, self.snoop_id}
+        if self.transfer_leg is not None:
+            ids.update((self.transfer_leg.channel_id, self.transfer_leg.other_channel_id))
         for leg in self.legs.values():
             ids.update(leg.channel_ids)
         return ids

@@ -16,6 +16,9 @@ Tasks (all in the call's task group, so a hang-up cancels them together):
   barge-in:      caller speech while the agent talks stops the agent and cancels its reply
   limits:        max call duration and the silent-caller timeout end the call with a goodbye
   output:        the agent output's own tasks (file player, or the stream's failure watch)
+  actions:       the model's tool calls and the caller's key presses, one at a time
+                 (calls/actions.py); an answered attended transfer ends the conversation
+                 and leaves the caller bridged with the target
 """
 
 from __future__ import annotations
@@ -38,7 +41,11 @@ from ..transports.audiosocket import codec
 from ..playback.media_clock import MediaClock
 from ..transports.audiosocket.connection import AudioSocketConnection, EndKind, LegEnd
 from .barge_in import BargeInPolicy
+from ..tools.base import ToolRegistry
+from ..tools.lookup import LookupTool, fill
+from .actions import ActionRunner
 from .call import Call, CallerAction
+from .deps import CallDeps
 from .turn_timer import TurnTimer
 
 log = get_logger(__name__)
@@ -67,6 +74,7 @@ class Conversation:
         provider: base.Provider,
         output: AgentOutput,
         media: MediaClock,
+        deps: CallDeps,
     ):
         self.call = call
         self.settings = settings
@@ -83,12 +91,14 @@ class Conversation:
         self._prompts = 0
         self.barge_in = BargeInPolicy(settings.barge_in)
         self.record = call.recorder
-        self.timer = TurnTimer(on_turn=self.record.turn_latency)
+        self.timer = TurnTimer(on_turn=self.record.turn_latency, call_id=call.id)
         self._response_id: str | None = None
         self._detector: SpeechDetector | None = None
         self._to_provider: StreamResampler | None = None
         self._log = log.bind(call_id=call.id)  # for the capture callbacks, which run outside the call's task
         output.on_first_audio = self.timer.first_audio_out
+        tools = deps.tools.get(call.persona_name) or ToolRegistry([], call.persona.tool_timeout_s)
+        self.actions = ActionRunner(call, deps, tools, lambda: self.session, lambda: self._response_id, self._key_pressed)
 
     async def run(self) -> None:
         self.capture.attach(self._on_capture_event, self._on_capture_end)
@@ -98,6 +108,8 @@ class Conversation:
                 tg.start_soon(self._barge_ins)
                 tg.start_soon(self.output.run)
                 tg.start_soon(self._limits)
+                tg.start_soon(self.actions.run)
+                tg.start_soon(self._end_when_handed_over, tg.cancel_scope)
                 await self._provider_sessions()
                 tg.cancel_scope.cancel()
         finally:
@@ -106,8 +118,13 @@ class Conversation:
 
     async def _provider_sessions(self) -> None:
         """Run provider sessions until the call ends; raises ProviderUnavailable when it gives up."""
-        options = base.SessionOptions(self.call.persona.instructions, self.call.persona.voice, self.call.id)
-        greeted = not opening_words(self.call.persona)
+        persona = self.call.persona
+        instructions, greeting = persona.instructions, opening_words(persona)
+        if persona.lookup.before_greeting and persona.lookup.url:
+            fields = await self._lookup_before_greeting()
+            instructions, greeting = fill(instructions, fields), fill(greeting, fields)
+        options = base.SessionOptions(instructions, persona.voice, self.call.id, self.actions.tools.specs())
+        greeted = not greeting
         down_since: float | None = None
         attempt = 0
         while True:
@@ -119,7 +136,7 @@ class Conversation:
                     self.session = session
                     try:
                         if not greeted:
-                            await session.say(opening_words(self.call.persona))
+                            await session.say(greeting)
                             greeted = True
                         await self._run_session(session)
                     finally:
@@ -137,6 +154,20 @@ class Conversation:
                     raise
                 await anyio.sleep(PROVIDER_RETRY_S[min(attempt, len(PROVIDER_RETRY_S) - 1)])
                 attempt += 1
+
+    async def _lookup_before_greeting(self) -> dict:
+        """The lookup once, before the greeting (its fields fill `{name}` placeholders); a failed
+        lookup leaves them empty: the call goes on."""
+        try:
+            return await LookupTool(self.call.persona.lookup).fetch(self.call.caller_number, {}, self.call.id)
+        except Exception as exc:  # noqa: BLE001 - ToolFailed, or a bug: the greeting goes on
+            log.warning("lookup.before_greeting_failed", error=str(exc))
+            return {}
+
+    async def _end_when_handed_over(self, scope: anyio.CancelScope) -> None:
+        await self.actions.handed_over.wait()
+        log.info("call.handed_over", target=self.call.transferred_to)
+        scope.cancel()
 
     async def _run_session(self, session: base.ProviderSession) -> None:
         self._response_due = None
@@ -240,6 +271,7 @@ class Conversation:
             if event.response_id == self._response_id:
                 self.timer.first_audio_in()
                 self.output.audio(event.response_id, event.pcm, event.rate)
+                self.actions.speech.audio(event.response_id, len(event.pcm) / 2 / event.rate)
         elif isinstance(event, base.AgentText):
             if event.response_id == self._response_id:
                 self.output.text_boundary(event.response_id)
@@ -249,11 +281,16 @@ class Conversation:
             self._response_due = None
             self._response_id = event.response_id
             self.timer.response_started()
+            self.actions.speech.started(event.response_id)
         elif isinstance(event, base.ResponseDone):
             if event.response_id == self._response_id:
                 self.output.response_done(event.response_id)
+            self.actions.speech.done(event.response_id)
             self.record.agent_done(event.response_id, interrupted=event.status != "completed")
             log.info("agent.response_done", status=event.status)
+        elif isinstance(event, base.ToolCall):
+            self._response_due = None  # the model answered the turn with a tool call
+            self.actions.tool_call(event)
         elif isinstance(event, base.SpeechStarted):
             if self.settings.barge_in.use_provider_events:
                 self._speech_started("provider")
@@ -281,6 +318,13 @@ class Conversation:
         if self._barge_in is None and self.barge_in.should_interrupt(self.output, still_speaking=still_speaking):
             if self._response_id is not None:
                 self.record.agent_done(self._response_id, interrupted=True)
+            self._barge_in = (self._response_id, source)
+            self._response_id = None
+            self._speech.set()
+
+    def _key_pressed(self, source: str) -> None:
+        """A key press stops the agent like speech does (no protection window: it is deliberate)."""
+        if self._barge_in is None and self.output.talking:
             self._barge_in = (self._response_id, source)
             self._response_id = None
             self._speech.set()

@@ -15,8 +15,9 @@ import anyio.abc
 from ..observability import metrics
 from ..observability.logs import get_logger
 from ..records.record import CallRecorder
+from ..tools.registry import build_registries
 from ..transports.ari.errors import AriError, AriUnavailable
-from .call import Call, bridge_name_prefix, channel_prefix
+from .call import Call, CallerAction, bridge_name_prefix, channel_prefix
 from .deps import CallDeps
 from .session import CallSession
 
@@ -34,6 +35,8 @@ class CallManager:
         self._tg: anyio.abc.TaskGroup | None = None
         self._sweep_wanted = anyio.Event()
         deps.request_sweep = self.request_sweep
+        if not deps.tools:
+            deps.tools = build_registries(deps.settings.personas)  # knowledge bases indexed once, here
 
     async def run(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         async with anyio.create_task_group() as tg:
@@ -90,6 +93,18 @@ class CallManager:
         call = Call(settings.ari.app, channel, args, persona_name, settings.personas[persona_name])
         self.registry.add(call)
         self._tg.start_soon(CallSession(call, self.deps).run, name=f"call {call.id}")
+
+    def end_call(self, call_id: str) -> bool:
+        """An admin ends a live call (the admin page): the caller is hung up, the record says so.
+        False when no such call is live."""
+        call = self.registry.calls.get(call_id)
+        if call is None:
+            return False
+        if not call.ended.is_set():
+            call.recorder.ended_as("ended_by_admin")
+            call.end("ended by an admin", caller_action=CallerAction.HANGUP)
+            self.registry.notify_changed()  # live views show it ending
+        return True
 
     def _record_refused(self, channel: dict, args: list[str], reason: str) -> None:
         """A refused call leaves a record too (outcome `refused`): the admin sees the overflow."""

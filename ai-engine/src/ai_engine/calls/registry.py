@@ -24,6 +24,7 @@ class CallRegistry:
         self._by_bridge: dict[str, Call] = {}
         self._legs: dict[uuidlib.UUID, tuple[Call, Leg]] = {}
         self._emptied = anyio.Event()
+        self._changed = anyio.Event()
 
     def __len__(self) -> int:
         return len(self.calls)
@@ -34,6 +35,8 @@ class CallRegistry:
         for bridge_id in (call.bridge_id, call.capture_bridge_id):
             self._by_bridge[bridge_id] = call
         self.index_channel(call, call.snoop_id)
+        call.recorder.on_change = self.notify_changed
+        self.notify_changed()
 
     def remove(self, call: Call) -> None:
         self.calls.pop(call.id, None)
@@ -46,6 +49,15 @@ class CallRegistry:
         if not self.calls:
             self._emptied.set()
             self._emptied = anyio.Event()
+        self.notify_changed()
+
+    def notify_changed(self) -> None:
+        """Something a live view shows changed: a call came or went, or its record grew (web/)."""
+        self._changed.set()
+        self._changed = anyio.Event()
+
+    async def wait_changed(self) -> None:
+        await self._changed.wait()
 
     async def wait_empty(self) -> None:
         while self.calls:

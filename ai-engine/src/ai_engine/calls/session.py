@@ -25,6 +25,7 @@ from ..transports.leg import EndKind, LegEnd
 from . import media_path
 from .call import Call, CallerAction
 from .conversation import Conversation
+from . import transfer
 from .deps import CallDeps
 from .teardown import teardown
 
@@ -42,6 +43,7 @@ class CallSession:
         self.output: AgentOutput = FileOutput(self.player, s.playback.segment_min_ms)
         self._tg: anyio.abc.TaskGroup | None = None
         self._media_ready = False
+        self._conversation: Conversation | None = None
         self.announcement = recording.Announcement(call)
 
     async def run(self) -> None:
@@ -105,7 +107,15 @@ class CallSession:
         if deps.settings.playback.downstream_mode == "stream":
             self.output = await self._stream_output()
         provider = deps.providers[call.persona.provider]
-        await Conversation(call, deps.settings, leg.connection, provider, self.output, deps.media_clock).run()
+        self._conversation = Conversation(call, deps.settings, leg.connection, provider, self.output, deps.media_clock, deps)
+        await self._conversation.run()
+        if call.transferred_to is not None and not call.ended.is_set():
+            # An answered attended transfer: the caller talks to the target; our legs go, and the
+            # call lasts until one of them hangs up (teardown then hangs up the other).
+            await self.output.close()
+            with anyio.CancelScope(shield=True):
+                await transfer.release_agent_legs(call, deps)
+            await call.ended.wait()
 
     async def _stream_output(self) -> AgentOutput:
         """The paced stream on a playback leg, falling back to files if the leg cannot be had."""
@@ -146,12 +156,19 @@ class CallSession:
         kind = event.get("type")
         channel_id = (event.get("channel") or {}).get("id")
         call = self.call
+        leg = call.transfer_leg
+        if leg is not None and channel_id and leg.on_event(kind or "", channel_id):
+            if leg.gone.is_set() and call.transferred_to is not None:
+                call.end("transfer target hung up", caller_action=CallerAction.HANGUP)
+            return
         if kind == "StasisStart":
             if channel_id in call.stasis_started:
                 call.stasis_started[channel_id].set()
         elif kind in ("StasisEnd", "ChannelDestroyed"):
             if channel_id == call.caller_id:
                 call.end("caller hung up", caller_action=CallerAction.GONE)
+            elif call.transferred_to is not None:
+                pass  # our own legs leaving after the call was handed to a transfer target
             elif (capture := call.legs.get("capture")) is not None and channel_id in capture.channel_ids:
                 call.end("capture leg ended")
             elif (playback := call.legs.get("playback")) is not None and channel_id in playback.channel_ids:
@@ -162,7 +179,11 @@ class CallSession:
             self.player.on_event(event)
             self.announcement.on_event(event)
         elif kind == "ChannelDtmfReceived" and channel_id == call.caller_id:
-            log.info("call.dtmf", digit=event.get("digit"), duration_ms=event.get("duration_ms"))
+            digit = str(event.get("digit", ""))
+            log.info("call.dtmf", digit=digit, duration_ms=event.get("duration_ms"))
+            metrics.DTMF_KEYS.inc()
+            if self._conversation is not None and call.transferred_to is None:
+                self._conversation.actions.dtmf(digit)
         elif kind == "EngineResync" and self._tg is not None:
             self._tg.start_soon(self._resync)
 

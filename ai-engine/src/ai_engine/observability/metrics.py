@@ -33,6 +33,12 @@ MEDIA_CLOCK_RESETS = Counter(
     "ai_engine_media_clock_resets_total", "Stream mode: pacing restarts (the clock fell more than stream_max_lag_ms behind)"
 )
 UNDERRUNS = Counter("ai_engine_stream_underruns_total", "Stream mode: 20 ms ticks with no agent audio ready mid-reply")
+TOOL_CALLS = Counter("ai_engine_tool_calls_total", "Tool calls of the model, by tool and outcome (ok, error, timeout)", ["tool", "outcome"])
+TOOL_SECONDS = Histogram(
+    "ai_engine_tool_seconds", "Time a tool call took", ["tool"], buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30)
+)
+TRANSFERS = Counter("ai_engine_transfers_total", "Transfers by mode and outcome (done, not_answered, failed)", ["mode", "outcome"])
+DTMF_KEYS = Counter("ai_engine_dtmf_keys_total", "Caller key presses (ARI ChannelDtmfReceived)")
 PROVIDER_ERRORS = Counter("ai_engine_provider_errors_total", "Provider session errors", ["provider", "kind"])
 MEDIA_FILES_DELETED = Counter("ai_engine_media_files_deleted_total", "Agent audio files deleted, by reason", ["reason"])
 MEDIA_PACKETS_DROPPED = Counter(

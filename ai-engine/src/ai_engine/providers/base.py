@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
+
+if TYPE_CHECKING:
+    from ..tools.base import ToolSpec
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,12 +61,22 @@ class TurnMetrics:
 
 
 @dataclass(frozen=True, slots=True)
+class ToolCall:
+    """The model asked for a tool: `arguments` is the JSON text it wrote. The engine answers it
+    with `ProviderSession.send_tool_result(call_id, ...)`."""
+
+    call_id: str
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True, slots=True)
 class ProviderError:
     message: str
 
 
 ProviderEvent = (
-    SpeechStarted | SpeechStopped | Transcript | ResponseStarted | AgentText | AgentAudio | ResponseDone | TurnMetrics | ProviderError
+    SpeechStarted | SpeechStopped | Transcript | ResponseStarted | AgentText | AgentAudio | ResponseDone | TurnMetrics | ToolCall | ProviderError
 )
 
 
@@ -72,6 +85,7 @@ class SessionOptions:
     instructions: str
     voice: str | None
     call_id: str
+    tools: tuple[ToolSpec, ...] = ()  # offered to the model in the provider's own form
 
 
 EventSink = Callable[[ProviderEvent], None]
@@ -89,6 +103,14 @@ class ProviderSession(Protocol):
 
     async def cancel_response(self) -> None:
         """Stop the current response; no more of its audio is delivered."""
+
+    async def send_user_text(self, text: str) -> None:
+        """Something the caller did that is not speech (a key press), told to the model as a
+        user turn; the model answers it."""
+
+    async def send_tool_result(self, call_id: str, name: str, output: str, respond: bool) -> None:
+        """The result (JSON text) of the tool call `call_id`; with `respond` the model goes on
+        talking (it is asked for a response where the vendor does not do so by itself)."""
 
     async def run(self, deliver: EventSink) -> None:
         """Hand every event to `deliver` (sync, in order) until the session ends; raises

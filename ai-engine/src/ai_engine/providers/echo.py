@@ -49,6 +49,12 @@ class EchoSession:
     async def cancel_response(self) -> None:
         pass
 
+    async def send_user_text(self, text: str) -> None:
+        pass
+
+    async def send_tool_result(self, call_id: str, name: str, output: str, respond: bool) -> None:
+        pass  # the echo offers no tools
+
     async def run(self, deliver: base.EventSink) -> None:
         deliver(base.ResponseStarted(RESPONSE_ID))
         self._deliver = deliver

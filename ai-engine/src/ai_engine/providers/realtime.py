@@ -31,6 +31,7 @@ from ..config import ProviderSettings
 from ..observability import metrics
 from ..observability.logs import get_logger
 from . import base
+from .realtime_tools import tool_config, tool_result, user_text
 
 log = get_logger(__name__)
 
@@ -123,6 +124,7 @@ class RealtimeSession:
             input_format=rp.AudioFormat("pcm", self._settings.input_rate),
             output_format=rp.AudioFormat("pcm", self._settings.output_rate),
             turn_detection=rp.TurnDetection(silence_duration_ms=self._settings.silence_duration_ms),
+            **tool_config(self._options.tools),
         )))
 
     def push_audio(self, pcm: bytes) -> None:
@@ -165,6 +167,14 @@ class RealtimeSession:
     async def cancel_response(self) -> None:
         await self._send(rp.ResponseCancel())
 
+    async def send_user_text(self, text: str) -> None:
+        for message in user_text(text):
+            await self._send(message)
+
+    async def send_tool_result(self, call_id: str, name: str, output: str, respond: bool) -> None:
+        for message in tool_result(call_id, output, respond):
+            await self._send(message)
+
     async def events(self) -> AsyncIterator[base.ProviderEvent]:
         while True:
             try:
@@ -199,6 +209,8 @@ class RealtimeSession:
                                                                                              event.delta)
             case rp.ResponseDone():
                 return base.ResponseDone(event.response.id, event.response.status)
+            case rp.ResponseFunctionCallArgumentsDone():
+                return base.ToolCall(event.call_id, event.name, event.arguments)
             case rp.XLocalTurnMetrics():
                 return base.TurnMetrics({k: float(v) for k, v in event.stages.items() if v is not None})
             case rp.Error(code="response_cancel_not_active"):

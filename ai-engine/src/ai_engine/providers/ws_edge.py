@@ -1,5 +1,5 @@
 """The I/O edge the cloud providers share: opening a vendor WebSocket (bounded, refusals told
-apart from outages), the bounded outbox of caller audio, and G.711 mu-law.
+apart from outages), the bounded outbox of caller audio, and G.711 mu-law as bytes.
 
 A refusal (HTTP 401/403 on the handshake, or a close code the vendor uses for a bad key) is
 `ProviderRejected`: the call goes to the failure context at once and /health says why. Any
@@ -12,6 +12,7 @@ from collections import deque
 
 import anyio
 import numpy as np
+from voice_common import pcm as pcm_codec
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
@@ -119,36 +120,14 @@ class Outbox:
         return b"".join(self._frames.popleft() for _ in range(n))
 
 
-# ---- G.711 mu-law (ITU-T G.711, as the reference g711.c) --------------------------------------
-
-_BIAS = 0x84
-_SEGMENT_ENDS = np.array([0x3F, 0x7F, 0xFF, 0x1FF, 0x3FF, 0x7FF, 0xFFF, 0x1FFF])
-
-
-def _decode_table() -> np.ndarray:
-    codes = ~np.arange(256, dtype=np.int32) & 0xFF
-    exponent, mantissa = (codes >> 4) & 0x07, codes & 0x0F
-    magnitude = (((mantissa << 3) + _BIAS) << exponent) - _BIAS
-    return np.where(codes & 0x80, -magnitude, magnitude).astype("<i2")
-
-
-def _encode_table() -> np.ndarray:
-    value = np.arange(-32768, 32768, dtype=np.int32) >> 2
-    negative = value < 0
-    magnitude = np.minimum(np.where(negative, -value, value), 8159) + (_BIAS >> 2)
-    segment = np.searchsorted(_SEGMENT_ENDS, magnitude, side="left")
-    code = np.where(segment >= 8, 0x7F, (segment << 4) | ((magnitude >> (np.minimum(segment, 7) + 1)) & 0x0F))
-    return ((code ^ np.where(negative, 0x7F, 0xFF)) & 0xFF).astype(np.uint8)
-
-
-_ULAW_DECODE, _ULAW_ENCODE = _decode_table(), _encode_table()
+# ---- G.711 mu-law, as bytes of s16le (the tables live once, in voice_common) -------------------
 
 
 def ulaw_encode(pcm: bytes) -> bytes:
     """s16le samples to mu-law bytes (one per sample)."""
-    return _ULAW_ENCODE[np.frombuffer(pcm, dtype="<i2").astype(np.int32) + 32768].tobytes()
+    return pcm_codec.ulaw_encode(np.frombuffer(pcm, dtype="<i2"))
 
 
 def ulaw_decode(data: bytes) -> bytes:
     """mu-law bytes to s16le samples."""
-    return _ULAW_DECODE[np.frombuffer(data, dtype=np.uint8)].tobytes()
+    return pcm_codec.ulaw_decode(data).astype("<i2", copy=False).tobytes()

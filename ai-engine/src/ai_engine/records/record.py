@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import asdict, dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 
@@ -80,6 +81,11 @@ class CallRecorder:
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
     latencies: list[dict[str, float]] = field(default_factory=list)
     _replies: dict[str, dict[str, Any]] = field(default_factory=dict)  # agent replies still arriving
+    on_change: Callable[[], None] | None = field(default=None, repr=False, compare=False)  # live views (web/)
+
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change()
 
     def _stamp(self) -> tuple[str | None, float]:
         now = utcnow()
@@ -88,6 +94,7 @@ class CallRecorder:
     def answered(self) -> None:
         if self.answered_at is None:
             self.answered_at = utcnow()
+            self._changed()
 
     def caller_said(self, text: str) -> None:
         self._turn("caller", text)
@@ -102,6 +109,7 @@ class CallRecorder:
         if reply is None:
             at, offset = self._stamp()
             reply = self._replies[response_id] = {"at": at, "offset_s": offset, "pieces": []}
+            self._changed()
         reply["pieces"].append(piece)
 
     def agent_done(self, response_id: str, interrupted: bool = False) -> None:
@@ -114,6 +122,7 @@ class CallRecorder:
             if interrupted:
                 turn["interrupted"] = True
             self.transcript.append(turn)
+        self._changed()
 
     def _turn(self, role: str, text: str) -> None:
         text = text.strip()
@@ -121,19 +130,23 @@ class CallRecorder:
             return
         at, offset = self._stamp()
         self.transcript.append({"role": role, "text": text, "at": at, "offset_s": offset})
+        self._changed()
 
     def turn_latency(self, stages_ms: dict[str, float]) -> None:
         """One agent turn's latency: stage (speech_stopped, transcript, response, first_audio_in,
         total; calls/turn_timer.py) → ms since the caller went quiet; kept as `<stage>_ms`."""
         self.latencies.append({k if k.endswith("_ms") else f"{k}_ms": v for k, v in stages_ms.items()})
+        self._changed()
 
     def transfer(self, target: str) -> None:
         self.transfer_target = target
+        self._changed()
 
     def tool_call(self, name: str, arguments: Any, result: Any) -> None:
         """A tool the model called, with the arguments it gave and what it got back."""
         at, _ = self._stamp()
         self.tool_calls.append({"name": name, "arguments": arguments, "result": result, "at": at})
+        self._changed()
 
     def ended_as(self, outcome: str) -> None:
         """The call ended in a way the session cannot see (e.g. `transferred` by the transfer

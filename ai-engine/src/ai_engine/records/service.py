@@ -52,12 +52,14 @@ class RecordsService:
         self._receive: MemoryObjectReceiveStream[CallRecord] = receive
         self._webhook_slots = anyio.Semaphore(MAX_WEBHOOKS)
         self.ready = False
+        self.pending = 0  # records submitted and not yet saved (or given up on)
         self._drained = anyio.Event()
 
     def submit(self, record: CallRecord) -> None:
         """A call is over: queue its record (sync, never blocks)."""
         try:
             self._send.send_nowait(record)
+            self.pending += 1
         except (anyio.WouldBlock, anyio.ClosedResourceError, anyio.BrokenResourceError):
             metrics.RECORDS.labels("dropped").inc()
             log.error("records.dropped", call_id=record.id, reason="queue full or closed")
@@ -76,7 +78,11 @@ class RecordsService:
                     run_retention, self.store, self.recordings_dir, self.s.retention_days, self.s.retention_interval_s
                 )
                 async for record in self._receive:
-                    await self._write(record, client, tg)
+                    try:
+                        await self._write(record, client, tg)
+                    finally:
+                        self.pending -= 1
+                        del record  # not kept alive by the loop variable until the next call ends
                 self._drained.set()  # closed by `flush`: every queued record is written
                 tg.cancel_scope.cancel()  # retention and webhooks still in flight end with the engine
         finally:

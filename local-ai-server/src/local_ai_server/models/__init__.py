@@ -25,7 +25,16 @@ class LanguageModel(Protocol):
     @property
     def slots(self) -> int: ...
 
-    def stream(self, slot: int, messages: list[dict], *, max_tokens: int) -> Iterator[str]: ...
+    def stream(self, slot: int, messages: list[dict], *, max_tokens: int, prefix: str = "",
+               schema: dict | None = None) -> Iterator[str]:
+        """The assistant's reply to `messages`, token by token. With `prefix`, the reply already
+        starts with that text (not repeated in the output); with `schema`, the output is JSON
+        that matches that JSON schema (constrained decoding, never free text)."""
+        ...
+
+    def choose(self, slot: int, messages: list[dict], options: list[str]) -> str:
+        """The first word of the assistant's reply, constrained to one of `options`."""
+        ...
 
     def prefill(self, slot: int, messages: list[dict]) -> None: ...
 
@@ -35,7 +44,8 @@ class AsyncLanguageModel(Protocol):
     """A language model whose work is elsewhere (an HTTP endpoint): the runtime awaits `astream`
     directly instead of stepping `stream` in CPU worker jobs. Cancelling the consumer ends the request."""
 
-    def astream(self, messages: list[dict], *, max_tokens: int) -> AsyncIterator[str]: ...
+    def astream(self, messages: list[dict], *, max_tokens: int, prefix: str = "",
+                schema: dict | None = None) -> AsyncIterator[str]: ...
 
 
 class TextToSpeech(Protocol):

@@ -91,8 +91,12 @@ class RemoteLLM:
         return {"model": s.model, "messages": [{"role": m["role"], "content": m["content"]} for m in messages],
                 "stream": True, "max_tokens": max_tokens, "temperature": s.temperature, "top_p": s.top_p}
 
-    async def astream(self, messages: list[dict], *, max_tokens: int) -> AsyncIterator[str]:
-        """Text pieces of the answer, as they arrive."""
+    async def astream(self, messages: list[dict], *, max_tokens: int, prefix: str = "",
+                      schema: dict | None = None) -> AsyncIterator[str]:
+        """Text pieces of the answer, as they arrive. Tool decisions (`prefix`, `schema`) are not
+        implemented for a remote model yet: that response fails with the reason."""
+        if prefix or schema:
+            raise RemoteLLMError("tool calls (a reply prefix or a JSON schema) need llm.backend local for now")
         received = 0
         try:
             with anyio.fail_after(self.settings.response_timeout_s):
@@ -117,11 +121,16 @@ class RemoteLLM:
 
     # --- the blocking LanguageModel interface (bench, tools): one event loop per call ------------
 
-    def stream(self, slot: int, messages: list[dict], *, max_tokens: int) -> Iterator[str]:
+    def stream(self, slot: int, messages: list[dict], *, max_tokens: int, prefix: str = "",
+               schema: dict | None = None) -> Iterator[str]:
         async def collect() -> list[str]:
-            return [piece async for piece in self.astream(messages, max_tokens=max_tokens)]
+            return [piece async for piece in self.astream(messages, max_tokens=max_tokens, prefix=prefix,
+                                                          schema=schema)]
 
         yield from anyio.run(collect)
+
+    def choose(self, slot: int, messages: list[dict], options: list[str]) -> str:
+        raise RemoteLLMError("tool decisions need llm.backend local for now")
 
     def prefill(self, slot: int, messages: list[dict]) -> None:
         """Nothing to do here: vLLM's and llama-server's prefix caches keep the shared prompt prefix."""

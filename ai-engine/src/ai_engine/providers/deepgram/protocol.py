@@ -9,6 +9,9 @@ One WebSocket; JSON text messages and binary audio both ways.
                           | language, listen/think/speak providers, prompt, greeting
   (binary audio)          | caller audio in audio.input's encoding
   KeepAlive               | when no audio went out for a while
+  FunctionCallResponse    | a tool's result {id, name, content}; the agent goes on by itself
+  InjectAgentMessage      | a sentence said verbatim mid-call (farewell, transfer announcement)
+  InjectUserMessage       | a key press told to the agent as a user turn
 
   server sends            | maps to
   ------------------------+----------------------------------------------------------------
@@ -20,9 +23,12 @@ One WebSocket; JSON text messages and binary audio both ways.
   AgentStartedSpeaking    | ResponseStarted (if none is open); TurnMetrics (its latencies)
   (binary audio)          | AgentAudio of the open reply (one is opened if none is)
   AgentAudioDone          | ResponseDone(completed)
+  FunctionCallRequest     | ToolCall per client_side function (Settings offered them in
+                          | agent.think.functions); server-side ones are the vendor's business
   Warning                 | ProviderError (the session goes on)
+  InjectionRefused        | ProviderError (the sentence we injected was not said)
   Error                   | ProviderError, then Fatal: the reference calls every Error fatal
-  anything else           | ignored (function calls are not supported)
+  anything else           | ignored
 
 Deepgram has no reply ids: replies are numbered here ("dg-<session>-<n>").
 """
@@ -35,6 +41,7 @@ from typing import Any
 
 from itertools import count
 
+from ...tools.base import ToolSpec
 from .. import base
 from ..ws_edge import ulaw_decode, ulaw_encode
 
@@ -49,6 +56,11 @@ AGENT_STARTED_SPEAKING = "AgentStartedSpeaking"
 AGENT_AUDIO_DONE = "AgentAudioDone"
 ERROR = "Error"
 WARNING = "Warning"
+FUNCTION_CALL_REQUEST = "FunctionCallRequest"
+FUNCTION_CALL_RESPONSE = "FunctionCallResponse"
+INJECT_AGENT_MESSAGE = "InjectAgentMessage"
+INJECT_USER_MESSAGE = "InjectUserMessage"
+INJECTION_REFUSED = "InjectionRefused"
 
 _SESSIONS = count(1)
 
@@ -84,12 +96,16 @@ class AgentConfig:
     think_model: str
     speak_model: str
     prompt: str
+    tools: tuple[ToolSpec, ...] = ()
 
 
 def settings_message(config: AgentConfig, greeting: str | None) -> str:
+    think: dict[str, Any] = {"provider": {"type": config.think_provider, "model": config.think_model}, "prompt": config.prompt}
+    if config.tools:  # client-side functions (no endpoint): the server asks us with FunctionCallRequest
+        think["functions"] = [{"name": t.name, "description": t.description, "parameters": t.parameters} for t in config.tools]
     agent: dict[str, Any] = {
         "listen": {"provider": {"type": "deepgram", "model": config.listen_model}},
-        "think": {"provider": {"type": config.think_provider, "model": config.think_model}, "prompt": config.prompt},
+        "think": think,
         "speak": {"provider": {"type": "deepgram", "model": config.speak_model}},
     }
     if config.language:
@@ -105,6 +121,18 @@ def settings_message(config: AgentConfig, greeting: str | None) -> str:
         "agent": agent,
     }
     return json.dumps(msg)
+
+
+def function_call_response(call_id: str, name: str, content: str) -> str:
+    return json.dumps({"type": FUNCTION_CALL_RESPONSE, "id": call_id, "name": name, "content": content})
+
+
+def inject_user_message(text: str) -> str:
+    return json.dumps({"type": INJECT_USER_MESSAGE, "content": text})
+
+
+def inject_agent_message(text: str) -> str:
+    return json.dumps({"type": INJECT_AGENT_MESSAGE, "message": text})
 
 
 def keep_alive_message() -> str:
@@ -177,12 +205,28 @@ class AgentProtocol:
         if kind == AGENT_AUDIO_DONE:
             self._muted = False
             return self._close("completed")
+        if kind == FUNCTION_CALL_REQUEST:
+            return self._function_calls(msg.get("functions"))
+        if kind == INJECTION_REFUSED:  # the agent was speaking or the user was: the sentence is not said
+            return [base.ProviderError(f"injection refused: {msg.get('message', '')}")]
         if kind == WARNING:
             return [base.ProviderError(f"warning {msg.get('code', '')}: {msg.get('description', '')}")]
         if kind == ERROR:
             code, text = str(msg.get("code", "")), str(msg.get("description", ""))
             return [base.ProviderError(f"error {code}: {text}"), Fatal(f"{code}: {text}")]
         return []  # AgentThinking, function calls, PromptUpdated, ...: nothing for the engine
+
+    @staticmethod
+    def _function_calls(functions: Any) -> list[Event]:
+        if not isinstance(functions, list):
+            return [base.ProviderError("FunctionCallRequest without a functions list")]
+        events: list[Event] = []
+        for f in functions[:16]:
+            if not isinstance(f, dict) or not f.get("client_side", True):
+                continue  # a server-side function: the vendor runs it
+            args = f.get("arguments", "")
+            events.append(base.ToolCall(str(f.get("id", "")), str(f.get("name", "")), args if isinstance(args, str) else json.dumps(args)))
+        return events
 
     def _open(self, unmute: bool = False) -> list[Event]:
         if unmute:

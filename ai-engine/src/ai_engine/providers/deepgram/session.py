@@ -67,6 +67,7 @@ class DeepgramAgentSession:
             think_model=settings.think_model,
             speak_model=options.voice or settings.speak_model,
             prompt=options.instructions,
+            tools=options.tools,
         )
         self._protocol = p.AgentProtocol(settings.audio_encoding, settings.sample_rate)
         self._outbox = Outbox(name)
@@ -86,8 +87,19 @@ class DeepgramAgentSession:
         self._outbox.push(pcm)
 
     async def say(self, text: str) -> None:
-        """The greeting travels in Settings (agent.greeting), sent when `run` starts."""
-        self._greeting = text
+        """The greeting travels in Settings (agent.greeting), sent when `run` starts; later
+        sentences (a farewell, a transfer announcement) as InjectAgentMessage."""
+        if self._deliver is None:
+            self._greeting = text
+        else:
+            await self._send(p.inject_agent_message(text))
+
+    async def send_user_text(self, text: str) -> None:
+        await self._send(p.inject_user_message(text))
+
+    async def send_tool_result(self, call_id: str, name: str, output: str, respond: bool) -> None:
+        # The vendor always goes on by itself after a FunctionCallResponse; it is owed either way.
+        await self._send(p.function_call_response(call_id, name, output))
 
     async def cancel_response(self) -> None:
         if self._deliver is not None:

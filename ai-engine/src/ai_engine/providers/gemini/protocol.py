@@ -8,9 +8,12 @@ Every message is one JSON object with exactly one of these fields.
   setup          | model, generationConfig (responseModalities [AUDIO], speechConfig voice and
                  | language), systemInstruction, realtimeInputConfig (automatic activity
                  | detection), inputAudioTranscription, outputAudioTranscription,
-                 | sessionResumption (with the last handle after a goAway)
+                 | sessionResumption (with the last handle after a goAway), tools
+                 | [{functionDeclarations}] when the persona has tools
   realtimeInput  | audio {data: base64 s16le, mimeType: audio/pcm;rate=16000}
   clientContent  | the greeting: one user turn asking to say the text verbatim, turnComplete
+  clientContent  | a key press: one user text turn, turnComplete
+  toolResponse   | functionResponses [{id, name, response}]: a tool's result; the model goes on
 
   server sends                     | maps to
   ---------------------------------+---------------------------------------------------------
@@ -23,7 +26,9 @@ Every message is one JSON object with exactly one of these fields.
   serverContent.turnComplete       | ResponseDone(completed)
   goAway {timeLeft}                | GoAway: the edge reconnects before the server drops us
   sessionResumptionUpdate          | the handle a reconnect resumes with
-  anything else                    | ignored (tool calls are not supported)
+  toolCall {functionCalls}         | ToolCall per call {id, name, args}
+  toolCallCancellation             | ignored (a result sent for it is dropped by the server)
+  anything else                    | ignored
 
 Errors come as a WebSocket close frame with a reason (the edge's business). Replies have no
 ids here: they are numbered ("gm-<session>-<n>").
@@ -39,6 +44,7 @@ from typing import Any
 
 from itertools import count
 
+from ...tools.base import ToolSpec
 from .. import base
 
 INPUT_RATE = 16000
@@ -76,6 +82,7 @@ class LiveConfig:
     end_sensitivity: str | None = None
     silence_duration_ms: int | None = None
     prefix_padding_ms: int | None = None
+    tools: tuple[ToolSpec, ...] = ()
 
 
 def setup_message(config: LiveConfig, resume_handle: str | None = None) -> str:
@@ -100,6 +107,10 @@ def setup_message(config: LiveConfig, resume_handle: str | None = None) -> str:
         "outputAudioTranscription": {},
         "sessionResumption": {"handle": resume_handle} if resume_handle else {},
     }
+    if config.tools:
+        setup["tools"] = [
+            {"functionDeclarations": [{"name": t.name, "description": t.description, "parameters": t.parameters} for t in config.tools]}
+        ]
     return json.dumps({"setup": setup})
 
 
@@ -107,9 +118,24 @@ def audio_message(pcm: bytes) -> str:
     return json.dumps({"realtimeInput": {"audio": {"data": base64.b64encode(pcm).decode("ascii"), "mimeType": INPUT_MIME}}})
 
 
+def user_text_message(text: str) -> str:
+    return json.dumps({"clientContent": {"turns": [{"role": "user", "parts": [{"text": text}]}], "turnComplete": True}})
+
+
+def tool_response_message(call_id: str, name: str, output: str) -> str:
+    """A tool's result; `response` must be an object, so a result that is not one is wrapped."""
+    try:
+        value = json.loads(output)
+    except ValueError:
+        value = output
+    response = value if isinstance(value, dict) else {"output": value}
+    return json.dumps({"toolResponse": {"functionResponses": [{"id": call_id, "name": name, "response": response}]}})
+
+
 def greeting_message(text: str) -> str:
-    """Live has no 'speak this text' message: a user turn asks the model to say it verbatim."""
-    prompt = f"Greet the caller now by saying exactly this, word for word, and nothing else: {text}"
+    """Live has no 'speak this text' message: a user turn asks the model to say it verbatim (the
+    greeting, and later a farewell or a transfer announcement)."""
+    prompt = f"Say exactly this to the caller now, word for word, and nothing else: {text}"
     return json.dumps({"clientContent": {"turns": [{"role": "user", "parts": [{"text": prompt}]}], "turnComplete": True}})
 
 
@@ -151,10 +177,23 @@ class LiveProtocol:
             update = msg["sessionResumptionUpdate"] or {}
             handle = update.get("newHandle")
             return [ResumptionHandle(str(handle))] if handle and update.get("resumable", True) else []
+        if "toolCall" in msg:
+            return self._tool_calls(msg["toolCall"])
         content = msg.get("serverContent")
         if isinstance(content, dict):
             return self._content(content)
         return []
+
+    @staticmethod
+    def _tool_calls(tool_call: Any) -> list[Event]:
+        calls = (tool_call or {}).get("functionCalls") if isinstance(tool_call, dict) else None
+        if not isinstance(calls, list):
+            return []  # nothing asked
+        return [
+            base.ToolCall(str(c.get("id", "")), str(c.get("name", "")), json.dumps(c.get("args") or {}))
+            for c in calls[:16]
+            if isinstance(c, dict)
+        ]
 
     def _content(self, content: dict) -> list[Event]:
         events: list[Event] = []

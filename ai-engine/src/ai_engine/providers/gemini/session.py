@@ -67,6 +67,7 @@ class GeminiLiveProvider:
             end_sensitivity=s.end_sensitivity,
             silence_duration_ms=s.silence_duration_ms,
             prefix_padding_ms=s.prefix_padding_ms,
+            tools=options.tools,
         )
         session = GeminiLiveSession(self, await self.connect(), config)
         try:
@@ -111,6 +112,12 @@ class GeminiLiveSession:
         if self._deliver is not None:
             for event in self._protocol.cancel():
                 self._deliver(event)
+
+    async def send_user_text(self, text: str) -> None:
+        await self._send(self.ws, p.user_text_message(text))
+
+    async def send_tool_result(self, call_id: str, name: str, output: str, respond: bool) -> None:
+        await self._send(self.ws, p.tool_response_message(call_id, name, output))
 
     async def run(self, deliver: base.EventSink) -> None:
         self._deliver = deliver

@@ -12,6 +12,8 @@ package (`rp`); this module only decides what they mean for a phone call. `sessi
   response.create              | the greeting: response.instructions ask for the text verbatim
   response.cancel              | our barge-in, while a reply is in progress
   conversation.item.truncate   | our barge-in: the reply's audio item cut at what the caller heard
+  conversation.item.create     | a tool's result: a function_call_output item (then
+                               | response.create when the model should go on talking)
 
   server event                                       | maps to
   ---------------------------------------------------+-------------------------------------
@@ -21,6 +23,7 @@ package (`rp`); this module only decides what they mean for a phone call. `sessi
   response.created                                   | ResponseStarted
   response.output_audio.delta                        | AgentAudio (not of a cancelled reply)
   response.output_audio_transcript.delta             | AgentText
+  response.function_call_arguments.done              | ToolCall (session.update offered `tools`)
   response.done                                      | ResponseDone (+ ProviderError if failed)
   error                                              | ProviderError; Fatal for a refused key,
                                                      | a rate limit, an expired session
@@ -34,7 +37,9 @@ from dataclasses import dataclass
 
 import realtime_protocol as rp
 
+from ...tools.base import ToolSpec
 from .. import base
+from ..realtime_tools import tool_config, tool_result, user_text
 from ..ws_edge import ulaw_decode, ulaw_encode
 
 PCMU = rp.AudioFormat("pcmu", rp.G711_RATE)
@@ -70,6 +75,7 @@ class RealtimeConfig:
     eagerness: str
     transcription_model: str
     language: str | None
+    tools: tuple[ToolSpec, ...] = ()
 
 
 def session_update(config: RealtimeConfig) -> str:
@@ -89,6 +95,7 @@ def session_update(config: RealtimeConfig) -> str:
         output_format=fmt,
         turn_detection=turn,
         transcription=rp.Transcription(config.transcription_model, config.language),
+        **tool_config(config.tools),
     )
     return rp.serialize(rp.SessionUpdate(session))
 
@@ -123,6 +130,12 @@ class RealtimeProtocol:
         item, self.item_id = self.item_id, None
         return messages, item
 
+    def user_text(self, text: str) -> list[str]:
+        return [self._conn.send(event) for event in user_text(text)]
+
+    def tool_result(self, call_id: str, output: str, respond: bool) -> list[str]:
+        return [self._conn.send(event) for event in tool_result(call_id, output, respond)]
+
     def truncate(self, item_id: str, audio_end_ms: int) -> str:
         return self._conn.send(rp.ConversationItemTruncate(item_id, audio_end_ms))
 
@@ -146,6 +159,8 @@ class RealtimeProtocol:
                 return self._audio(event)
             case rp.ResponseOutputAudioTranscriptDelta():
                 return [] if self._conn.is_cancelled(event.response_id) else [base.AgentText(event.response_id, event.delta)]
+            case rp.ResponseFunctionCallArgumentsDone():
+                return [base.ToolCall(event.call_id, event.name, event.arguments)]
             case rp.ResponseDone():
                 return self._done(event.response)
             case rp.Error():

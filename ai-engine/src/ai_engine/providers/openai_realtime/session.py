@@ -61,6 +61,7 @@ class OpenAIRealtimeProvider:
             eagerness=s.eagerness,
             transcription_model=s.transcription_model,
             language=s.language,
+            tools=options.tools,
         )
         try:
             session = OpenAIRealtimeSession(self, ws, config)
@@ -105,6 +106,14 @@ class OpenAIRealtimeSession:
             await self._send(self._protocol.truncate(item, audio_end_ms))
             log.info("provider.truncated", provider=self.name, audio_end_ms=audio_end_ms)
         self._item = None
+
+    async def send_user_text(self, text: str) -> None:
+        for message in self._protocol.user_text(text):
+            await self._send(message)
+
+    async def send_tool_result(self, call_id: str, name: str, output: str, respond: bool) -> None:
+        for message in self._protocol.tool_result(call_id, output, respond):
+            await self._send(message)
 
     async def run(self, deliver: base.EventSink) -> None:
         with single_error(base.ProviderUnavailable):

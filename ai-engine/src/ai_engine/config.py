@@ -250,6 +250,11 @@ class BargeInSettings(_Section):
     use_provider_events: bool = Field(True, description="Also take speech onset from the provider's speech_started.")
 
 
+class ReplicaSettings(_Section):
+    url: str = Field(description="This replica's Realtime WebSocket URL.")
+    health_url: str | None = Field(None, description="This replica's readiness URL (GET, 200 = ready); null: judged by connects only.")
+
+
 class ProviderSettings(_Section):
     kind: Literal["realtime", "echo"] = Field(
         "realtime", description="realtime: OpenAI Realtime subset client (docs/architecture.md §4); echo: plays the caller back (line tests)."
@@ -268,6 +273,11 @@ class ProviderSettings(_Section):
         2.0, gt=0, description="Bound on one send to the provider; a provider that stops reading counts as lost."
     )
     max_message_bytes: int = Field(4 * 1024 * 1024, ge=65536, description="Largest accepted provider message.")
+    replicas: list[ReplicaSettings] = Field(
+        default_factory=list, description="Several local-ai-server replicas (replaces url/health_url): each new call goes to "
+        "the ready replica with the fewest calls; one that fails its health check or a connect is skipped (docs/scaling.md).")
+    replica_retry_s: float = Field(
+        10.0, gt=0, description="A replica whose connect failed gets no new call for this long (unless all are down).")
 
 
 class _CloudProviderSettings(_Section):

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import re
 import statistics
 import time
@@ -32,6 +31,8 @@ import yaml
 from local_ai_server.config import LlmSettings, load_settings
 from local_ai_server.models import AsyncLanguageModel
 from local_ai_server.speech.conversation import Conversation, Item, fit_prompt
+
+from bench.calibration import calibrated, calibration_ms
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -219,15 +220,14 @@ def main(argv: list[str]) -> int:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     loadavg_before = Path("/proc/loadavg").read_text().split()[:3]
+    calibration = calibration_ms()  # once, before the models load the machine
     for spec in args.model or ["default"]:
         print(f"[answer_quality] {spec}", flush=True)
         rows.append(run_model(spec, data, llm, args.limit))
-        out.write_text(json.dumps({  # after each model: a long run that is stopped keeps what it measured
-            "bench": "answer_quality", "loadavg_before": loadavg_before,
-            "loadavg_after": Path("/proc/loadavg").read_text().split()[:3], "cpus": os.cpu_count(),
-            "machine": platform.machine(), "style_hint": llm.style_hint,
+        out.write_text(json.dumps(calibrated({  # after each model: a stopped run keeps what it measured
+            "bench": "answer_quality", "loadavg_before": loadavg_before, "style_hint": llm.style_hint,
             "llm_settings": llm.model_dump(mode="json", exclude={"api_key"}), "models": rows,
-        }, indent=2))
+        }, calibration), indent=2))
     print(table(rows))
     print(f"[answer_quality] wrote {out}")
     return 0

@@ -5,7 +5,8 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHES = ["local_ai_server", "local_ai_server_attack", "latency", "turn_taking", "bargein", "media_load", "audiosocket_fuzz", "soak", "records_store", "providers", "knowledge_base"]
+BENCHES = ["local_ai_server", "answer_quality", "tool_calls", "local_ai_server_attack", "latency", "turn_taking",
+           "bargein", "media_load", "audiosocket_fuzz", "soak", "records_store", "providers", "knowledge_base"]
 
 
 def main(argv: list[str]) -> int:

@@ -20,6 +20,7 @@ import sys
 import anyio
 import numpy as np
 
+from bench.calibration import calibrated
 from bench.voice_rig import RESULTS, TurnLog, local_ai_server, speech_clip, stats, voice_rig, wait_heard
 
 GREETING = (
@@ -98,7 +99,7 @@ def main(argv: list[str]) -> int:
     args = p.parse_args(argv)
     results = anyio.run(run, args.trials, args.modes)
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "bargein.json").write_text(json.dumps(results, indent=2))
+    (RESULTS / "bargein.json").write_text(json.dumps(calibrated(results), indent=2))
     print(f"{'mode':<7} {'onset → agent stopped':<24} {'p50 ms':>7} {'p95 ms':>7} {'max ms':>7} {'n':>3}")
     for mode, r in results.items():
         values = [t["reaction_ms"] for t in r["trials"] if t["reaction_ms"] is not None]

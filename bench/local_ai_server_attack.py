@@ -35,6 +35,7 @@ from websockets.exceptions import InvalidStatus
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "support"))  # the fake models are test doubles living in tests/
 
+from bench.calibration import calibrated  # noqa: E402
 from local_ai_fakes import FakeLLM, FakeSTT, FakeTTS, fake_models, make_runtime, serve, silence, vowel  # noqa: E402
 from local_ai_server.client import RealtimeClient  # noqa: E402
 from realtime_protocol import append_message  # noqa: E402
@@ -276,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     report = {"seed": args.seed, "seconds": round(time.monotonic() - started, 1), "rss_start_mib": round(rss_start, 1),
               "rss_end_mib": round(rss_mib(), 1), "cases": rows}
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "local_ai_server_attack.json").write_text(json.dumps(report, indent=2))
+    (RESULTS / "local_ai_server_attack.json").write_text(json.dumps(calibrated(report), indent=2))
     failed = [r["case"] for r in rows if r["result"] != "survived"]
     print(f"\n{len(rows) - len(failed)}/{len(rows)} cases survived; RSS {report['rss_start_mib']} -> "
           f"{report['rss_end_mib']} MiB; wrote {RESULTS / 'local_ai_server_attack.json'}")

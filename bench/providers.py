@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "support"))  # the emulator and the fakes live in tests/
 
 from ai_engine.observability.logs import setup_logging  # noqa: E402
+from bench.calibration import calibrated  # noqa: E402
 from engine_harness import running_rig, tone  # noqa: E402
 from fakes.deepgram_agent import FakeDeepgramAgent  # noqa: E402
 from fakes.gemini_live import FakeGeminiLive  # noqa: E402
@@ -150,7 +151,7 @@ def main(argv: list[str]) -> int:
             print(f"{kind:16} {mode:6} added p50 {row['added_ms_p50']} ms  p95 {row['added_ms_p95']} ms  "
                   f"max {row['added_ms_max']} ms (n={row['n']})  cpu/call {row['cpu_per_call_s'] * 100:.1f}%", flush=True)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "providers.json").write_text(json.dumps({"rows": rows, "args": vars(args)}, indent=2) + "\n")
+    (RESULTS / "providers.json").write_text(json.dumps(calibrated({"rows": rows, "args": vars(args)}), indent=2) + "\n")
     return 0
 
 

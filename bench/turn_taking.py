@@ -38,6 +38,7 @@ from local_ai_server.speech.audio import PROCESSING_RATE, resample
 from local_ai_server.speech.unfinished import sounds_unfinished
 from local_ai_server.speech.vad import Endpointer, Paused, Resumed, SpeechStopped, VadParams
 
+from bench.calibration import calibrated
 from bench.local_ai_server import VOICES, percentile, speech_clip
 
 DATA = Path(__file__).resolve().parent / "data" / "turn_taking.json"
@@ -167,7 +168,7 @@ def main(argv: list[str]) -> int:
     holds = args.hold if args.hold is not None else sorted({0, 600, settings.vad.unfinished_hold_ms})
     report = run(args.silence, holds, settings)
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "turn_taking.json").write_text(json.dumps(report, indent=2))
+    (RESULTS / "turn_taking.json").write_text(json.dumps(calibrated(report), indent=2))
     print_table(report)
     return 0
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import socket
 import threading
@@ -58,15 +59,27 @@ class FakeSTT:
 
 
 class FakeLLM:
+    """Speaks `reply`; or, with `script`, one scripted answer per response, written as the model
+    writes it when the session has tools (speech/tools.py): plain words are spoken, and
+    `name: {"arg": ...}` is a call of that tool. Strict like the grammar it stands in for: a
+    scripted tool the decision was not offered, or arguments that do not match the tool's schema,
+    raise (and so fail the response)."""
+
     def __init__(self, reply: str = "Sure thing, the store opens at nine. We close at five. See you then!",
-                 token_delay: float = 0.0, probe: Probe | None = None, slots: int = 1) -> None:
+                 token_delay: float = 0.0, probe: Probe | None = None, slots: int = 1,
+                 script: list[str] | None = None, supports_tools: bool = True) -> None:
         self.reply = reply
+        self.supports_tools = supports_tools
         self.token_delay = token_delay
         self.probe = probe or Probe()
         self._slots = slots
+        self.script = list(script or [])
         self.prompts: list[list[dict]] = []
         self.prefills: list[list[dict]] = []
+        self.decisions: list[list[str]] = []  # the options offered, per decision
+        self.prefixes: list[str] = []
         self.tokens_out = 0
+        self._current: str | None = None
 
     @property
     def slots(self) -> int:
@@ -75,14 +88,60 @@ class FakeLLM:
     def prefill(self, slot: int, messages: list[dict]) -> None:
         self.prefills.append(messages)
 
-    def stream(self, slot: int, messages: list[dict], *, max_tokens: int):
+    def _scripted(self) -> tuple[str, str]:
+        """The next answer as (action, rest): ("say", words) or (tool name, JSON arguments)."""
+        answer = self.script.pop(0) if self.script else self.reply
+        match = re.fullmatch(r"([A-Za-z0-9_-]+): (\{.*\})", answer, flags=re.S)
+        return (match.group(1), match.group(2)) if match else ("say", answer)
+
+    def choose(self, slot: int, messages: list[dict], options: list[str]) -> str:
         self.prompts.append(messages)
-        for token in re.findall(r"\S+\s*", self.reply)[:max_tokens]:
+        self.decisions.append(list(options))
+        action, rest = self._scripted()
+        if action not in options:
+            raise ValueError(f"scripted {action!r} is not among the offered {options}")
+        self._current = rest
+        return action
+
+    def stream(self, slot: int, messages: list[dict], *, max_tokens: int, prefix: str = "",
+               schema: dict | None = None):
+        self.prefixes.append(prefix)
+        if self._current is None:  # no decision before it: a plain reply, or nothing to choose
+            self.prompts.append(messages)
+            action, text = self._scripted()
+            if action != "say":
+                raise ValueError(f"scripted call {action!r} but the server asked for a reply")
+        else:
+            text, self._current = self._current, None
+        if schema is not None:
+            check_schema(json.loads(text), schema)
+        if prefix:
+            text = " " + text
+        for token in re.findall(r"\S+\s*|\s+", text)[:max_tokens]:
             with self.probe:
                 if self.token_delay:
                     time.sleep(self.token_delay)
             self.tokens_out += 1
             yield token
+
+
+def check_schema(value: object, schema: dict) -> None:
+    """The part of JSON schema the built-in tools use: object, properties, required, enum, types."""
+    kinds = {"object": dict, "string": str, "integer": int, "number": (int, float), "boolean": bool}
+    kind = schema.get("type")
+    if kind in kinds and not isinstance(value, kinds[kind]):
+        raise ValueError(f"{value!r} is not of type {kind}")
+    if "enum" in schema and value not in schema["enum"]:
+        raise ValueError(f"{value!r} is not one of {schema['enum']}")
+    if isinstance(value, dict):
+        properties = schema.get("properties", {})
+        for name in schema.get("required", []):
+            if name not in value:
+                raise ValueError(f"required argument {name!r} is missing")
+        for name, item in value.items():
+            if name not in properties:
+                raise ValueError(f"unknown argument {name!r}")
+            check_schema(item, properties[name])
 
 
 class FakeTTS:

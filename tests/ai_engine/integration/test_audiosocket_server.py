@@ -16,12 +16,12 @@ pytestmark = pytest.mark.anyio
 class Owner:
     """A call's side of a bound connection: frames and the leg's end, as they arrive."""
 
-    def __init__(self, conn):
+    def __init__(self, conn, **attach):
         self.events = []
         self.ended = []
         self.got = anyio.Event()
         self.done = anyio.Event()
-        conn.attach(self.on_event, self.on_close)
+        conn.attach(self.on_event, self.on_close, **attach)
 
     def on_event(self, event):
         self.events.append(event)
@@ -95,6 +95,32 @@ async def test_known_uuid_is_bound_and_receives_frames():
             conn.release()
             assert await closed_by_server(s)
             assert owner.ended == []  # the owner released it: nothing to tell
+        tg.cancel_scope.cancel()
+
+
+async def test_a_batched_leg_is_read_at_its_owners_poll_and_still_hears_the_hangup():
+    """The stream-mode playback leg drops Asterisk's audio, so it is read in batches: what comes
+    after a read waits in the socket until the owner polls; nothing is lost, a hang-up included."""
+    known = uuid.uuid4()
+    binder = Binder([known])
+    async with anyio.create_task_group() as tg:
+        _, port = await start(tg, binder)
+        async with await connect_bound(port, binder, known) as s:
+            conn = binder.bound[known]
+            owner = Owner(conn, keep_audio=False, batched=True)
+            await s.send(codec.encode_audio(b"\x10\x00" * 160, codec.Kind.SLIN_16K))
+            with anyio.fail_after(2):
+                while conn.last_audio_kind is None:  # read (and dropped): reading now waits for poll()
+                    await anyio.sleep(0.01)
+            await s.send(codec.encode_hangup())
+            await anyio.sleep(0.2)
+            assert owner.events == []  # still in the socket: reading is paused until the poll
+            conn.poll()
+            with anyio.fail_after(2):
+                await owner.got.wait()
+            assert owner.events == [codec.Hangup()]
+            assert conn.last_audio_kind is codec.Kind.SLIN_16K
+            conn.release()
         tg.cancel_scope.cancel()
 
 

@@ -51,6 +51,8 @@ async def test_unmapped_digits_reach_the_model_as_text_and_it_answers(tmp_path):
         await eventually(lambda: fake.sessions[0].user_texts, 5, "digits told to the model")
         assert fake.sessions[0].user_texts == ["(The caller pressed 1 7 on the phone keypad.)"]
         await eventually(lambda: peak_tone_level(call.heard_pcm()[-8000 * 3 :], USER_TEXT_HZ) > 2000, 8, "the model answered")
+        (live,) = rig.engine.registry.calls.values()  # the keys are in the call's record, in order
+        assert [t["text"] for t in live.recorder.transcript if t["role"] == "dtmf"] == ["1", "7"]
         await call.hangup()
 
 

@@ -77,6 +77,8 @@ async def test_live_calls_filters_paging_and_the_jsonl_export(tmp_path):
     async with running_rig(tmp_path, api={"token": TOKEN}, personas=personas) as rig, api(rig) as http:
         live_call = await rig.emu.place_call(exten="5550001", stasis_args=["techstore"], caller_id=("Bob", "+4940999888"))
         await live_call.wait_answered(5)
+        # Its greeting is under way, so its record has a transcript turn (the export test below).
+        await eventually(lambda: rig.emu.playbacks, 8, "greeting playing")
         page = (await http.get("/calls")).json()
         assert [c["persona"] for c in page["calls"]] == ["techstore"] and page["history"] == []
         live_id = page["calls"][0]["id"]

@@ -34,8 +34,12 @@ class FakeLeg:
         if self.stop_after is not None and len(self.sent) >= self.stop_after:
             self.done.set()
 
-    def attach(self, on_event, on_close, keep_audio=True):
+    def attach(self, on_event, on_close, keep_audio=True, batched=False):
         self.on_event, self.on_close = on_event, on_close
+        self.polls = 0
+
+    def poll(self):
+        self.polls += 1
 
     def detach(self):
         self.on_event = self.on_close = None
@@ -66,6 +70,7 @@ async def test_a_simulated_minute_is_exactly_3000_frames_20ms_apart_with_no_drif
     gaps = {round(b - a, 9) for a, b in zip(times, times[1:])}
     assert gaps == {0.02}
     assert all(len(pcm) == 320 and kind == codec.Kind.SLIN_8K for _, pcm, kind in leg.sent)
+    assert leg.polls == 3000 // 10  # what Asterisk sends on the leg is read every 200 ms
 
 
 async def test_idle_stream_sends_silence_and_a_reply_plays_in_order_after_the_start_buffer():

@@ -162,7 +162,7 @@ async def test_a_finished_calls_transcript_latency_and_recording_are_shown_and_h
             assert await b.accessibility_problems() == []
 
 
-async def test_the_timeline_shows_tool_calls_with_arguments_and_results_barge_ins_and_the_transfer(tmp_path):
+async def test_the_timeline_shows_tool_calls_with_arguments_and_results_barge_ins_dtmf_and_the_transfer(tmp_path):
     import datetime as dt
 
     from ai_engine.records.record import CallRecord
@@ -178,6 +178,7 @@ async def test_the_timeline_shows_tool_calls_with_arguments_and_results_barge_in
             {"role": "caller", "text": "Is my order shipped?", "at": at(5), "offset_s": 5.0},
             {"role": "agent", "text": "Let me check that for", "at": at(9), "offset_s": 9.0, "interrupted": True},
             {"role": "caller", "text": "Just put me through to sales", "at": at(10), "offset_s": 10.0},
+            {"role": "dtmf", "text": "0", "at": at(11), "offset_s": 11.0},
         ],
         tool_calls=[{"name": "order_status", "arguments": {"order": "A-17"}, "result": {"status": "shipped"}, "at": at(7)}],
         turn_latency=[{"total_ms": 812.0, "response_ms": 300.0}], recording=None,
@@ -194,7 +195,8 @@ async def test_the_timeline_shows_tool_calls_with_arguments_and_results_barge_in
             assert [re.sub(r"^\+[\d:]+", "", i.split("\n")[0]) for i in items[:5]] == ["Agent", "Caller", "Tool order_status", "Agent", "Caller"]
             assert '"order":"A-17"' in items[2] and '"status":"shipped"' in items[2]
             assert "interrupted by the caller (barge-in)" in items[3]
-            assert items[5] == "Transferred to PJSIP/sales" and "Ended: transferred" in items[6]
+            assert re.sub(r"^\+[\d:]+", "", items[5]) == "Caller pressed 0"  # DTMF in the timeline
+            assert items[6] == "Transferred to PJSIP/sales" and "Ended: transferred" in items[7]
             assert "812 ms" in await b.text("#latency tbody")
             assert await b.js("return document.getElementById('recording-section').hidden")  # no recording: no player
             await b.screenshot("call-tools-transfer")

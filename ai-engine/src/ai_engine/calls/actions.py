@@ -115,6 +115,8 @@ class ActionRunner:
             else:
                 digit = await self._digits.receive()
                 events = self.keys.press(digit)
+            if digit is not None:
+                self.call.recorder.key_pressed(digit)
             log.info("call.dtmf_key", fired=[type(e).__name__ for e in events], open_entry=bool(self.keys.entry))
             for event in events:
                 job = _KeyAction(event.action) if isinstance(event, Mapped) else event.text()

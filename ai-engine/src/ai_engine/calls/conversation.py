@@ -91,7 +91,7 @@ class Conversation:
         self._prompts = 0
         self.barge_in = BargeInPolicy(settings.barge_in)
         self.record = call.recorder
-        self.timer = TurnTimer(on_turn=self.record.turn_latency)
+        self.timer = TurnTimer(on_turn=self.record.turn_latency, call_id=call.id)
         self._response_id: str | None = None
         self._detector: SpeechDetector | None = None
         self._to_provider: StreamResampler | None = None
@@ -123,7 +123,8 @@ class Conversation:
         if persona.lookup.before_greeting and persona.lookup.url:
             fields = await self._lookup_before_greeting()
             instructions, greeting = fill(instructions, fields), fill(greeting, fields)
-        options = base.SessionOptions(instructions, persona.voice, self.call.id, self.actions.tools.specs())
+        options = base.SessionOptions(instructions, persona.voice, self.call.id, self.actions.tools.specs(),
+                                      persona.tool_choice)
         greeted = not greeting
         down_since: float | None = None
         attempt = 0

@@ -31,8 +31,11 @@ class TurnTimer:
     """One per call. Each turn is labelled with the mode that carried its first agent audio
     (`first_audio_out(mode)`): a stream call that fell back to files reports "file" turns."""
 
-    def __init__(self, on_turn: Callable[[dict[str, float]], None] | None = None) -> None:
+    def __init__(self, on_turn: Callable[[dict[str, float]], None] | None = None, call_id: str | None = None) -> None:
         self._on_turn = on_turn  # each finished turn's stages in ms (the call record)
+        # Bound here: in stream mode the turn ends in a media-clock tick, outside the call's task,
+        # where the call's contextvar binding does not reach (the turn's log line lost its call_id).
+        self._log = log.bind(call_id=call_id) if call_id is not None else log
         self.mode: str | None = None  # of the latest turn
         self._t0: float | None = None
         self._stages: dict[str, float] = {}
@@ -70,12 +73,12 @@ class TurnTimer:
     def server_metrics(self, values: dict[str, float]) -> None:
         """The provider's own stage timings of its last turn (they come after its audio)."""
         self._server = values
-        log.info("provider.turn_metrics", **{k: v for k, v in values.items() if k.endswith("_ms")})
+        self._log.info("provider.turn_metrics", **{k: v for k, v in values.items() if k.endswith("_ms")})
         breakdown = self.breakdown(values)
         if breakdown:
             for stage, ms in breakdown.items():
                 metrics.TURN_LATENCY_SECONDS.labels(stage, self.mode or "unknown").observe(max(0.0, ms) / 1000)
-            log.info("turn.breakdown", mode=self.mode, **{f"{k}_ms": v for k, v in breakdown.items()})
+            self._log.info("turn.breakdown", mode=self.mode, **{f"{k}_ms": v for k, v in breakdown.items()})
 
     def breakdown(self, server: dict[str, float]) -> dict[str, float]:
         """The last turn's stages (ms) from the provider's timings and this engine's total."""
@@ -106,5 +109,5 @@ class TurnTimer:
         self.turns.append(turn)
         if self._on_turn is not None:
             self._on_turn(turn)
-        log.info("turn.latency", mode=mode, **{f"{k}_ms": v for k, v in turn.items()}, server=self._server or None)
+        self._log.info("turn.latency", mode=mode, **{f"{k}_ms": v for k, v in turn.items()}, server=self._server or None)
         self._t0 = None

@@ -5,9 +5,10 @@ The engine's `MediaClock` asks every stream output for one frame per 20 ms tick 
 sync): silence when idle or on underrun, in the frame kind the leg negotiated; the clock keeps
 the deadlines (no drift, no bursts). What Asterisk sends on this leg (the caller and any file
 playback, snoop F22) is validated and dropped, never recognised: only its end (EOF, a hang-up
-frame, a malformed frame) and its frame kind matter. A leg that closes, fails a send or stops
-reading for `SEND_STALL_S` raises `StreamFailed` out of `run()`; `FallbackOutput` then switches
-to files, with what was queued and not sent.
+frame, a malformed frame) and its frame kind matter, so a leg that offers batched reading (an
+AudioSocket connection's `poll()`) is read every `POLL_TICKS` ticks, not per frame. A leg that
+closes, fails a send or stops reading for `SEND_STALL_S` raises `StreamFailed` out of `run()`;
+`FallbackOutput` then switches to files, with what was queued and not sent.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from .stream_buffer import StreamBuffer
 
 log = get_logger(__name__)
 SEND_STALL_S = 1.0
+POLL_TICKS = 10  # the leg's inbound audio is read every 200 ms (its end is noticed that late at most)
 
 
 class StreamFailed(Exception):
@@ -53,6 +55,8 @@ class StreamOutput:
         self.on_first_audio: Callable[[str], None] | None = None
         self.on_frame_sent: Callable[[bool], None] | None = None  # tests and benchmarks
         self.frames_sent = 0
+        self._poll: Callable[[], None] | None = getattr(conn, "poll", None)  # batched reading, where offered
+        self._until_poll = POLL_TICKS
         self._failed = anyio.Event()
         self._failure = ""
 
@@ -99,7 +103,10 @@ class StreamOutput:
     async def run(self) -> None:
         """Streams until cancelled; raises `StreamFailed` if the leg fails."""
         if not self._failed.is_set():
-            self.conn.attach(self._on_inbound, self._on_leg_end, keep_audio=False)
+            if self._poll is not None:
+                self.conn.attach(self._on_inbound, self._on_leg_end, keep_audio=False, batched=True)
+            else:
+                self.conn.attach(self._on_inbound, self._on_leg_end, keep_audio=False)
             self.media.add_stream(self)
             try:
                 await self._failed.wait()
@@ -111,6 +118,11 @@ class StreamOutput:
     def tick(self, now: float) -> bool:
         """One 20 ms frame, called by the media clock; True if a frame was written."""
         conn = self.conn
+        self._until_poll -= 1
+        if not self._until_poll:
+            self._until_poll = POLL_TICKS
+            if self._poll is not None:
+                self._poll()
         if conn.write_paused_since is not None:  # the peer stopped reading: hold the audio back
             if anyio.current_time() - conn.write_paused_since >= SEND_STALL_S:
                 self._fail(f"playback leg send stalled for {SEND_STALL_S} s")

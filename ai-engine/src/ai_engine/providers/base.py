@@ -86,6 +86,7 @@ class SessionOptions:
     voice: str | None
     call_id: str
     tools: tuple[ToolSpec, ...] = ()  # offered to the model in the provider's own form
+    tool_choice: str = "auto"  # the persona's: auto | none | required (where the provider has it)
 
 
 EventSink = Callable[[ProviderEvent], None]

@@ -124,7 +124,7 @@ class RealtimeSession:
             input_format=rp.AudioFormat("pcm", self._settings.input_rate),
             output_format=rp.AudioFormat("pcm", self._settings.output_rate),
             turn_detection=rp.TurnDetection(silence_duration_ms=self._settings.silence_duration_ms),
-            **tool_config(self._options.tools),
+            **tool_config(self._options.tools, self._options.tool_choice),
         )))
 
     def push_audio(self, pcm: bytes) -> None:
@@ -172,7 +172,7 @@ class RealtimeSession:
             await self._send(message)
 
     async def send_tool_result(self, call_id: str, name: str, output: str, respond: bool) -> None:
-        for message in tool_result(call_id, output, respond):
+        for message in tool_result(call_id, output, respond, self._options.tool_choice):
             await self._send(message)
 
     async def events(self) -> AsyncIterator[base.ProviderEvent]:

@@ -13,6 +13,10 @@ def build_provider(name: str, settings) -> Provider:
         from .echo import EchoProvider
 
         return EchoProvider(name, settings)
+    if kind == "realtime" and settings.replicas:
+        from .replicas import ReplicatedProvider
+
+        return ReplicatedProvider(name, settings)
     if kind == "realtime":
         from .realtime import RealtimeProvider
 

@@ -102,6 +102,10 @@ class CallRecorder:
     def agent_said(self, text: str) -> None:
         self._turn("agent", text)
 
+    def key_pressed(self, digit: str) -> None:
+        """A DTMF key the caller pressed (a `dtmf` entry of the transcript, in time order)."""
+        self._turn("dtmf", digit)
+
     def agent_text(self, response_id: str, piece: str) -> None:
         """A piece of an agent reply (providers send deltas or sentences); the turn is written
         at `agent_done`, timed at its first piece."""

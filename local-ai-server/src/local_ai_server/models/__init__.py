@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 import structlog
 
 from ..config import Settings
-from .bundled import BUNDLED_LLM, BUNDLED_STT, BUNDLED_TTS, resolve
+from .bundled import BUNDLED_STT, BUNDLED_TTS, llm_preset, resolve
 
 log = structlog.get_logger("local_ai_server.models")
 
@@ -25,9 +25,27 @@ class LanguageModel(Protocol):
     @property
     def slots(self) -> int: ...
 
-    def stream(self, slot: int, messages: list[dict], *, max_tokens: int) -> Iterator[str]: ...
+    def stream(self, slot: int, messages: list[dict], *, max_tokens: int, prefix: str = "",
+               schema: dict | None = None) -> Iterator[str]:
+        """The assistant's reply to `messages`, token by token. With `prefix`, the reply already
+        starts with that text (not repeated in the output); with `schema`, the output is JSON
+        that matches that JSON schema (constrained decoding, never free text)."""
+        ...
+
+    def choose(self, slot: int, messages: list[dict], options: list[str]) -> str:
+        """The first word of the assistant's reply, constrained to one of `options`."""
+        ...
 
     def prefill(self, slot: int, messages: list[dict]) -> None: ...
+
+
+@runtime_checkable
+class AsyncLanguageModel(Protocol):
+    """A language model whose work is elsewhere (an HTTP endpoint): the runtime awaits `astream`
+    directly instead of stepping `stream` in CPU worker jobs. Cancelling the consumer ends the request."""
+
+    def astream(self, messages: list[dict], *, max_tokens: int, prefix: str = "",
+                schema: dict | None = None) -> AsyncIterator[str]: ...
 
 
 class TextToSpeech(Protocol):
@@ -82,16 +100,20 @@ def load_models(settings: Settings, models: ModelSet | None = None) -> ModelSet:
     from .tts import PiperTTS
 
     models = models or ModelSet()
+    preset = llm_preset(settings.llm.preset, settings.llm.model_cache_dir)
+    llm = ("llm", settings.llm.model_path, preset, lambda p: LlamaLLM(p, settings.llm))
+    if settings.llm.backend == "openai_compatible":
+        llm = ("llm", settings.llm.base_url, None, lambda _p: _remote_llm(settings))
     plan = (
         ("stt", settings.stt.model_path, BUNDLED_STT, lambda p: WhisperSTT(p, settings.stt)),
-        ("llm", settings.llm.model_path, BUNDLED_LLM, lambda p: LlamaLLM(p, settings.llm)),
+        llm,
         ("tts", settings.tts.model_path, BUNDLED_TTS, lambda p: PiperTTS(p, settings.tts)),
     )
     for name, configured, bundled, build in plan:
         status = models.status[name]
         started = time.perf_counter()
         try:
-            path: Path = resolve(configured, bundled)
+            path: Path | str = resolve(configured, bundled) if bundled is not None else configured
             status.path = str(path)
             instance = build(path)
             instance.warm_up()
@@ -106,7 +128,7 @@ def load_models(settings: Settings, models: ModelSet | None = None) -> ModelSet:
             "model.loaded",
             model=name,
             path=status.path,
-            source="bundled package " + bundled.distribution if configured is None else "config",
+            source="bundled package " + bundled.distribution if bundled and configured is None else "config",
             seconds=round(status.load_seconds, 3),
             **_details(name, instance),
         )
@@ -119,3 +141,10 @@ def _details(name: str, instance: object) -> dict:
     if name == "llm":
         return {"instances": getattr(instance, "slots", None)}
     return {}
+
+
+def _remote_llm(settings: Settings):
+    from .llm_remote import RemoteLLM
+
+    key = settings.llm.api_key.get_secret_value() if settings.llm.api_key is not None else None
+    return RemoteLLM(settings.llm, api_key=key)

@@ -1,4 +1,4 @@
-"""Speech to text: faster-whisper (CTranslate2), int8 on the CPU.
+"""Speech to text: faster-whisper (CTranslate2), int8 on the CPU (or on a GPU: `stt.device`).
 
 A caller's turn is a few seconds long, but Whisper normally encodes a fixed 30 s window, which is
 most of the cost (about 190 ms of 250 ms for tiny.en on 2 cores). Turns shorter than
@@ -40,7 +40,8 @@ class WhisperSTT:
         self.settings = settings
         self._model = WhisperModel(
             str(path),
-            device="cpu",
+            device=settings.device,
+            device_index=settings.device_index,
             compute_type=settings.compute_type,
             cpu_threads=settings.cpu_threads or (os.cpu_count() or 1),
             num_workers=settings.num_workers,

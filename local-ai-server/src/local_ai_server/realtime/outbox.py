@@ -23,6 +23,7 @@ from realtime_protocol import (
     Item,
     ProtocolError,
     ResponseDone,
+    ResponseFunctionCallArgumentsDelta,
     ResponseOutputAudioDelta,
     ResponseOutputAudioTranscriptDelta,
     XLocalResponseMetrics,
@@ -34,7 +35,7 @@ from .. import metrics
 
 log = structlog.get_logger("local_ai_server.session")
 
-DELTAS = (ResponseOutputAudioDelta, ResponseOutputAudioTranscriptDelta)
+DELTAS = (ResponseOutputAudioDelta, ResponseOutputAudioTranscriptDelta, ResponseFunctionCallArgumentsDelta)
 QUEUE_EVENTS = 1024  # events waiting for the socket; a slower client makes the session wait
 MAX_CANCELLED = 64  # cancelled responses remembered (a long call cancels many)
 
@@ -94,7 +95,8 @@ class Outbox:
 
 def _log_fields(event: Any) -> dict:
     fields = {}
-    for key in ("item_id", "response_id", "transcript", "audio_start_ms", "audio_end_ms"):
+    for key in ("item_id", "response_id", "transcript", "audio_start_ms", "audio_end_ms", "call_id", "name",
+                "arguments"):
         value = getattr(event, key, None)
         if value is not None:
             fields[key] = value

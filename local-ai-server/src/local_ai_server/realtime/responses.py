@@ -18,6 +18,7 @@ from realtime_protocol import (
     ResponseCreate,
     ResponseCreated,
     ResponseDone,
+    ResponseFunctionCallArgumentsDone,
     ResponseOutputAudioDone,
     ResponseOutputAudioTranscriptDone,
     ResponseOutputItemAdded,
@@ -29,6 +30,8 @@ from realtime_protocol import (
 from .. import metrics
 from ..runtime import Runtime
 from ..speech.conversation import Conversation, Item, fit_prompt
+from ..speech.tools import SAY, decision_options, prefix_for
+from .calling import call_item, decide, write_call
 from .outbox import OnSent, Outbox
 from .prefill import Prefill
 from .speaking import speak
@@ -49,6 +52,10 @@ class Responses:
         self._outbox = outbox
         self._prefill = Prefill(tg, runtime, runtime.settings.llm.prefill)
         self.active: Response | None = None
+        # A model without a chat template cannot be given tools: the session's tools are then
+        # left out (told once in the log) and every answer is spoken, as without tools.
+        self._tools_usable = getattr(runtime.models.llm, "supports_tools", True)
+        self._told_no_tools = False
 
     # --- creating ------------------------------------------------------------------------------
 
@@ -57,8 +64,29 @@ class Responses:
         conversation = self._conversation
         if extra_user is not None:
             conversation = Conversation(items=[*conversation.items, extra_user])
-        messages = conversation.chat_messages(instructions, llm.style_hint, llm.history_turns, llm.history_item_chars)
+        messages = conversation.chat_messages(instructions, llm.style_hint, llm.history_turns, llm.history_item_chars,
+                                              tools_prompt=self._tools_prompt(),
+                                              tool_output_chars=llm.tool_output_chars)
         return fit_prompt(messages, llm.max_prompt_chars)
+
+    def _tools_prompt(self) -> str:
+        if self._state.tools and not self._tools_usable:
+            if not self._told_no_tools:
+                self._told_no_tools = True
+                log.warning("session.tools_ignored", reason="the LLM has no chat template", tools=len(self._state.tools))
+            return ""
+        return self._state.tools_prompt()
+
+    def _with_tools(self, response: Response, tool_choice: str | None = None, caller_spoke: bool = False) -> Response:
+        """Give a response the session's tools: with them, it starts with the decision."""
+        if self._state.tools and self._tools_usable:
+            choice = tool_choice or self._state.tool_choice
+            calls = 0 if caller_spoke else self._conversation.calls_in_a_row()
+            if calls >= self._settings.llm.max_tool_calls_in_a_row:
+                choice = "none"  # the model has called enough: now it speaks
+            response.tools = self._state.tools
+            response.options = decision_options(self._state.tools, choice)
+        return response
 
     def for_turn(self, end_of_speech: float, extra_user: Item | None = None,
                  gate: anyio.Event | None = None) -> Response:
@@ -66,7 +94,7 @@ class Responses:
         response = Response(id=new_id("resp"), item_id=new_id("item"), max_tokens=self._state.max_tokens,
                             messages=self.prompt(self._state.instructions, extra_user), gate=gate or anyio.Event())
         response.requested_at = end_of_speech
-        return response
+        return self._with_tools(response, caller_spoke=extra_user is not None)
 
     async def create(self, event: ResponseCreate) -> None:
         """`response.create`: speak the client's unspoken assistant item verbatim, or ask the LLM."""
@@ -80,15 +108,18 @@ class Responses:
             response = Response(id=new_id("resp"), item_id=unspoken.id, text=unspoken.text, trigger=ResponseCreate.type)
         else:
             instructions = event.instructions if event.instructions is not None else self._state.instructions
-            response = Response(id=new_id("resp"), item_id=new_id("item"), messages=self.prompt(instructions),
-                                max_tokens=max_tokens, trigger=ResponseCreate.type)
+            response = self._with_tools(Response(id=new_id("resp"), item_id=new_id("item"),
+                                                 messages=self.prompt(instructions), max_tokens=max_tokens,
+                                                 trigger=ResponseCreate.type), event.tool_choice)
         await self.activate(response)
         self._tg.start_soon(self._run_and_report, response)
 
     def schedule_prefill(self) -> None:
         llm = self._settings.llm
         messages = self._conversation.chat_messages(self._state.instructions, llm.style_hint, llm.history_turns,
-                                                    llm.history_item_chars, upcoming=True)
+                                                    llm.history_item_chars, upcoming=True,
+                                                    tools_prompt=self._tools_prompt(),
+                                                    tool_output_chars=llm.tool_output_chars)
         self._prefill.schedule(fit_prompt(messages, llm.max_prompt_chars))
 
     # --- running -------------------------------------------------------------------------------
@@ -96,21 +127,40 @@ class Responses:
     async def activate(self, response: Response) -> None:
         response.active = True
         self.active = response
-        item = MessageItem.of_text("assistant", "", response.item_id, audio=True, status="in_progress")
         async with self._outbox.lifecycle:  # a cancel meanwhile sends response.done after these
             await self._outbox.emit(ResponseCreated(self._state.response_info(response.id)))
-            await self._outbox.emit(ResponseOutputItemAdded(response.id, item))
+            if response.options is None:  # spoken for sure: its item now (else after the decision)
+                await self._outbox.emit(ResponseOutputItemAdded(response.id, self._message_item(response)))
+                response.announced = True
+
+    @staticmethod
+    def _message_item(response: Response) -> MessageItem:
+        return MessageItem.of_text("assistant", "", response.item_id, audio=True, status="in_progress")
 
     async def run(self, response: Response) -> None:
-        """Speak `response` to its end (or until cancelled); a model failure fails the response only."""
+        """Speak `response` to its end, or make it a function call (or until cancelled); a model
+        failure fails the response only."""
         failure: BaseException | None = None
         with response.scope:
             try:
+                slot = self._prefill.slot
                 if response.text is None:
                     await self._prefill.wait()  # its context then holds most of this prompt
-                slot = await speak(self._runtime, response, self._state.output_format, self._settings.tts,
-                                   self._settings.session.output_chunk_ms, self._emit_for,
-                                   prefer_slot=self._prefill.slot)
+                    slot = self._prefill.slot
+                if response.options is not None:
+                    choice, slot = await decide(self._runtime, response, slot)
+                    if choice != SAY:
+                        slot = await write_call(self._runtime, response, choice,
+                                                self._settings.llm.tool_arguments_max_tokens, self._emit_for, slot)
+                    else:
+                        await self._emit_for(response, ResponseOutputItemAdded(response.id,
+                                                                               self._message_item(response)))
+                        response.announced = True
+                if response.tools and response.call_name is None:
+                    response.prefix = prefix_for(SAY)
+                if response.call_name is None:
+                    slot = await speak(self._runtime, response, self._state.output_format, self._settings.tts,
+                                       self._settings.session.output_chunk_ms, self._emit_for, prefer_slot=slot)
                 if slot is not None:
                     self._prefill.slot = slot  # the next turn's prompt extends the one cached there
             except Exception as exc:  # a model failed: tell the client, keep the session
@@ -164,7 +214,11 @@ class Responses:
         if self.active is response:
             self.active = None
         transcript = " ".join(response.pieces)
-        if response.text is None and transcript:  # verbatim text is already in the conversation
+        if response.call_name is not None:
+            if status == "completed":
+                self._conversation.add(Item(id=response.item_id, role="assistant", text=response.arguments,
+                                            kind="function_call", call_id=response.call_id, name=response.call_name))
+        elif response.text is None and transcript:  # verbatim text is already in the conversation
             self._conversation.add(Item(id=response.item_id, role="assistant", text=transcript))
         async with self._outbox.lifecycle:
             await self._send_end(response, status, transcript, failure)
@@ -176,18 +230,29 @@ class Responses:
         if failure is not None:
             await emit(Error.of(ProtocolError("response_failed", f"the response failed: {failure}",
                                               error_type="server_error")))
-        item = MessageItem.of_text("assistant", transcript, response.item_id, audio=True,
-                                   status="completed" if status == "completed" else "incomplete")
-        if status == "completed":
-            await emit(ResponseOutputAudioDone(response.id, response.item_id))
-            await emit(ResponseOutputAudioTranscriptDone(response.id, response.item_id, transcript=transcript))
-            await emit(ResponseOutputItemDone(response.id, item))
+        item_status = "completed" if status == "completed" else "incomplete"
+        if response.call_name is not None:
+            item = call_item(response, item_status)
+            if status == "completed":
+                await emit(ResponseFunctionCallArgumentsDone(response.id, response.item_id, item.call_id, item.name,
+                                                             item.arguments))
+                await emit(ResponseOutputItemDone(response.id, item))
+        else:
+            item = MessageItem.of_text("assistant", transcript, response.item_id, audio=True, status=item_status)
+            if status == "completed":
+                if not response.announced:
+                    await emit(ResponseOutputItemAdded(response.id, self._message_item(response)))
+                await emit(ResponseOutputAudioDone(response.id, response.item_id))
+                await emit(ResponseOutputAudioTranscriptDone(response.id, response.item_id, transcript=transcript))
+                await emit(ResponseOutputItemDone(response.id, item))
         details = None
         if status == "cancelled":
             details = {"type": "cancelled", "reason": response.cancel_reason}
         elif status == "failed":
             details = {"type": "failed", "error": {"type": "server_error", "message": str(failure)}}
         metrics.RESPONSES_TOTAL.labels(status).inc()
-        log.info("response.finished", response_id=response.id, status=status, transcript=transcript)
+        log.info("response.finished", response_id=response.id, status=status, transcript=transcript,
+                 **({"call": response.call_name, "arguments": response.arguments} if response.call_name else {}))
+        output = (item,) if response.announced or status == "completed" else ()
         await emit(ResponseDone(self._state.response_info(response.id, status=status, status_details=details,
-                                                          output=(item,))))
+                                                          output=output)))

@@ -18,6 +18,8 @@ from realtime_protocol import (
     ConversationItemCreate,
     ConversationItemTruncate,
     ConversationItemTruncated,
+    FunctionCallItem,
+    FunctionCallOutputItem,
     InputAudioBufferAppend,
     InputAudioBufferClear,
     InputAudioBufferCleared,
@@ -36,6 +38,7 @@ from voice_common.logs import bind_call
 from ..cpu import QUEUE_KEY
 from ..runtime import Runtime
 from ..speech.conversation import Conversation, Item
+from ..speech.tools import TOOL_ROLE
 from .inbound import parse
 from .listening import Listener
 from .outbox import Outbox
@@ -144,8 +147,8 @@ class Session:
 
     async def _add_item(self, event: ConversationItemCreate) -> None:
         if not isinstance(event.item, MessageItem):
-            raise ProtocolError("invalid_item", f"items of type {event.item.type!r} are not supported by this server "
-                                "(message)", param="item.type")
+            await self._add_function_item(event.item)
+            return
         text = event.item.text
         if not text:
             raise ProtocolError("invalid_item", "item text is empty", param="item.content")
@@ -158,6 +161,32 @@ class Session:
         previous = self.conversation.last_id
         self.conversation.add(item)
         await self.outbox.item_added(previous, MessageItem.of_text(item.role, item.text, item.id))
+
+    async def _add_function_item(self, given: FunctionCallItem | FunctionCallOutputItem) -> None:
+        """A function's output (for a call of this conversation), or a call the client adds itself."""
+        limits = self.settings.limits
+        item_id = given.id or new_id("item")
+        if isinstance(given, FunctionCallOutputItem):
+            call = self.conversation.call(given.call_id)
+            if call is None:
+                raise ProtocolError("invalid_item", f"no function_call with call_id {given.call_id!r} in this "
+                                    "conversation", param="item.call_id")
+            if len(given.output) > limits.max_tool_output_chars:
+                raise ProtocolError("item_too_large", f"function output of {len(given.output)} characters exceeds "
+                                    f"the {limits.max_tool_output_chars} character limit", param="item.output")
+            item = Item(id=item_id, role=TOOL_ROLE, text=given.output, kind="function_call_output",
+                        call_id=given.call_id, name=call.name)
+            wire = FunctionCallOutputItem(item_id, given.call_id, given.output)
+        else:
+            if len(given.arguments) > limits.max_item_chars:
+                raise ProtocolError("item_too_large", f"function arguments of {len(given.arguments)} characters "
+                                    f"exceed the {limits.max_item_chars} character limit", param="item.arguments")
+            item = Item(id=item_id, role="assistant", text=given.arguments, kind="function_call",
+                        call_id=given.call_id, name=given.name)
+            wire = FunctionCallItem(item_id, given.call_id, given.name, given.arguments)
+        previous = self.conversation.last_id
+        self.conversation.add(item)
+        await self.outbox.item_added(previous, wire)
 
     async def _truncate(self, event: ConversationItemTruncate) -> None:
         """The caller heard only `audio_end_ms` of an assistant item (barge-in). The item's text is

@@ -60,7 +60,8 @@ async def _produce_pieces(runtime: Runtime, response: Response, tts: TtsSettings
                 response.pieces_sent_to_tts = splitter.pieces_out
                 await response.first_piece_synthesized.wait()
 
-        slot[0] = await runtime.generate(response.messages, response.max_tokens, on_token, prefer_slot=slot[0])
+        slot[0] = await runtime.generate(response.messages, response.max_tokens, on_token, prefer_slot=slot[0],
+                                         prefix=response.prefix)
         for piece in splitter.flush():
             await send.send(piece)
 

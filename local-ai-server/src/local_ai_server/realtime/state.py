@@ -5,9 +5,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from realtime_protocol import UNSET, AudioFormat, ResponseInfo, SessionConfig, Transcription, TurnDetection, new_id
+from realtime_protocol import (
+    UNSET,
+    AudioFormat,
+    ResponseInfo,
+    SessionConfig,
+    Tool,
+    Transcription,
+    TurnDetection,
+    new_id,
+)
 
 from ..config import Settings
+from ..speech.tools import tool_instructions
 from ..speech.vad import VadParams
 
 MODEL = "local-ai-server"
@@ -19,7 +29,7 @@ class Changes:
 
     input_format: bool = False
     turn_detection: bool = False
-    instructions: bool = False
+    instructions: bool = False  # or the tools: either changes the system prompt
 
 
 class SessionState:
@@ -33,6 +43,8 @@ class SessionState:
         self.output_format = AudioFormat.from_wire(defaults.output_format)
         self.max_output_tokens: int | None = None
         self.turn_detection: TurnDetection | None = TurnDetection()
+        self.tools: tuple[Tool, ...] = ()
+        self.tool_choice = "auto"
 
     def apply(self, patch: SessionConfig) -> Changes:
         changes = Changes()
@@ -51,7 +63,17 @@ class SessionState:
         if patch.turn_detection is not UNSET:
             self.turn_detection = patch.turn_detection
             changes.turn_detection = True
+        if patch.tools is not UNSET and patch.tools != self.tools:
+            self.tools = patch.tools
+            changes.instructions = True
+        if patch.tool_choice is not UNSET and patch.tool_choice != self.tool_choice:
+            self.tool_choice = patch.tool_choice
+            changes.instructions = True
         return changes
+
+    def tools_prompt(self) -> str:
+        """The tools' part of the system prompt ("" without tools: the prompt is as before)."""
+        return tool_instructions(self.tools, self.tool_choice) if self.tools else ""
 
     @property
     def max_tokens(self) -> int:
@@ -93,7 +115,8 @@ class SessionState:
             )
         return SessionConfig(instructions=self.instructions, voice=self.voice, input_format=self.input_format,
                              output_format=self.output_format, turn_detection=td,
-                             transcription=Transcription(model="whisper"), max_output_tokens=self.max_output_tokens)
+                             transcription=Transcription(model="whisper"), max_output_tokens=self.max_output_tokens,
+                             tools=self.tools, tool_choice=self.tool_choice)
 
     def response_info(self, response_id: str, **fields) -> ResponseInfo:
         """The `response` object of `response.created` / `response.done`, in this session's format."""

@@ -43,6 +43,15 @@ class Response:
     pieces_sent_to_tts: int = 0
     first_piece_synthesized: anyio.Event = field(default_factory=anyio.Event)
     trigger: str = "turn"  # or ResponseCreate.type
+    # Function calling (calling.py): the words the decision may choose (None: no decision, the
+    # reply is spoken), the session's tools, and what the reply starts with in the prompt.
+    options: list[str] | None = None
+    tools: tuple = ()
+    prefix: str = ""
+    announced: bool = False  # response.output_item.added was sent
+    call_name: str | None = None  # set when the decision chose a tool: the response is that call
+    call_id: str | None = None
+    arguments: str = ""  # the call's JSON arguments, as written so far
 
 
 @dataclass(eq=False)

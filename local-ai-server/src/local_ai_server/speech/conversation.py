@@ -4,14 +4,32 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .tools import TOOL_ROLE, render_call, render_output, render_said
+
 
 @dataclass(slots=True)
 class Item:
+    """A message, or a function call (role assistant, `text` = its JSON arguments) or a
+    function's output (role tool, `text` = the output), both tied by `call_id`."""
+
     id: str
-    role: str  # "user" | "assistant" | "system"
+    role: str  # "user" | "assistant" | "system" | "tool"
     text: str
     from_audio: bool = False
     spoken: bool = True  # assistant text added by the client is unspoken until a response speaks it
+    kind: str = "message"  # "message" | "function_call" | "function_call_output"
+    call_id: str | None = None
+    name: str | None = None  # the function's name (calls and outputs)
+
+    def prompt_text(self, tools_active: bool, tool_output_chars: int) -> str:
+        """The item as the model reads it (see speech/tools.py for the form)."""
+        if self.kind == "function_call":
+            return render_call(self.name or "", self.text)
+        if self.kind == "function_call_output":
+            return render_output(self.name, self.text, tool_output_chars)
+        if tools_active and self.role == "assistant":
+            return render_said(self.text)
+        return self.text
 
 
 @dataclass
@@ -46,29 +64,56 @@ class Conversation:
 
     def unspoken_assistant_item(self) -> Item | None:
         """The last item, if it is assistant text the client added and nobody has spoken yet."""
-        if self.items and self.items[-1].role == "assistant" and not self.items[-1].spoken:
-            return self.items[-1]
+        last = self.items[-1] if self.items else None
+        if last is not None and last.role == "assistant" and last.kind == "message" and not last.spoken:
+            return last
         return None
 
-    def chat_messages(self, instructions: str, style_hint: str, history_turns: int,
-                      max_item_chars: int = 0, upcoming: bool = False) -> list[dict]:
-        """System prompt (instructions, style hint, client system items), the recent dialogue
-        (each past message cut to `max_item_chars`, 0 = whole), and the newest message.
+    def call(self, call_id: str) -> Item | None:
+        """The function call item with this call id, if the conversation still holds it."""
+        return next((i for i in self.items if i.kind == "function_call" and i.call_id == call_id), None)
 
+    def calls_in_a_row(self) -> int:
+        """Function calls made since the last message of the caller or of the assistant."""
+        count = 0
+        for item in reversed(self.items):
+            if item.kind == "function_call":
+                count += 1
+            elif item.kind == "message" and item.role in ("user", "assistant"):
+                break
+        return count
+
+    def chat_messages(self, instructions: str, style_hint: str, history_turns: int,
+                      max_item_chars: int = 0, upcoming: bool = False, tools_prompt: str = "",
+                      tool_output_chars: int = 0) -> list[dict]:
+        """System prompt (instructions, style hint, the tools, client system items), the recent
+        dialogue (each past message cut to `max_item_chars`, 0 = whole), and the newest message.
+
+        With `tools_prompt` (the session has tools) assistant messages are written in the reply
+        form of speech/tools.py; function calls and outputs are dialogue items either way.
         With `upcoming`, every item counts as past: the prompt the next message will extend
         (what a prefill evaluates ahead of time)."""
         system_parts = [instructions.strip()] if instructions.strip() else []
         if style_hint.strip():
             system_parts.append(style_hint.strip())
+        if tools_prompt.strip():
+            system_parts.append(tools_prompt.strip())
         system_parts += [i.text for i in self.items if i.role == "system"]
-        dialogue = [i for i in self.items if i.role in ("user", "assistant") and i.text.strip()]
+        dialogue = [i for i in self.items if i.role in ("user", "assistant", TOOL_ROLE) and i.text.strip()]
+        tools_active = bool(tools_prompt.strip())
+
+        def past_text(item: Item) -> str:
+            text = item.prompt_text(tools_active, tool_output_chars)
+            return text if item.kind != "message" else shorten(text, max_item_chars)
+
         if upcoming:
             past = dialogue[history_start(len(dialogue), history_turns):]
-            dialogue = [(i.role, shorten(i.text, max_item_chars)) for i in past]
+            dialogue = [(i.role, past_text(i)) for i in past]
         elif dialogue:
             past, newest = dialogue[:-1], dialogue[-1]
             past = past[history_start(len(past), history_turns):]
-            dialogue = [(i.role, shorten(i.text, max_item_chars)) for i in past] + [(newest.role, newest.text)]
+            dialogue = [(i.role, past_text(i)) for i in past] + [
+                (newest.role, newest.prompt_text(tools_active, tool_output_chars))]
         messages = [{"role": "system", "content": "\n".join(system_parts)}] if system_parts else []
         for role, text in dialogue:
             if messages and messages[-1]["role"] == role:

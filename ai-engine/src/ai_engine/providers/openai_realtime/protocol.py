@@ -76,6 +76,7 @@ class RealtimeConfig:
     transcription_model: str
     language: str | None
     tools: tuple[ToolSpec, ...] = ()
+    tool_choice: str = "auto"  # the persona's: auto | none | required (OpenAI's session tool_choice)
 
 
 def session_update(config: RealtimeConfig) -> str:
@@ -95,7 +96,7 @@ def session_update(config: RealtimeConfig) -> str:
         output_format=fmt,
         turn_detection=turn,
         transcription=rp.Transcription(config.transcription_model, config.language),
-        **tool_config(config.tools),
+        **tool_config(config.tools, config.tool_choice),
     )
     return rp.serialize(rp.SessionUpdate(session))
 
@@ -133,8 +134,8 @@ class RealtimeProtocol:
     def user_text(self, text: str) -> list[str]:
         return [self._conn.send(event) for event in user_text(text)]
 
-    def tool_result(self, call_id: str, output: str, respond: bool) -> list[str]:
-        return [self._conn.send(event) for event in tool_result(call_id, output, respond)]
+    def tool_result(self, call_id: str, output: str, respond: bool, tool_choice: str = "auto") -> list[str]:
+        return [self._conn.send(event) for event in tool_result(call_id, output, respond, tool_choice)]
 
     def truncate(self, item_id: str, audio_end_ms: int) -> str:
         return self._conn.send(rp.ConversationItemTruncate(item_id, audio_end_ms))

@@ -62,6 +62,7 @@ class OpenAIRealtimeProvider:
             transcription_model=s.transcription_model,
             language=s.language,
             tools=options.tools,
+            tool_choice=options.tool_choice,
         )
         try:
             session = OpenAIRealtimeSession(self, ws, config)
@@ -112,7 +113,7 @@ class OpenAIRealtimeSession:
             await self._send(message)
 
     async def send_tool_result(self, call_id: str, name: str, output: str, respond: bool) -> None:
-        for message in self._protocol.tool_result(call_id, output, respond):
+        for message in self._protocol.tool_result(call_id, output, respond, self._config.tool_choice):
             await self._send(message)
 
     async def run(self, deliver: base.EventSink) -> None:

@@ -9,6 +9,13 @@ owners frames are kept (bounded: past `PENDING_MAX` frames reading pauses, and t
 socket buffer holds the rest, as a connection nobody reads would). The UUID frame's value is
 recorded by the connection itself (`uuid`).
 
+An owner that has no use for the leg's audio (the stream-mode playback leg, which Asterisk
+feeds with the bridge's mix) can read it in batches: `attach(..., keep_audio=False, batched=True)`
+pauses reading after each read, and the owner's `poll()` (every few 20 ms ticks) takes what came
+meanwhile in one read. Each read wakes the loop and runs Python: polled every 200 ms, a playback
+leg costs 5 reads a second instead of 50 (bench/media_load.py). The leg's end (hang-up frame,
+EOF) is then seen at the next poll; nothing is lost, the socket holds what came meanwhile.
+
 Sends are `transport.write()`: no await, no lock. When the transport's buffer passes its high
 mark asyncio calls `pause_writing()`; `write_paused_since` then tells the owner how long the
 peer has not been reading (the stream output fails a leg stalled for a second).
@@ -40,7 +47,9 @@ log = get_logger(__name__)
 
 PENDING_MAX = 100  # frames kept for an owner that has not attached yet (2 s of 20 ms frames)
 WRITE_HIGH_WATER = 16384  # bytes buffered in the transport before pause_writing()
-
+# Received frames are added to the frames-in metric in batches (exact once the leg closes): a
+# metric update per 20 ms frame was a tenth of the receive path's cost (bench/media_load.py).
+COUNT_EVERY = 50
 
 
 class EndKind(enum.Enum):
@@ -77,6 +86,8 @@ class AudioSocketConnection(asyncio.Protocol):
         self._keep_audio = True
         self._counted = 0  # audio frames already added to the frames-in metric
         self._reading_paused = False
+        self._batched = False  # the owner reads in batches: reading pauses after each read until poll()
+        self._parked = False  # paused until the owner's next poll()
         self.peer = "?"
         self.uuid: uuidlib.UUID | None = None  # from the UUID frame, once it came
         self.closed = False  # closed by either side: nothing more is sent or received
@@ -95,11 +106,15 @@ class AudioSocketConnection(asyncio.Protocol):
         """The kind of the latest audio frame received (tracked even when audio is dropped)."""
         return self._decoder.last_audio_kind
 
-    def attach(self, on_event: EventSink, on_close: CloseSink, *, keep_audio: bool = True) -> None:
+    def attach(self, on_event: EventSink, on_close: CloseSink, *, keep_audio: bool = True, batched: bool = False) -> None:
         """Hand every frame from now on to `on_event` (frames kept so far first) and the leg's end
         to `on_close`. With `keep_audio=False` audio frames are only validated (and their kind
-        tracked): for a leg whose inbound audio is of no use."""
+        tracked): for a leg whose inbound audio is of no use. `batched` (only with
+        `keep_audio=False`): reading pauses after each read until the owner's next `poll()`."""
+        if batched and keep_audio:
+            raise ValueError("batched reading is for legs whose audio is dropped (keep_audio=False)")
         self._on_event, self._on_close, self._keep_audio = on_event, on_close, keep_audio
+        self._batched = batched
         pending, self._pending = self._pending, deque()
         for event in pending:
             if keep_audio or type(event) is not codec.Audio:
@@ -107,13 +122,22 @@ class AudioSocketConnection(asyncio.Protocol):
         if self._ended is not None:
             on_close(self._ended)
         elif self._reading_paused and self._transport is not None:
-            self._reading_paused = False
+            self._reading_paused = self._parked = False
             self._transport.resume_reading()
 
     def detach(self) -> None:
         """Stop handing frames to the owner (kept again, bounded, until the next attach)."""
         self._on_event = self._on_close = None
         self._keep_audio = True
+        self._batched = False
+        self.poll()
+
+    def poll(self) -> None:
+        """Batched reading: take in what arrived since the last poll (one read, soon)."""
+        if self._parked:
+            self._parked = False
+            if not self._reading_paused and not self.closed and self._transport is not None:
+                self._transport.resume_reading()
 
     def send_audio(self, pcm: bytes, kind: codec.Kind | None = None) -> None:
         """Queue one audio frame. Raises `anyio.ClosedResourceError` once the leg is closed."""
@@ -173,9 +197,8 @@ class AudioSocketConnection(asyncio.Protocol):
         except codec.ProtocolError as exc:
             self._malformed(exc)
             return
-        if decoder.audio_frames != self._counted:
-            metrics.FRAMES_IN.inc(decoder.audio_frames - self._counted)
-            self._counted = decoder.audio_frames
+        if decoder.audio_frames - self._counted >= COUNT_EVERY:
+            self._count_frames()
         for i, event in enumerate(events):
             if type(event) is codec.Uuid and self.uuid is None:
                 self.uuid = event.uuid
@@ -191,12 +214,16 @@ class AudioSocketConnection(asyncio.Protocol):
                 return
             if self.closed:
                 return
+        if self._batched and not self._parked and not self._reading_paused and not self.closed:
+            self._parked = True
+            self._transport.pause_reading()
 
     def eof_received(self) -> bool:
         return False  # close our end too; connection_lost follows
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        self._count_frames()
         self._pending.clear()
         self.write_paused_since = None
         self.end(LegEnd(EndKind.CLOSED))
@@ -208,6 +235,12 @@ class AudioSocketConnection(asyncio.Protocol):
         self.write_paused_since = None
 
     # ---- internals ----------------------------------------------------------------------
+
+    def _count_frames(self) -> None:
+        frames = self._decoder.audio_frames
+        if frames != self._counted:
+            metrics.FRAMES_IN.inc(frames - self._counted)
+            self._counted = frames
 
     def _keep(self, events: list[codec.Event]) -> None:
         if self.closed:
@@ -223,4 +256,5 @@ class AudioSocketConnection(asyncio.Protocol):
     def _pause_reading(self) -> None:
         if not self._reading_paused and not self.closed and self._transport is not None:
             self._reading_paused = True
-            self._transport.pause_reading()
+            if not self._parked:
+                self._transport.pause_reading()

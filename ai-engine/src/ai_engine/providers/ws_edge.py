@@ -50,6 +50,22 @@ class KeyState:
             return "no API key in the environment"
         return self.rejected
 
+class CloudProvider:
+    """What the cloud providers share: a name, typed settings holding the API key, and readiness,
+    which is the key's state (missing or refused: not ready, with the reason for /health)."""
+
+    def __init__(self, name: str, settings) -> None:
+        self.name = name
+        self.settings = settings
+        self.keys = KeyState(name, settings.key())
+
+    @property
+    def not_ready_reason(self) -> str | None:
+        return self.keys.not_ready_reason
+
+    async def ready(self) -> bool:
+        return self.keys.not_ready_reason is None
+
 
 async def open_ws(keys: KeyState, url: str, headers: dict[str, str], timeout_s: float, max_size: int) -> ClientConnection:
     try:

@@ -18,7 +18,7 @@ from ...concurrency import single_error
 from ...config import DeepgramAgentSettings
 from ...observability.logs import get_logger
 from .. import base
-from ..ws_edge import KeyState, Outbox, close_quietly, closed, open_ws, send
+from ..ws_edge import CloudProvider, Outbox, close_quietly, closed, open_ws, send
 from . import protocol as p
 
 log = get_logger(__name__)
@@ -26,18 +26,8 @@ log = get_logger(__name__)
 MAX_FRAMES_PER_MESSAGE = 5  # 100 ms of caller audio per binary message at most
 
 
-class DeepgramAgentProvider:
-    def __init__(self, name: str, settings: DeepgramAgentSettings):
-        self.name = name
-        self.settings = settings
-        self.keys = KeyState(name, settings.key())
-
-    @property
-    def not_ready_reason(self) -> str | None:
-        return self.keys.not_ready_reason
-
-    async def ready(self) -> bool:
-        return self.keys.not_ready_reason is None
+class DeepgramAgentProvider(CloudProvider):
+    settings: DeepgramAgentSettings
 
     @asynccontextmanager
     async def session(self, options: base.SessionOptions) -> AsyncIterator[DeepgramAgentSession]:

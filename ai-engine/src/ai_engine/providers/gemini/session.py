@@ -22,7 +22,7 @@ from ...config import GeminiLiveSettings
 from ...observability import metrics
 from ...observability.logs import get_logger
 from .. import base
-from ..ws_edge import KeyState, Outbox, close_quietly, closed, open_ws
+from ..ws_edge import CloudProvider, Outbox, close_quietly, closed, open_ws
 from . import protocol as p
 
 log = get_logger(__name__)
@@ -31,18 +31,8 @@ MAX_FRAMES_PER_MESSAGE = 5  # 100 ms of caller audio per realtimeInput at most
 POLICY_VIOLATION = 1008
 
 
-class GeminiLiveProvider:
-    def __init__(self, name: str, settings: GeminiLiveSettings):
-        self.name = name
-        self.settings = settings
-        self.keys = KeyState(name, settings.key())
-
-    @property
-    def not_ready_reason(self) -> str | None:
-        return self.keys.not_ready_reason
-
-    async def ready(self) -> bool:
-        return self.keys.not_ready_reason is None
+class GeminiLiveProvider(CloudProvider):
+    settings: GeminiLiveSettings
 
     async def connect(self) -> ClientConnection:
         s = self.settings

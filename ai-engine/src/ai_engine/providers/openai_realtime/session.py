@@ -23,7 +23,7 @@ from ...config import OpenAIRealtimeSettings
 from ...observability import metrics
 from ...observability.logs import get_logger
 from .. import base
-from ..ws_edge import KeyState, Outbox, close_quietly, closed, open_ws, send
+from ..ws_edge import CloudProvider, Outbox, close_quietly, closed, open_ws, send
 from . import protocol as p
 
 log = get_logger(__name__)
@@ -31,18 +31,8 @@ log = get_logger(__name__)
 MAX_FRAMES_PER_MESSAGE = 5  # 100 ms of caller audio per append at most
 
 
-class OpenAIRealtimeProvider:
-    def __init__(self, name: str, settings: OpenAIRealtimeSettings):
-        self.name = name
-        self.settings = settings
-        self.keys = KeyState(name, settings.key())
-
-    @property
-    def not_ready_reason(self) -> str | None:
-        return self.keys.not_ready_reason
-
-    async def ready(self) -> bool:
-        return self.keys.not_ready_reason is None
+class OpenAIRealtimeProvider(CloudProvider):
+    settings: OpenAIRealtimeSettings
 
     @asynccontextmanager
     async def session(self, options: base.SessionOptions) -> AsyncIterator[OpenAIRealtimeSession]:

@@ -41,7 +41,30 @@ log = get_logger(__name__)
 
 HERE = FsPath(__file__).parent
 STATIC = {p.name: p for p in (HERE / "static").iterdir() if p.suffix in (".css", ".js")}
-PAGES = {p.stem: p.read_text() for p in (HERE / "pages").glob("*.html")}  # read once, at import
+SECTIONS = (("live", "/admin/", "Live calls"), ("history", "/admin/history", "History"), ("health", "/admin/health", "Health"))
+
+
+def _compose(name: str, text: str, layout: str) -> str:
+    """A signed-in page (its file starts with `<!-- title: ... -->`) inside the one layout: the
+    header, the navigation with the current section marked, the log-out form."""
+    first, body = text.split("\n", 1)
+    title = first.removeprefix("<!-- title: ").removesuffix(" -->")
+    current = ' aria-current="page"'
+    nav = "".join(f'\n    <a href="{href}"{current if key == name else ""}>{label}</a>'
+                  for key, href, label in SECTIONS) + "\n  "
+    return layout.replace("{{title}}", title).replace("{{nav}}", nav).replace("{{body}}", body.rstrip("\n"))
+
+
+def _pages() -> dict[str, str]:
+    layout = (HERE / "pages" / "_layout.html").read_text()
+    pages = {}
+    for path in (HERE / "pages").glob("[!_]*.html"):
+        text = path.read_text()
+        pages[path.stem] = _compose(path.stem, text, layout) if text.startswith("<!-- title: ") else text
+    return pages
+
+
+PAGES = _pages()  # read once, at import
 MEDIA_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
 MAX_LOGIN_BODY = 4096
 MAX_STREAMS = 16  # open live-call streams at once

@@ -26,11 +26,8 @@ DEFAULT_INSTRUCTIONS = (
 )
 
 _yaml_file: ContextVar[Path | None] = ContextVar("local_ai_yaml_file", default=None)
-
-
 ENV_PREFIX = "LOCAL_AI_"
 SECRETS = ("auth_token", "llm.api_key")  # environment only: a YAML file that sets one is refused
-
 
 
 class ServerSettings(Section):

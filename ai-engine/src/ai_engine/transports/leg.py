@@ -24,16 +24,20 @@ The contract:
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
+from ..observability.logs import get_logger
 from .audiosocket import codec
 from .audiosocket.connection import EndKind, LegEnd
 
 EventSink = Callable[[codec.Event], None]
 CloseSink = Callable[[LegEnd], None]
 
-__all__ = ["CloseSink", "EndKind", "EventSink", "LegEnd", "MediaLeg"]
+__all__ = ["CloseSink", "EndKind", "EventSink", "LegEnd", "MediaLeg", "OwnedLeg"]
+
+log = get_logger(__name__)
 
 
 class MediaLeg(Protocol):
@@ -59,3 +63,58 @@ class MediaLeg(Protocol):
     def end(self, end: LegEnd) -> None: ...
 
     def release(self) -> None: ...
+
+
+class OwnedLeg:
+    """The owner side of the contract above, shared by the RTP and the chan_websocket legs: events
+    kept (bounded) until an owner attaches, handed over synchronously after, the leg's end told
+    once, and a failing handler ending its own leg, never the engine. (The AudioSocket connection
+    has its own: it pauses reading instead of dropping what does not fit.)"""
+
+    PENDING_MAX = 50  # events kept until the owner attaches (1 s of 20 ms frames)
+    _handler_failed_event = "leg.handler_failed"
+
+    def _init_owner(self) -> None:
+        self._pending: deque[codec.Event] = deque(maxlen=self.PENDING_MAX)
+        self._on_event: EventSink | None = None
+        self._on_close: CloseSink | None = None
+        self._keep_audio = True
+        self._ended: LegEnd | None = None
+
+    def attach(self, on_event: EventSink, on_close: CloseSink, *, keep_audio: bool = True) -> None:
+        self._on_event, self._on_close, self._keep_audio = on_event, on_close, keep_audio
+        pending, self._pending = self._pending, deque(maxlen=self.PENDING_MAX)
+        for event in pending:
+            if keep_audio or type(event) is not codec.Audio:
+                on_event(event)
+        if self._ended is not None:
+            on_close(self._ended)
+
+    def detach(self) -> None:
+        self._on_event = self._on_close = None
+        self._keep_audio = True
+
+    def end(self, end: LegEnd) -> None:
+        if self._ended is not None:
+            return
+        self._ended = end
+        self._ending(end)
+        if self._on_close is not None:
+            self._on_close(end)
+
+    def _ending(self, end: LegEnd) -> None:
+        """What the leg itself does once, as it ends (before the owner hears of it)."""
+
+    def _log_fields(self) -> dict[str, Any]:
+        return {}
+
+    def _deliver(self, event: codec.Event) -> None:
+        on_event = self._on_event
+        if on_event is None:
+            self._pending.append(event)
+            return
+        try:
+            on_event(event)
+        except Exception as exc:  # a bug in the owner must end its call, not the engine
+            log.exception(self._handler_failed_event, **self._log_fields())
+            self.end(LegEnd(EndKind.HANDLER_FAILED, repr(exc)))

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections import deque
 from ipaddress import ip_address
 
 import anyio
@@ -33,12 +32,11 @@ from voice_common.resample import StreamResampler
 from ...observability import metrics
 from ...observability.logs import get_logger
 from ..audiosocket import codec as frames
-from ..leg import CloseSink, EndKind, EventSink, LegEnd
+from ..leg import EndKind, LegEnd, OwnedLeg
 from . import codec
 
 log = get_logger(__name__)
 
-PENDING_MAX = 50  # events kept until the owner attaches (1 s of 20 ms packets)
 SEND_RATE = 8000  # what Asterisk plays from us (M8/M9)
 FRAME_S = 0.02
 SEND_FRAME_BYTES = SEND_RATE // 50 * 2
@@ -51,7 +49,9 @@ def _dropped(reason: str):
 _DROP = {r: _dropped(r) for r in ("stranger", "malformed", "payload_type", "late", "duplicate", "lost")}
 
 
-class RtpLeg(asyncio.DatagramProtocol):
+class RtpLeg(OwnedLeg, asyncio.DatagramProtocol):
+    _handler_failed_event = "rtp.handler_failed"
+
     def __init__(self, fmt: str, *, reorder: int = 2, max_packet: int = 1500, on_released=None):
         self.format = fmt
         self._receive = {f.pt: f for f in codec.RECEIVE[fmt]}
@@ -65,11 +65,7 @@ class RtpLeg(asyncio.DatagramProtocol):
         self._peer: tuple[str, int] | None = None  # where Asterisk sends from; we send there
         self._peer_port: int | None = None  # the port, while the address is not known yet
         self._latch_any = False
-        self._pending: deque[frames.Event] = deque(maxlen=PENDING_MAX)
-        self._on_event: EventSink | None = None
-        self._on_close: CloseSink | None = None
-        self._keep_audio = True
-        self._ended: LegEnd | None = None
+        self._init_owner()
         self._resamplers: dict[int, StreamResampler] = {}
         self._resampled = bytearray()
         self._last_sent: float | None = None
@@ -111,19 +107,6 @@ class RtpLeg(asyncio.DatagramProtocol):
 
     last_audio_kind = audio_kind
 
-    def attach(self, on_event: EventSink, on_close: CloseSink, *, keep_audio: bool = True) -> None:
-        self._on_event, self._on_close, self._keep_audio = on_event, on_close, keep_audio
-        pending, self._pending = self._pending, deque(maxlen=PENDING_MAX)
-        if keep_audio:
-            for event in pending:
-                on_event(event)
-        if self._ended is not None:
-            on_close(self._ended)
-
-    def detach(self) -> None:
-        self._on_event = self._on_close = None
-        self._keep_audio = True
-
     def send_audio(self, pcm: bytes, kind: frames.Kind | None = None) -> None:
         if self.closed:
             raise anyio.ClosedResourceError
@@ -157,13 +140,6 @@ class RtpLeg(asyncio.DatagramProtocol):
 
     def silence_frame(self) -> bytes:
         return b"\x00" * (SEND_RATE // 50 * 2)
-
-    def end(self, end: LegEnd) -> None:
-        if self._ended is not None:
-            return
-        self._ended = end
-        if self._on_close is not None:
-            self._on_close(end)
 
     def release(self) -> None:
         self.detach()
@@ -235,16 +211,8 @@ class RtpLeg(asyncio.DatagramProtocol):
             return True
         return False
 
-    def _deliver(self, event: frames.Event) -> None:
-        on_event = self._on_event
-        if on_event is None:
-            self._pending.append(event)
-            return
-        try:
-            on_event(event)
-        except Exception as exc:  # a bug in the owner must end its call, not the engine
-            log.exception("rtp.handler_failed", port=self.port)
-            self.end(LegEnd(EndKind.HANDLER_FAILED, repr(exc)))
+    def _log_fields(self) -> dict:
+        return {"port": self.port}
 
 
 def _swap16(pcm: bytes) -> bytes:

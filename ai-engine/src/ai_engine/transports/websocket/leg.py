@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from collections import deque
 from urllib.parse import urlsplit
 
 import anyio
@@ -36,16 +35,17 @@ from voice_common.resample import StreamResampler
 from ...observability import metrics
 from ...observability.logs import get_logger
 from ..audiosocket import codec as frames
-from ..leg import CloseSink, EndKind, EventSink, LegEnd
+from ..leg import EndKind, LegEnd, OwnedLeg
 from . import codec
 
 log = get_logger(__name__)
 
-PENDING_MAX = 50
 WRITE_HIGH_WATER = 65536
 
 
-class WebSocketLeg(asyncio.Protocol):
+class WebSocketLeg(OwnedLeg, asyncio.Protocol):
+    _handler_failed_event = "websocket_media.handler_failed"
+
     def __init__(self, target: str, host: str, fmt: str, *, max_message: int = 65536):
         self._ws = WSConnection(ConnectionType.CLIENT)
         self._target, self._host = target, host
@@ -56,11 +56,7 @@ class WebSocketLeg(asyncio.Protocol):
         self._transport: asyncio.Transport | None = None
         self._text: list[str] = []
         self._binary = bytearray()
-        self._pending: deque[frames.Event] = deque(maxlen=PENDING_MAX)
-        self._on_event: EventSink | None = None
-        self._on_close: CloseSink | None = None
-        self._keep_audio = True
-        self._ended: LegEnd | None = None
+        self._init_owner()
         self._resamplers: dict[int, StreamResampler] = {}
         self.started: asyncio.Future[codec.MediaStart] = self._loop.create_future()
         self.closed = False
@@ -77,19 +73,6 @@ class WebSocketLeg(asyncio.Protocol):
         return self.kind
 
     last_audio_kind = audio_kind
-
-    def attach(self, on_event: EventSink, on_close: CloseSink, *, keep_audio: bool = True) -> None:
-        self._on_event, self._on_close, self._keep_audio = on_event, on_close, keep_audio
-        pending, self._pending = self._pending, deque(maxlen=PENDING_MAX)
-        for event in pending:
-            if keep_audio or type(event) is not frames.Audio:
-                on_event(event)
-        if self._ended is not None:
-            on_close(self._ended)
-
-    def detach(self) -> None:
-        self._on_event = self._on_close = None
-        self._keep_audio = True
 
     def send_audio(self, pcm: bytes, kind: frames.Kind | None = None) -> None:
         if self.closed or self._transport is None:
@@ -111,14 +94,9 @@ class WebSocketLeg(asyncio.Protocol):
     def silence_frame(self) -> bytes:
         return b"\x00" * (self.rate // 50 * 2)
 
-    def end(self, end: LegEnd) -> None:
-        if self._ended is not None:
-            return
-        self._ended = end
+    def _ending(self, end: LegEnd) -> None:
         if not self.started.done():
             self.started.set_exception(ConnectionError(f"media WebSocket ended: {end}"))
-        if self._on_close is not None:
-            self._on_close(end)
 
     def release(self) -> None:
         """Close with code 1000 (what Asterisk sends and expects, M31)."""
@@ -233,16 +211,6 @@ class WebSocketLeg(asyncio.Protocol):
         elif isinstance(event, codec.Error):
             log.warning("websocket_media.error", error_text=event.text)
 
-    def _deliver(self, event: frames.Event) -> None:
-        on_event = self._on_event
-        if on_event is None:
-            self._pending.append(event)
-            return
-        try:
-            on_event(event)
-        except Exception as exc:  # a bug in the owner must end its call, not the engine
-            log.exception("websocket_media.handler_failed")
-            self.end(LegEnd(EndKind.HANDLER_FAILED, repr(exc)))
 
     def _violation(self, why: str) -> None:
         log.warning("websocket_media.protocol_error", error=why)

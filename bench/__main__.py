@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHES = ["local_ai_server", "answer_quality", "tool_calls", "local_ai_server_attack", "latency", "turn_taking",
+BENCHES = ["local_ai_server", "answer_quality", "tool_calls", "local_ai_server_attack", "latency", "wideband", "turn_taking",
            "bargein", "media_load", "audiosocket_fuzz", "soak", "records_store", "providers", "knowledge_base"]
 
 

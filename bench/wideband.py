@@ -133,17 +133,17 @@ class TranscriptLog(logging.Handler):
 
 
 def leg_rates(emu) -> dict:
-    """Rates of the call's capture and agent-audio legs as the emulated Asterisk runs them."""
-    legs = [(ch.id, ch.leg) for ch in emu.channels.values() if getattr(ch, "leg", None) is not None]
-    legs += [(leg.channel.id, leg) for leg in (*emu.websocket_legs, *emu.rtp_legs)]
-    rates = {}
-    for cid, leg in legs:
-        role = "playback" if cid.endswith("-playback") else "capture"
-        rate = getattr(leg, "rate", None)
-        played = [p["pt"] for p in getattr(leg, "log", []) if isinstance(p, dict) and p.get("played")]
-        if role == "playback" and played:  # RTP: what the engine sends back (PT 0/11: 8 kHz), not what Asterisk sends
-            rate = RTP_RATE_BY_PT.get(played[-1], rate)
-        rates.setdefault(role, rate)
+    """Rates of the call's capture and agent-audio (`-playback`) legs as the emulated Asterisk runs
+    them; for RTP, agent audio is what the engine sends back (PT 0/11: 8 kHz), not what Asterisk sends."""
+    legs = [(ch.id, ch.leg.rate) for ch in emu.channels.values() if getattr(ch, "leg", None) is not None]
+    legs += [(leg.channel.id, leg.rate) for leg in emu.websocket_legs]
+    for leg in emu.rtp_legs:
+        played = [p["pt"] for p in leg.packets("out") if p.get("played")]
+        back = RTP_RATE_BY_PT.get(played[-1], leg.rate) if played else leg.rate
+        legs.append((leg.channel.id, back if leg.channel.id.endswith("-playback") else leg.rate))
+    rates: dict = {}
+    for cid, rate in legs:  # the transport's own list last: it knows what the RTP leg plays
+        rates["playback" if cid.endswith("-playback") else "capture"] = rate
     return rates
 
 

@@ -104,3 +104,19 @@ def test_the_table_shows_latency_accuracy_and_rates_per_configuration():
     assert "16000" in row.split()[-7]
     assert any(line.startswith("wideband") and "100.0%" in line for line in lines)
     assert lines[0] == "load average at the start 1.0 0.5 0.2"
+
+
+def test_leg_rates_name_what_each_leg_carries_and_rtp_agent_audio_as_sent_back():
+    from types import SimpleNamespace as NS
+
+    capture = NS(channel=NS(id="abc-capture"), rate=16000, packets=lambda d: [])
+    playback = NS(channel=NS(id="abc-playback"), rate=16000,
+                  packets=lambda d: [{"pt": 11, "played": True}] if d == "out" else [])
+    channels = {"p": NS(id="abc-playback", leg=playback)}  # the emulator's channel holds the same leg
+    emu = NS(channels=channels, websocket_legs=[], rtp_legs=[capture, playback])
+    assert wb.leg_rates(emu) == {"capture": 16000, "playback": 8000}  # PT 11 back: 8 kHz
+    ws = NS(channels={}, websocket_legs=[NS(channel=NS(id="x-capture"), rate=16000), NS(channel=NS(id="x-playback"), rate=16000)],
+            rtp_legs=[])
+    assert wb.leg_rates(ws) == {"capture": 16000, "playback": 16000}
+    fork = NS(channels={"f": NS(id="f", leg=NS(rate=8000)), "c": NS(id="c", leg=None)}, websocket_legs=[], rtp_legs=[])
+    assert wb.leg_rates(fork) == {"capture": 8000}  # file or fork: no playback leg

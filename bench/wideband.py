@@ -35,15 +35,19 @@ from dataclasses import dataclass, field
 
 import anyio
 from bench import wideband_audio as wa
-from bench.calibration import calibrated
+from bench.calibration import calibrated, load_average
 from bench.voice_rig import (
     INSTRUCTIONS, QUESTIONS, RESULTS, VOICES, TurnLog, local_ai_server, stats, voice_rig, wait_heard, wait_quiet,
 )
 from local_ai_server.client import RealtimeClient
 from realtime_protocol import append_message
 
-RTP_RATE_BY_PT = {0: 8000, 8: 8000, 11: 8000}  # static PTs Asterisk plays back (more/ M4-M9): 8 kHz
+# Audio rate of what Asterisk plays from an RTP leg, by payload type
+# (tests/asterisk_facts more/ M8-M9; cost/ C5-C6: G.722 heard at 16 kHz).
+RTP_RATE_BY_PT = {0: 8000, 8: 8000, 9: 16000, 10: 8000, 11: 8000}
 CALLER_HEARS_RATE = 8000  # the emulator's caller is a ulaw channel and its bridges mix at 8 kHz
+TRANSCRIBED = "conversation.item.input_audio_transcription.completed"
+SERVER_STAGES = ("transcript_ms", "first_audio_ms", "stt_ms")
 
 
 @dataclass(frozen=True)
@@ -134,7 +138,7 @@ class TranscriptLog(logging.Handler):
 
 def leg_rates(emu) -> dict:
     """Rates of the call's capture and agent-audio (`-playback`) legs as the emulated Asterisk runs
-    them; for RTP, agent audio is what the engine sends back (PT 0/11: 8 kHz), not what Asterisk sends."""
+    them; for RTP, agent audio is what the engine sends back (PT 0/10/11: 8 kHz), not what Asterisk sends."""
     legs = [(ch.id, ch.leg.rate) for ch in emu.channels.values() if getattr(ch, "leg", None) is not None]
     legs += [(leg.channel.id, leg.rate) for leg in emu.websocket_legs]
     for leg in emu.rtp_legs:
@@ -226,19 +230,19 @@ async def server_run(url: str, line: str, qs: list[Question], snr_db: float) -> 
                     metrics = await client.wait_for("x_local.turn.metrics", after=mark, timeout=5)
                 except TimeoutError:
                     metrics = {}
-                texts = [e["transcript"] for e in client.all("conversation.item.input_audio_transcription.completed", mark)]
+                texts = [e["transcript"] for e in client.all(TRANSCRIBED, mark)]
                 first = client.find("response.output_audio.delta", mark)
                 if i is not None:
+                    heard = round((first["_t"] - said[-1]) * 1000) if first and said else None
                     turns.append({"question": q.text, "voice": q.voice, "transcript": " ".join(texts) if texts else None,
-                                  "client_first_audio_ms": round((first["_t"] - said[-1]) * 1000) if first and said else None,
-                                  **{k: metrics.get(k) for k in ("transcript_ms", "first_audio_ms", "stt_ms")}})
+                                  "client_first_audio_ms": heard, **{k: metrics.get(k) for k in SERVER_STAGES}})
                 await anyio.sleep(0.6)
             tg.cancel_scope.cancel()
     pairs = [(t["question"], t["transcript"]) for t in turns]
     return {
         "rate": rate,
         "word_accuracy": wa.word_accuracy(pairs),
-        **{k: stats([t[k] for t in turns]) for k in ("transcript_ms", "first_audio_ms", "client_first_audio_ms", "stt_ms")},
+        **{k: stats([t[k] for t in turns]) for k in (*SERVER_STAGES, "client_first_audio_ms")},
         "turns": turns,
     }
 
@@ -252,14 +256,19 @@ def _pct(v: float | None) -> str:
 
 
 def table(results: dict) -> str:
-    out = [f"load average at the start {' '.join(map(str, results.get('loadavg_start') or []))}",
+    def nums(values) -> str:
+        return " ".join(map(str, values or []))
+
+    out = [f"load average at the start {nums(results.get('loadavg_start'))}, at the end {nums(results.get('loadavg'))}; "
+           f"calibration {results.get('calibration_ms', '-')} ms",
            "through the engine (emulator -> engine -> local-ai-server -> caller), stream mode:",
-           f"{'config':<18} {'capture':<46} {'in Hz':>6} {'agent Hz':>8} {'v2v p50 / p95 ms':>17} {'n':>3} {'STT acc':>8}"]
+           f"{'config':<18} {'capture':<46} {'in Hz':>6} {'agent Hz':>8} {'v2v p50 / p95 ms':>17} {'n':>3} "
+           f"{'STT acc':>8}"]
     for name, r in results.get("engine", {}).items():
         legs = r["leg_rates"]
         out.append(f"{name:<18} {r['what']:<46} {legs.get('capture') or r['capture_rate']:>6} "
-                   f"{legs.get('playback') or 8000:>8} {_ms(r['voice_to_voice_ms']):>17} {r['voice_to_voice_ms']['n']:>3} "
-                   f"{_pct(r['word_accuracy']):>8}")
+                   f"{legs.get('playback') or 8000:>8} {_ms(r['voice_to_voice_ms']):>17} "
+                   f"{r['voice_to_voice_ms']['n']:>3} {_pct(r['word_accuracy']):>8}")
     if results.get("server"):
         out.append("straight to local-ai-server, the same questions as each line delivers them:")
         out.append(f"{'line':<18} {'rate':>6} {'STT acc':>8} {'transcript p50 / p95':>21} {'first audio p50 / p95':>22}")
@@ -273,8 +282,7 @@ async def run(turns: int, configs: list[str], lines: list[str], snr_db: float) -
     TurnLog.install()  # quiet logging setup, as bench/latency
     transcripts = TranscriptLog.install()
     qs = await anyio.to_thread.run_sync(questions, turns)  # espeak-ng is synchronous
-    results: dict = {"turns": turns, "snr_db": snr_db, "loadavg_start": [float(x) for x in open("/proc/loadavg").read().split()[:3]],
-                     "engine": {}, "server": {}}
+    results: dict = {"turns": turns, "snr_db": snr_db, "loadavg_start": load_average(), "engine": {}, "server": {}}
     async with local_ai_server() as url:
         for name in configs:
             results["engine"][name] = await engine_run(url, CONFIGS[name], qs, transcripts, snr_db)
@@ -301,7 +309,7 @@ def main(argv: list[str]) -> int:
     results = anyio.run(run, args.turns, args.configs, args.lines, args.snr_db)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "wideband.json").write_text(json.dumps(calibrated(results), indent=2))
-    print(table(results))
+    print(table(json.loads((RESULTS / "wideband.json").read_text())))  # with calibration_ms and the load at the end
     return 0
 
 

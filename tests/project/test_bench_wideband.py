@@ -103,7 +103,7 @@ def test_the_table_shows_latency_accuracy_and_rates_per_configuration():
     assert row.split()[-6:] == ["16000", "900", "/", "1200", "20", "95.0%"]
     assert "16000" in row.split()[-7]
     assert any(line.startswith("wideband") and "100.0%" in line for line in lines)
-    assert lines[0] == "load average at the start 1.0 0.5 0.2"
+    assert lines[0].startswith("load average at the start 1.0 0.5 0.2")
 
 
 def test_leg_rates_name_what_each_leg_carries_and_rtp_agent_audio_as_sent_back():

@@ -42,8 +42,8 @@ from pathlib import Path
 import anyio
 import httpx
 
-from bench.calibration import calibrated
 from bench.asterisk_cost_peer import CLK_TCK, EchoPeer, heard_level, load_average, process_ticks
+from bench.calibration import calibrated
 from bench.engine_process import active_calls, cpu_seconds, engine_metric, free_port, start_engine, stop_engine, wait_ready
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -115,8 +115,9 @@ async def wait_for(pred, timeout: float) -> bool:
 
 def engine_env(args, transport: str, mode: str, http_port: int, token: str, n: int, barge_in: bool) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AI_ENGINE_", "LOCAL_AI_", "ASTERISK_COST_"))}
-    env["PYTHONPATH"] = os.pathsep.join(str(Path(__file__).resolve().parents[1] / d) for d in (
-        "ai-engine/src", "packages/realtime-protocol/src", "packages/voice-common/src")) + os.pathsep + env.get("PYTHONPATH", "")
+    here = Path(__file__).resolve().parent  # asterisk_cost_echo/: the echo in one-second replies (file mode plays)
+    env["PYTHONPATH"] = os.pathsep.join([str(here / "asterisk_cost_echo")] + [str(here.parent / d) for d in (
+        "ai-engine/src", "packages/realtime-protocol/src", "packages/voice-common/src")]) + os.pathsep + env.get("PYTHONPATH", "")
     env.update(
         AI_ENGINE_ARI__URL=args.ari_url, AI_ENGINE_ARI__USERNAME=args.ari_user, AI_ENGINE_ARI__PASSWORD=args.password,
         AI_ENGINE_API__TOKEN=token, AI_ENGINE_AUDIOSOCKET__PORT=str(args.audiosocket_port),
@@ -186,7 +187,7 @@ async def run_engine(args, combo: str, n: int, idle_cores: float, rec: str = "",
     token, http_port = secrets.token_hex(8), free_port()
     env = engine_env(args, transport, mode, http_port, token, n, barge_in)
     with tempfile.TemporaryDirectory(prefix="asterisk-cost-") as tmp:
-        log_path = RESULTS / f"asterisk_cost_engine_{transport}_{mode}.log"
+        log_path = RESULTS / f"asterisk_cost_engine_{transport}_{mode}{'_verify' if rec else ''}{'_barge' if barge_in else ''}.log"
         proc = start_engine(env, Path(tmp), log_path, None)
         try:
             async with ari_client(args) as ari, httpx.AsyncClient(

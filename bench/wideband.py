@@ -77,7 +77,7 @@ CONFIGS = {
         Config("16k-externalmedia", "snoop_externalmedia slin16 (AudioSocket 0x12)", 16000, "telephone",
                {"calls": {"audio_transport": "snoop_externalmedia", "capture_format": "slin16"},
                 "playback": {"stream_format": "slin16"}, "local": _local(16000)}),
-        Config("16k-rtp", "externalmedia_rtp slin16 in, PT 11 back", 16000, "telephone",
+        Config("16k-rtp", "externalmedia_rtp slin16 in, G.722 (PT 9) back", 16000, "telephone",
                {"calls": {"audio_transport": "externalmedia_rtp"}, "local": _local(16000),
                 "rtp": {"format": "slin16", "port_start": 32000, "port_end": 32199}}),
     )

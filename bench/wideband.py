@@ -138,7 +138,8 @@ class TranscriptLog(logging.Handler):
 
 def leg_rates(emu) -> dict:
     """Rates of the call's capture and agent-audio (`-playback`) legs as the emulated Asterisk runs
-    them; for RTP, agent audio is what the engine sends back (PT 0/10/11: 8 kHz), not what Asterisk sends."""
+    them; for RTP, agent audio is what the engine sends back (G.722: 16 kHz, PT 0/10/11: 8 kHz), not what
+    Asterisk sends."""
     legs = [(ch.id, ch.leg.rate) for ch in emu.channels.values() if getattr(ch, "leg", None) is not None]
     legs += [(leg.channel.id, leg.rate) for leg in emu.websocket_legs]
     for leg in emu.rtp_legs:

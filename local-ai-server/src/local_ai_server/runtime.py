@@ -3,7 +3,9 @@
 Every piece of model work runs in a worker thread under one `FairLimiter` (`cpu_jobs` jobs in
 flight across all sessions): one STT call, one LLM token step, or one TTS piece per job. Jobs are
 short and the limiter serves the waiting sessions in turn (cpu.py), so one session's flood does
-not delay another's turn, and the event loop (everyone's audio) is never blocked.
+not delay another's turn, and the event loop (everyone's audio) is never blocked. Work towards a
+caller's first audio goes first (STT, and a response's jobs until its first sentence is
+synthesised); a response's job time is added to its `FirstAudioWork` (admission.py).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import numpy as np
 import structlog
 from realtime_protocol import AudioFormat
 
+from .admission import WORK, Admission
 from .config import Settings
 from .cpu import QUEUE_KEY, FairLimiter
 from .models import AsyncLanguageModel, ModelSet, load_models
@@ -51,6 +54,7 @@ class Runtime:
         self.settings = settings
         self.models = models or ModelSet()
         self.cpu = FairLimiter(settings.cpu_jobs)
+        self.admission = Admission(settings.admission, settings.cpu_jobs)
         self._threads = anyio.CapacityLimiter(settings.cpu_jobs)
         self._slots: SlotPool | None = None
         self.active_sessions = 0
@@ -69,7 +73,17 @@ class Runtime:
         except Exception as exc:
             self.load_error = f"{type(exc).__name__}: {exc}"
             raise
+        await self.prepare_filler()
         log.info("models.ready", seconds=round(time.perf_counter() - started, 3))
+
+    async def prepare_filler(self) -> None:
+        """Synthesise the admission filler once, now, so that under load it costs no CPU job."""
+        if not self.settings.admission.filler_after_ms:
+            return
+        tts = self.models.tts
+        samples = await anyio.to_thread.run_sync(tts.synthesize, self.settings.admission.filler_text,
+                                                 limiter=self._threads)
+        self.admission.keep_filler(samples, tts.sample_rate)
 
     @property
     def slots(self) -> SlotPool:
@@ -77,11 +91,20 @@ class Runtime:
             self._slots = SlotPool(self.models.llm.slots)
         return self._slots
 
-    async def run(self, fn: Callable, *args):
+    async def run(self, fn: Callable, *args, urgent: bool = True):
         """Run blocking model work in a worker thread, within the shared CPU bound (served fairly
-        across sessions, see cpu.py)."""
-        async with self.cpu.place(QUEUE_KEY.get()):
-            return await anyio.to_thread.run_sync(fn, *args, limiter=self._threads)
+        across sessions, urgent work first: see cpu.py). Within a response, its jobs are urgent
+        until its first audio, and their time is counted towards it (admission.py)."""
+        work = WORK.get()
+        if work is not None and work.reached:
+            urgent = False
+        async with self.cpu.place(QUEUE_KEY.get(), urgent):
+            started = time.perf_counter()
+            try:
+                return await anyio.to_thread.run_sync(fn, *args, limiter=self._threads)
+            finally:
+                if work is not None and not work.reached:
+                    work.cpu_s += time.perf_counter() - started
 
     async def transcribe(self, audio_16k: np.ndarray) -> str:
         return await self.run(self.models.stt.transcribe, audio_16k)
@@ -102,7 +125,7 @@ class Runtime:
             return prefer_slot if prefer_slot is not None else 0
         async with self.slots.acquire(prefer_slot) as slot:
             started = time.perf_counter()
-            await self.run(self.models.llm.prefill, slot, messages)
+            await self.run(self.models.llm.prefill, slot, messages, urgent=False)  # while the caller speaks
             log.debug("llm.prefilled", slot=slot, messages=len(messages),
                       ms=round((time.perf_counter() - started) * 1000))
             return slot

@@ -146,10 +146,17 @@ def print_table(results: dict) -> None:
         rows += [(f"server: {k.removesuffix('_ms')}", v) for k, v in r["server_stages_ms"].items()]
         for label, s in rows:
             print(f"{name:<10} {label:<36} {f(s['p50']):>7} {f(s['p95']):>7} {s['n']:>4}")
-        print(f"{name:<10} answered {r['answered']}/{len(r['turns'])}"
+        print(f"{name:<10} answered {r['answered']}/{len(r['turns'])}, {r.get('fillers', 0)} began with the filler"
               + (f", questions ended within {r['question_end_spread_ms']} ms of each other (worst round; "
                  f"median round {stats(r['question_end_spread_per_round_ms'])['p50']:.0f} ms)"
                  if r["concurrency"] > 1 else ""))
+
+
+def _fillers_so_far() -> int:
+    """Turns the server began with its admission filler (its `admission.filler` log lines): the
+    caller's ears then first hear "One moment, please.", the server's first_audio is the answer's."""
+    server_log = RESULTS / "voice_server.log"
+    return server_log.read_text().count('"admission.filler"') if server_log.exists() else 0
 
 
 async def run(turns: int, modes: list[str], concurrency: list[int]) -> dict:
@@ -158,7 +165,10 @@ async def run(turns: int, modes: list[str], concurrency: list[int]) -> dict:
     async with local_ai_server() as url:
         for mode in modes:
             for n in concurrency:
-                results[mode if n == 1 else f"{mode}x{n}"] = await run_mode(url, mode, turns, log, n)
+                fillers = _fillers_so_far()
+                result = await run_mode(url, mode, turns, log, n)
+                result["fillers"] = _fillers_so_far() - fillers
+                results[mode if n == 1 else f"{mode}x{n}"] = result
     return results
 
 
@@ -171,7 +181,9 @@ def main(argv: list[str]) -> int:
     args = p.parse_args(argv)
     results = anyio.run(run, args.turns, args.modes, args.concurrency)
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "latency.json").write_text(json.dumps(calibrated(results), indent=2))
+    final = calibrated(results)
+    (RESULTS / "latency.json").write_text(json.dumps(final, indent=2))
+    print(f"calibration_ms {final['calibration_ms']} (load average at the end {final['loadavg']})")
     print_table(results)
     return 0
 

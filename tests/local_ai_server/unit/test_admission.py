@@ -3,8 +3,11 @@ first audio, and when the filler and the session refusal are due. Pure arithmeti
 
 from __future__ import annotations
 
+import anyio
 import numpy as np
-from local_ai_server.admission import Admission
+import pytest
+from local_ai_fakes import make_runtime
+from local_ai_server.admission import WORK, Admission
 from local_ai_server.config import AdmissionSettings
 from realtime_protocol import AudioFormat
 
@@ -86,3 +89,36 @@ def test_the_filler_is_converted_once_per_wire_format():
     pcm = a.filler_audio(AudioFormat("pcm", 24000))
     assert len(ulaw) == 8000 and len(pcm) == 48000  # one second in each
     assert a.filler_audio(AudioFormat("pcmu", 8000)) is ulaw
+
+
+@pytest.mark.anyio
+async def test_a_response_s_jobs_are_urgent_until_its_first_audio_and_count_towards_it():
+    runtime = make_runtime(concurrency={"cpu_jobs": 1})
+    work = runtime.admission.begin()
+    release = anyio.Event()
+
+    async def blocker() -> None:
+        async with runtime.cpu.place("other"):
+            await release.wait()
+
+    async def response_job(name: str) -> None:
+        WORK.set(work)
+        await runtime.run(lambda: None)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(blocker)
+        await anyio.wait_all_tasks_blocked()
+        tg.start_soon(response_job, "first sentence")
+        await anyio.wait_all_tasks_blocked()
+        assert runtime.cpu.waiting_urgent == 1
+        release.set()
+    assert work.cpu_s > 0  # its job's time counts towards its first audio
+    runtime.admission.reached(work)
+    release = anyio.Event()
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(blocker)
+        await anyio.wait_all_tasks_blocked()
+        tg.start_soon(response_job, "second sentence")
+        await anyio.wait_all_tasks_blocked()
+        assert runtime.cpu.waiting == 1 and runtime.cpu.waiting_urgent == 0  # behind anyone's first audio
+        release.set()

@@ -78,6 +78,9 @@ class ConcurrencySettings(Section):
     cpu_jobs: int = Field(
         0, ge=0, description="Model jobs (one STT call, one LLM token step, one TTS piece) running at once across "
                              "all sessions, served in turn per session; 0 = the number of CPU cores.")
+    llm_job_ms: int = Field(
+        40, ge=0, description="A local LLM job writes tokens for up to this long (never past a clause end) before "
+                              "the CPU queue serves another job; 0 = one token per job.")
 
 
 class AdmissionSettings(Section):

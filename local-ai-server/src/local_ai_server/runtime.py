@@ -11,7 +11,7 @@ synthesised); a response's job time is added to its `FirstAudioWork` (admission.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 
 import anyio
@@ -29,6 +29,23 @@ from .speech.audio import encode, resample
 log = structlog.get_logger("local_ai_server.runtime")
 
 _END = object()
+
+
+_CLAUSE_END = frozenset(".,!?;:")
+
+
+def _take(tokens: Iterator[str], budget_s: float) -> list:
+    """The next tokens of `tokens`, written in one CPU job: at least one, more while the job is
+    under `budget_s`, and none past a clause end (the first text piece is cut there: its TTS should
+    not wait for more). `_END` last when the stream ended. Fewer, longer LLM jobs wait fewer
+    rounds of the CPU queue behind other callers' TTS jobs."""
+    deadline = time.perf_counter() + budget_s
+    batch: list = []
+    while True:
+        token = next(tokens, _END)
+        batch.append(token)
+        if token is _END or time.perf_counter() >= deadline or not _CLAUSE_END.isdisjoint(token):
+            return batch
 
 
 class SlotPool:
@@ -150,10 +167,10 @@ class Runtime:
         prefix: str = "",
         schema: dict | None = None,
     ) -> int:
-        """Stream a chat completion (a local model one token per worker job); returns the slot used. `prefix` and
+        """Stream a chat completion (a local model a few tokens per worker job, `_take`); returns the slot used. `prefix` and
         `schema` as in `LanguageModel.stream` (a reply after a decision; a call's arguments).
 
-        Cancelling the caller stops generation after the token being computed."""
+        Cancelling the caller stops generation after the job being computed (`concurrency.llm_job_ms`)."""
         waited = time.perf_counter()
         async with self.slots.acquire(prefer_slot) as slot:
             started = time.perf_counter()
@@ -178,7 +195,7 @@ class Runtime:
             return slot
 
     async def _tokens(self, slot: int, messages: list[dict], max_tokens: int, extra: dict) -> AsyncIterator[str]:
-        """A remote model's stream as it is (no CPU job); a local one one token per worker job."""
+        """A remote model's stream as it is (no CPU job); a local one a few tokens per worker job."""
         llm = self.models.llm
         if isinstance(llm, AsyncLanguageModel):
             stream = llm.astream(messages, max_tokens=max_tokens, **extra)
@@ -189,8 +206,12 @@ class Runtime:
                 await stream.aclose()
             return
         tokens = llm.stream(slot, messages, max_tokens=max_tokens, **extra)
+        budget_s = self.settings.concurrency.llm_job_ms / 1000
         try:
-            while (token := await self.run(next, tokens, _END)) is not _END:
-                yield token
+            while True:
+                for token in await self.run(_take, tokens, budget_s):
+                    if token is _END:
+                        return
+                    yield token
         finally:
             tokens.close()

@@ -73,11 +73,21 @@ class Rounds:
         await anyio.sleep(max(0.0, self.t0[r] + offset - anyio.current_time()))
 
 
+async def _answer_done(log: TurnLog, call_id: str | None, seen: int, timeout: float = 30.0) -> None:
+    """Until the server's metrics of this call's turn came (they follow its whole answer): a turn
+    that began with the admission filler may have a pause between the filler and the answer,
+    which a quiet caller must not take for the end of the answer."""
+    deadline = anyio.current_time() + timeout
+    while call_id and anyio.current_time() < deadline and sum(s.get("call_id") == call_id for s in log.server) <= seen:
+        await anyio.sleep(0.1)
+
+
 async def _caller(rig, k: int, turns: int, clips: list[tuple[bytes, float]], longest: list[float],
-                  measured: list[dict], rounds: Rounds) -> None:
+                  measured: list[dict], rounds: Rounds, log: TurnLog) -> None:
     call = await rig.emu.place_call(exten="5551234", stasis_args=["default"])
     try:
         await call.wait_answered(20)
+        call_id = next((c.id for c in rig.engine.registry.calls.values() if c.caller_id == call.channel_id), None)
         await wait_heard(call, call.t_answered, 30)
         await wait_quiet(call)
         for r in range(turns):
@@ -85,11 +95,13 @@ async def _caller(rig, k: int, turns: int, clips: list[tuple[bytes, float]], lon
             i = (r + k) % len(clips)
             clip, length = clips[i]
             await rounds.start_at(r, longest[r] - length)  # all questions of the round end together
+            seen = sum(s.get("call_id") == call_id for s in log.server)
             await call.say(clip)
             t_end = anyio.current_time()  # say() returns once the last frame of the clip was sent
             t_heard = await wait_heard(call, t_end)
             measured.append({"round": r, "caller": k, "question": QUESTIONS[i % len(QUESTIONS)], "t_end": t_end,
                              "voice_to_voice_ms": None if t_heard is None else round((t_heard - t_end) * 1000)})
+            await _answer_done(log, call_id, seen)
             await wait_quiet(call)
     finally:
         await call.hangup()
@@ -108,7 +120,7 @@ async def run_mode(url: str, mode: str, turns: int, log: TurnLog, concurrency: i
         rounds = Rounds(concurrency, turns)
         async with anyio.create_task_group() as tg:
             for k in range(concurrency):
-                tg.start_soon(_caller, rig, k, turns, clips, longest, measured, rounds)
+                tg.start_soon(_caller, rig, k, turns, clips, longest, measured, rounds, log)
     ends: dict[int, list[float]] = {}
     for m in measured:
         ends.setdefault(m["round"], []).append(m.pop("t_end"))

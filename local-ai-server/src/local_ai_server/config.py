@@ -76,7 +76,7 @@ class LimitsSettings(Section):
 
 class ConcurrencySettings(Section):
     cpu_jobs: int = Field(
-        0, ge=0, description="Model jobs (one STT call, one LLM token step, one TTS piece) running at once across "
+        0, ge=0, description="Model jobs (one STT call, a few LLM tokens, one TTS piece) running at once across "
                              "all sessions, served in turn per session; 0 = the number of CPU cores.")
     llm_job_ms: int = Field(
         40, ge=0, description="A local LLM job writes tokens for up to this long (never past a clause end) before "

@@ -1,5 +1,5 @@
-"""The CPU queue shared by all sessions: at most `cpu_jobs` model jobs (one STT call, one LLM token
-step, one TTS piece) run at once, and waiting jobs are served fairly across sessions.
+"""The CPU queue shared by all sessions: at most `cpu_jobs` model jobs (one STT call, a few LLM
+tokens, one TTS piece) run at once, and waiting jobs are served fairly across sessions.
 
 Fair means round robin over the sessions that wait, first come first served within one session:
 a session that floods the queue (audio sent faster than real time, many turns) waits behind its

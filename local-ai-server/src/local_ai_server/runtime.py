@@ -1,7 +1,7 @@
 """What all sessions share: settings, the models (loaded once), and the bounded CPU worker pool.
 
 Every piece of model work runs in a worker thread under one `FairLimiter` (`cpu_jobs` jobs in
-flight across all sessions): one STT call, one LLM token step, or one TTS piece per job. Jobs are
+flight across all sessions): one STT call, a few LLM tokens, or one TTS piece per job. Jobs are
 short and the limiter serves the waiting sessions in turn (cpu.py), so one session's flood does
 not delay another's turn, and the event loop (everyone's audio) is never blocked. Work towards a
 caller's first audio goes first (STT, and a response's jobs until its first sentence is

@@ -193,9 +193,9 @@ def main(argv: list[str]) -> int:
     args = p.parse_args(argv)
     results = anyio.run(run, args.turns, args.modes, args.concurrency)
     RESULTS.mkdir(exist_ok=True)
-    final = calibrated(results)
-    (RESULTS / "latency.json").write_text(json.dumps(final, indent=2))
-    print(f"calibration_ms {final['calibration_ms']} (load average at the end {final['loadavg']})")
+    (RESULTS / "latency.json").write_text(json.dumps(calibrated(results), indent=2))
+    saved = json.loads((RESULTS / "latency.json").read_text())
+    print(f"calibration_ms {saved['calibration_ms']} (load average at the end {saved['loadavg']})")
     print_table(results)
     return 0
 

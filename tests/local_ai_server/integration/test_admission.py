@@ -29,7 +29,10 @@ ADMISSION = {"filler_after_ms": 3000, "first_audio_cost_ms": 500, "refuse_sessio
 
 
 def loaded_runtime(others_on_the_way: int, tts: FakeTTS | None = None, **admission):
-    runtime = make_runtime(fake_models(tts=tts), admission={**ADMISSION, **admission}, concurrency={"cpu_jobs": 1})
+    # No speculative answer: one made during the pause could have its first sentence ready by the
+    # time the turn ends (then no filler is due), which would make the test depend on timing.
+    runtime = make_runtime(fake_models(tts=tts), admission={**ADMISSION, **admission}, concurrency={"cpu_jobs": 1},
+                           vad={"speculative_response": False})
     works = [runtime.admission.begin() for _ in range(others_on_the_way)]
     return runtime, works
 

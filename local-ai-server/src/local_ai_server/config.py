@@ -76,8 +76,27 @@ class LimitsSettings(Section):
 
 class ConcurrencySettings(Section):
     cpu_jobs: int = Field(
-        0, ge=0, description="Model jobs (one STT call, one LLM token step, one TTS piece) running at once across "
+        0, ge=0, description="Model jobs (one STT call, a few LLM tokens, one TTS piece) running at once across "
                              "all sessions, served in turn per session; 0 = the number of CPU cores.")
+    llm_job_ms: int = Field(
+        40, ge=0, description="A local LLM job writes tokens for up to this long (never past a clause end) before "
+                              "the CPU queue serves another job; 0 = one token per job.")
+
+
+class AdmissionSettings(Section):
+    """An overloaded server degrades politely (admission.py): a filler first, then refused sessions."""
+
+    filler_after_ms: int = Field(
+        1500, ge=0, description="A turn whose first audio is predicted later than this after the caller's end of "
+                                "speech (time spent + estimated wait in the CPU queue) starts with filler_text; 0 = off.")
+    filler_text: str = Field("One moment, please.", min_length=1, max_length=80,
+                             description="The filler, synthesised once at start-up by the server's TTS.")
+    first_audio_cost_ms: int = Field(
+        400, ge=1, description="CPU time one answer takes to its first audio (first tokens + first sentence TTS), "
+                               "until measured: then a moving average of the answers served.")
+    refuse_sessions_after_ms: int = Field(
+        6000, ge=0, description="While a new session's first answer would wait longer than this, new sessions get "
+                                "HTTP 503 `overloaded` (the engine plays its hold prompt and retries); 0 = off.")
 
 
 class SttSettings(Section):
@@ -249,6 +268,7 @@ class Settings(BaseSettings):
     server: ServerSettings = Field(default_factory=ServerSettings)
     limits: LimitsSettings = Field(default_factory=LimitsSettings)
     concurrency: ConcurrencySettings = Field(default_factory=ConcurrencySettings)
+    admission: AdmissionSettings = Field(default_factory=AdmissionSettings)
     stt: SttSettings = Field(default_factory=SttSettings)
     llm: LlmSettings = Field(default_factory=LlmSettings)
     tts: TtsSettings = Field(default_factory=TtsSettings)

@@ -27,3 +27,11 @@ TURN_STAGE = Histogram(
     ["stage"],
     buckets=(0.02, 0.05, *_LATENCY_BUCKETS),
 )
+TURN_FILLERS = Counter(
+    "local_ai_turn_fillers_total",
+    "Turns whose first audio was predicted past admission.filler_after_ms: the filler was spoken first (overload)",
+)
+SESSIONS_REFUSED = Counter(
+    "local_ai_sessions_refused_total", "New sessions refused with HTTP 503, by reason (overloaded, too_many_sessions)",
+    ["reason"],
+)

@@ -1,12 +1,17 @@
 """Responses: at most one active spoken answer per session, from `response.created` to
 `response.done` (completed, cancelled or failed).
 
+When a turn's answer is activated and its first audio is predicted late (the server is loaded,
+admission.py), the cached filler's transcript and audio are queued first, before any of the answer.
+
 A response is created by a turn (`for_turn`) or by the client (`create`); `run` speaks it
 (LLM -> text pieces -> TTS, in `speaking`) and reports its end. `cancel` ends the active one at
 once: its queued deltas are dropped and `response.done` (cancelled) is the last thing sent of it.
 """
 
 from __future__ import annotations
+
+import time
 
 import anyio
 import structlog
@@ -19,7 +24,9 @@ from realtime_protocol import (
     ResponseCreated,
     ResponseDone,
     ResponseFunctionCallArgumentsDone,
+    ResponseOutputAudioDelta,
     ResponseOutputAudioDone,
+    ResponseOutputAudioTranscriptDelta,
     ResponseOutputAudioTranscriptDone,
     ResponseOutputItemAdded,
     ResponseOutputItemDone,
@@ -28,7 +35,9 @@ from realtime_protocol import (
 )
 
 from .. import metrics
+from ..admission import WORK
 from ..runtime import Runtime
+from ..speech.audio import chunk_bytes
 from ..speech.conversation import Conversation, Item, fit_prompt
 from ..speech.tools import SAY, decision_options, prefix_for
 from .calling import call_item, decide, write_call
@@ -132,6 +141,24 @@ class Responses:
             if response.options is None:  # spoken for sure: its item now (else after the decision)
                 await self._outbox.emit(ResponseOutputItemAdded(response.id, self._message_item(response)))
                 response.announced = True
+                if response.trigger == "turn":
+                    await self._filler_if_late(response)
+
+    async def _filler_if_late(self, response: Response) -> None:
+        """Queue the filler ahead of the answer when its first audio is predicted past the bound."""
+        admission = self._runtime.admission
+        predicted = admission.filler_due(time.monotonic() - response.requested_at, response.work)
+        if predicted is None or response.first_piece_synthesized.is_set():
+            return
+        fmt = self._state.output_format
+        response.filler = admission.filler_text
+        metrics.TURN_FILLERS.inc()
+        log.info("admission.filler", response_id=response.id, predicted_first_audio_ms=round(predicted * 1000),
+                 on_the_way=admission.on_the_way, first_audio_cost_ms=round(admission.cost_s * 1000))
+        emit = self._outbox.emit
+        await emit(ResponseOutputAudioTranscriptDelta(response.id, response.item_id, delta=response.filler), response.id)
+        for part in chunk_bytes(admission.filler_audio(fmt), fmt.bytes_for_ms(self._settings.session.output_chunk_ms)):
+            await emit(ResponseOutputAudioDelta(response.id, response.item_id, delta=part), response.id)
 
     @staticmethod
     def _message_item(response: Response) -> MessageItem:
@@ -141,6 +168,9 @@ class Responses:
         """Speak `response` to its end, or make it a function call (or until cancelled); a model
         failure fails the response only."""
         failure: BaseException | None = None
+        admission = self._runtime.admission
+        response.work = work = admission.begin()
+        WORK.set(work)  # this task's (and its children's) model jobs count towards its first audio
         with response.scope:
             try:
                 slot = self._prefill.slot
@@ -166,6 +196,8 @@ class Responses:
             except Exception as exc:  # a model failed: tell the client, keep the session
                 log.exception("response.failed", response_id=response.id)
                 failure = innermost(exc)
+            finally:
+                admission.end(work)
         if response.cancelled or (not response.active and response.scope.cancel_called):
             return
         if failure is not None and response.gate is not None:
@@ -213,13 +245,15 @@ class Responses:
         response.status = status
         if self.active is response:
             self.active = None
-        transcript = " ".join(response.pieces)
+        transcript = " ".join(response.pieces)  # what the model said (the filler is not its words)
         if response.call_name is not None:
             if status == "completed":
                 self._conversation.add(Item(id=response.item_id, role="assistant", text=response.arguments,
                                             kind="function_call", call_id=response.call_id, name=response.call_name))
         elif response.text is None and transcript:  # verbatim text is already in the conversation
             self._conversation.add(Item(id=response.item_id, role="assistant", text=transcript))
+        if response.filler is not None:
+            transcript = f"{response.filler} {transcript}".rstrip()  # what the caller heard
         async with self._outbox.lifecycle:
             await self._send_end(response, status, transcript, failure)
         self.schedule_prefill()
@@ -252,6 +286,7 @@ class Responses:
             details = {"type": "failed", "error": {"type": "server_error", "message": str(failure)}}
         metrics.RESPONSES_TOTAL.labels(status).inc()
         log.info("response.finished", response_id=response.id, status=status, transcript=transcript,
+                 filler=response.filler is not None,
                  **({"call": response.call_name, "arguments": response.arguments} if response.call_name else {}))
         output = (item,) if response.announced or status == "completed" else ()
         await emit(ResponseDone(self._state.response_info(response.id, status=status, status_details=details,

@@ -1,7 +1,7 @@
 """The end-of-turn text guess: what a listener hears as 'still going' keeps the agent quiet."""
 
 import pytest
-from local_ai_server.speech.unfinished import sounds_unfinished
+from local_ai_server.speech.unfinished import pause_silence_ms, sounds_finished, sounds_unfinished
 
 
 @pytest.mark.parametrize("text", [
@@ -41,3 +41,34 @@ def test_trailing_words_that_go_on(text):
 ])
 def test_complete_sentences_end_the_turn(text):
     assert not sounds_unfinished(text)
+
+
+@pytest.mark.parametrize("text", [
+    "What are your opening hours?",
+    "Hello, I would like to check the status of my order.",
+    "Do you sell gift cards?",
+    "Hello?",
+])
+def test_a_question_or_whole_sentence_sounds_finished(text):
+    assert sounds_finished(text)
+
+
+@pytest.mark.parametrize("text", [
+    "I would like to order a pizza and",  # unfinished
+    "My order number is 472.",  # a number read out: the next group may follow
+    "If you are open on Sunday.",  # a subordinate clause alone
+    "Yes.",  # too short to be sure
+    "I need bread, milk",  # no closing punctuation
+    "Well.",
+])
+def test_not_clearly_finished(text):
+    assert not sounds_finished(text)
+
+
+def test_the_pause_silence_follows_the_words():
+    assert pause_silence_ms("I want a pizza and", 500, 250, 600) == 1100  # held
+    assert pause_silence_ms("Do you deliver?", 500, 250, 600) == 250  # ends early
+    assert pause_silence_ms("My order number is 472.", 500, 250, 600) == 500  # the normal silence
+    assert pause_silence_ms("Do you deliver?", 500, 0, 600) == 500  # early ends off
+    assert pause_silence_ms("I want a pizza and", 500, 250, 0) == 500  # holds off
+    assert pause_silence_ms("Do you deliver?", 200, 250, 600) == 200  # never longer than the normal one

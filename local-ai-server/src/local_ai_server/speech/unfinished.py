@@ -1,4 +1,5 @@
-"""A cheap, text-only end-of-turn guess: does a (speculative) transcript sound unfinished?
+"""A cheap, text-only end-of-turn guess: does a (speculative) transcript sound unfinished, or
+clearly finished?
 
 No PyPI package ships a semantic end-of-turn model with its weights that fits our 2-core budget,
 so this looks at how the words end, the way a listener hears a sentence still going:
@@ -13,9 +14,15 @@ so this looks at how the words end, the way a listener hears a sentence still go
 - only an opener so far ("Well.", "Okay", "Actually", "Sorry") or a look-up phrase at the end
   ("hold on", "one moment", "let me see", "let me find it"): the question is still to come.
 
-Pure function, str in, bool out; the listener turns True into a longer end-of-turn silence. An
-empty transcript counts as unfinished: the VAD heard speech, Whisper wrote nothing (it drops most
-fillers), and an empty turn would get no answer anyway.
+Clearly finished (`sounds_finished`): not unfinished, and a question ("...?") or a sentence of at
+least `_MIN_FINISHED_WORDS` words closed by "." or "!" that does not open with a subordinate
+clause ("If you are open on Sunday." is half a sentence) and does not end on a number (a caller
+reading a number out pauses between its groups, and Whisper closes each group with a full stop).
+
+Pure functions, str in; `pause_silence_ms` turns the guess into the silence that ends the pause:
+longer when unfinished, shorter when clearly finished, else the normal one. An empty transcript
+counts as unfinished: the VAD heard speech, Whisper wrote nothing (it drops most fillers), and an
+empty turn would get no answer anyway.
 """
 
 from __future__ import annotations
@@ -45,6 +52,8 @@ _LOOKUP = re.compile(r"(hold on|one moment|one second|just a (second|sec|moment|
 _TRAILING_PAUSE = re.compile(r"(,|;|:|-|–|—|\.\.\.|…)\s*$")
 _FINAL_PUNCT = re.compile(r"[.?!]\s*$")
 _WORD = re.compile(r"[a-z0-9']+")
+_SUBORDINATORS = frozenset("if when whenever because since although though while before after unless until once as".split())
+_MIN_FINISHED_WORDS = 3
 
 
 def _is_number(word: str) -> bool:
@@ -74,3 +83,27 @@ def sounds_unfinished(transcript: str) -> bool:
     # complete questions Whisper leaves unpunctuated waited 600 ms more (bench/latency p95).
     # A number being read out: at least two number tokens at the end ("four seven", "12 34").
     return len(words) >= 2 and _is_number(last) and _is_number(words[-2]) and not text.endswith("?")
+
+
+def sounds_finished(transcript: str) -> bool:
+    """True when the words so far are clearly a whole question or sentence (the caller is done)."""
+    text = transcript.strip().lower()
+    if sounds_unfinished(text):
+        return False
+    words = _WORD.findall(text)
+    if text.endswith("?"):
+        return True
+    if not _FINAL_PUNCT.search(text) or len(words) < _MIN_FINISHED_WORDS:
+        return False
+    return words[0] not in _SUBORDINATORS and not _is_number(words[-1])
+
+
+def pause_silence_ms(transcript: str, silence_ms: int, finished_ms: int, hold_ms: int) -> int:
+    """The silence (ms) that ends a pause whose speculative transcript is `transcript`: `silence_ms`
+    plus `hold_ms` when it sounds unfinished, `finished_ms` (at most `silence_ms`; 0 = off) when it
+    clearly ended, else `silence_ms`."""
+    if hold_ms and sounds_unfinished(transcript):
+        return silence_ms + hold_ms
+    if finished_ms and sounds_finished(transcript):
+        return min(finished_ms, silence_ms)
+    return silence_ms

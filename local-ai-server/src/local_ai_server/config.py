@@ -216,6 +216,9 @@ class VadSettings(Section):
         0, ge=0, description="Extra end-of-turn silence when the speculative transcript sounds unfinished "
                                "(a trailing 'and', 'um', comma or a number being read out); also the longest a "
                                "pause waits for its speculative transcript. 0 = off.")
+    unclear_hold_ms: int = Field(
+        0, ge=0, description="Extra end-of-turn silence when the speculative transcript sounds neither unfinished "
+                             "nor clearly finished. 0 = off.")
     finished_silence_ms: int = Field(
         0, ge=0, description="End-of-turn silence when the speculative transcript clearly ended (a question, "
                              "a whole sentence): the turn ends this early (at most silence_duration_ms). 0 = off.")

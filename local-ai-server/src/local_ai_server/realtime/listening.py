@@ -153,9 +153,9 @@ class Listener:
                     end_of_speech=self._wall_time(event.end_ms), speculative=True,
                     create_response=self._state.create_response)
         vad = self._settings.vad
-        if vad.unfinished_hold_ms or vad.finished_silence_ms:
-            if vad.unfinished_hold_ms:
-                self.endpointer.hold(vad.unfinished_hold_ms)
+        if vad.unfinished_hold_ms or vad.unclear_hold_ms or vad.finished_silence_ms:
+            if vad.unfinished_hold_ms or vad.unclear_hold_ms:  # until the transcript says which
+                self.endpointer.hold(max(vad.unfinished_hold_ms, vad.unclear_hold_ms))
             self._awaiting_transcript = True
             turn.on_transcribed = self._transcribed
         self._speculative = turn
@@ -177,12 +177,12 @@ class Listener:
             normal = self.endpointer.params.silence_duration_ms
             target = normal
             if not turn.failed and turn.transcript is not None:
-                target = pause_silence_ms(turn.transcript, normal, vad.finished_silence_ms, vad.unfinished_hold_ms)
+                target = pause_silence_ms(turn.transcript, normal, vad.finished_silence_ms, vad.unfinished_hold_ms,
+                                          vad.unclear_hold_ms)
             if target > normal:
                 metrics.TURN_HOLDS.inc()
                 log.debug("turn.held", item_id=turn.item_id, transcript=turn.transcript, hold_ms=target - normal)
-                return
-            if target < normal:
+            elif target < normal:
                 metrics.TURN_EARLY_ENDS.inc()
                 log.debug("turn.ends_early", item_id=turn.item_id, transcript=turn.transcript, silence_ms=target)
             stopped = self.endpointer.release(target)

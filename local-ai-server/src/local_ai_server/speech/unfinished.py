@@ -14,13 +14,14 @@ so this looks at how the words end, the way a listener hears a sentence still go
 - only an opener so far ("Well.", "Okay", "Actually", "Sorry") or a look-up phrase at the end
   ("hold on", "one moment", "let me see", "let me find it"): the question is still to come.
 
-Clearly finished (`sounds_finished`): not unfinished, and a question ("...?") or a sentence of at
-least `_MIN_FINISHED_WORDS` words closed by "." or "!" that does not open with a subordinate
+Clearly finished (`sounds_finished`): not unfinished, at least `_MIN_FINISHED_WORDS` words ("Hello?"
+alone is often followed by more), and a question ("...?") or a sentence closed by "." or "!" that
+does not open with a subordinate
 clause ("If you are open on Sunday." is half a sentence) and does not end on a number (a caller
 reading a number out pauses between its groups, and Whisper closes each group with a full stop).
 
 Pure functions, str in; `pause_silence_ms` turns the guess into the silence that ends the pause:
-longer when unfinished, shorter when clearly finished, else the normal one. An empty transcript
+longer when unfinished, shorter when clearly finished, else the normal one (plus an optional hold). An empty transcript
 counts as unfinished: the VAD heard speech, Whisper wrote nothing (it drops most fillers), and an
 empty turn would get no answer anyway.
 """
@@ -91,19 +92,19 @@ def sounds_finished(transcript: str) -> bool:
     if sounds_unfinished(text):
         return False
     words = _WORD.findall(text)
-    if text.endswith("?"):
-        return True
     if not _FINAL_PUNCT.search(text) or len(words) < _MIN_FINISHED_WORDS:
         return False
+    if text.endswith("?"):
+        return True
     return words[0] not in _SUBORDINATORS and not _is_number(words[-1])
 
 
-def pause_silence_ms(transcript: str, silence_ms: int, finished_ms: int, hold_ms: int) -> int:
+def pause_silence_ms(transcript: str, silence_ms: int, finished_ms: int, hold_ms: int, unclear_hold_ms: int = 0) -> int:
     """The silence (ms) that ends a pause whose speculative transcript is `transcript`: `silence_ms`
     plus `hold_ms` when it sounds unfinished, `finished_ms` (at most `silence_ms`; 0 = off) when it
-    clearly ended, else `silence_ms`."""
+    clearly ended, else `silence_ms` plus `unclear_hold_ms`."""
     if hold_ms and sounds_unfinished(transcript):
         return silence_ms + hold_ms
     if finished_ms and sounds_finished(transcript):
         return min(finished_ms, silence_ms)
-    return silence_ms
+    return silence_ms + unclear_hold_ms

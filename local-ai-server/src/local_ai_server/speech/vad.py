@@ -103,9 +103,9 @@ class Endpointer:
             self._pause_silence_ms = max(self._pause_silence_ms or 0, self.params.silence_duration_ms + extra_ms)
 
     def release(self, silence_ms: int | None = None) -> SpeechStopped | None:
-        """Forget the hold: the current pause ends the turn once it reaches `silence_ms` (default
-        `silence_duration_ms`; shorter when the words clearly ended); the stop when it already has
-        (audio ran on while the hold waited)."""
+        """Replace the hold: the current pause ends the turn once it reaches `silence_ms` (default
+        `silence_duration_ms`; shorter when the words clearly ended, longer when they did not); the
+        stop when it already has (audio ran on while the hold waited)."""
         self._pause_silence_ms = silence_ms
         if self._in_speech and self._silence_frames * FRAME_MS >= self._pause_target_ms():
             return self._stop(forced=False)

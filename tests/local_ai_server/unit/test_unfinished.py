@@ -47,6 +47,7 @@ def test_complete_sentences_end_the_turn(text):
     "What are your opening hours?",
     "Hello, I would like to check the status of my order.",
     "Do you sell gift cards?",
+    "I am free on Monday, Wednesday or Friday.",
 ])
 def test_a_question_or_whole_sentence_sounds_finished(text):
     assert sounds_finished(text)
@@ -58,6 +59,7 @@ def test_a_question_or_whole_sentence_sounds_finished(text):
     "If you are open on Sunday.",  # a subordinate clause alone
     "Yes.",  # too short to be sure
     "Hello?",  # often followed by the question
+    "I am free on Monday, Wednesday.",  # a list still going
     "I need bread, milk",  # no closing punctuation
     "Well.",
 ])

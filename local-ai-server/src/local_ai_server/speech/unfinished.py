@@ -14,11 +14,12 @@ so this looks at how the words end, the way a listener hears a sentence still go
 - only an opener so far ("Well.", "Okay", "Actually", "Sorry") or a look-up phrase at the end
   ("hold on", "one moment", "let me see", "let me find it"): the question is still to come.
 
-Clearly finished (`sounds_finished`): not unfinished, at least `_MIN_FINISHED_WORDS` words ("Hello?"
-alone is often followed by more), and a question ("...?") or a sentence closed by "." or "!" that
-does not open with a subordinate
-clause ("If you are open on Sunday." is half a sentence) and does not end on a number (a caller
-reading a number out pauses between its groups, and Whisper closes each group with a full stop).
+Clearly finished (`sounds_finished`): not unfinished, no look-up phrase anywhere ("Hold on. I have
+it."), and a question ("...?") of 3+ words ("Hello?" alone is often followed by more) or a sentence
+of 5+ words ("I need bread." often goes on) closed by "." or "!" that does not open with a subordinate
+clause ("If you are open on Sunday." is half a sentence), does not end on a number (a caller
+reading a number out pauses between its groups, and Whisper closes each group with a full stop)
+and does not end on a short list item without "and"/"or" ("I need bread, milk.").
 
 Pure functions, str in; `pause_silence_ms` turns the guess into the silence that ends the pause:
 longer when unfinished, shorter when clearly finished, else the normal one (plus an optional hold). An empty transcript
@@ -54,7 +55,9 @@ _TRAILING_PAUSE = re.compile(r"(,|;|:|-|–|—|\.\.\.|…)\s*$")
 _FINAL_PUNCT = re.compile(r"[.?!]\s*$")
 _WORD = re.compile(r"[a-z0-9']+")
 _SUBORDINATORS = frozenset("if when whenever because since although though while before after unless until once as".split())
-_MIN_FINISHED_WORDS = 3
+_MIN_FINISHED_WORDS = 3  # a question
+_MIN_FINISHED_STATEMENT_WORDS = 5
+_LOOKUP_ANYWHERE = re.compile(r"\b(hold on|one moment|one second|let me (see|check|find|look))\b")
 
 
 def _is_number(word: str) -> bool:
@@ -92,10 +95,16 @@ def sounds_finished(transcript: str) -> bool:
     if sounds_unfinished(text):
         return False
     words = _WORD.findall(text)
-    if not _FINAL_PUNCT.search(text) or len(words) < _MIN_FINISHED_WORDS:
+    if not _FINAL_PUNCT.search(text) or len(words) < _MIN_FINISHED_WORDS or _LOOKUP_ANYWHERE.search(text):
         return False
     if text.endswith("?"):
         return True
+    if len(words) < _MIN_FINISHED_STATEMENT_WORDS:  # "I need bread." often goes on
+        return False
+    if "," in text:  # "I need bread, milk." is a list still going; "..., milk and eggs." is not
+        last = _WORD.findall(text.rsplit(",", 1)[1])
+        if len(last) <= 3 and not {"and", "or"} & set(last):
+            return False
     return words[0] not in _SUBORDINATORS and not _is_number(words[-1])
 
 

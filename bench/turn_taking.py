@@ -9,11 +9,12 @@ server's own end-of-turn path, frame by frame in audio time:
   `speculative_after_ms` of silence; the speculative transcript is made there by the real bundled
   Whisper model, and its measured wall time is how long the pause runs on before the transcript is
   in (as in the server, where the STT runs while the caller is silent); the pause is held
-  (`unfinished_hold_ms` more silence at most) until then, as the server's listener does;
+  (the larger of `unfinished_hold_ms` and `unclear_hold_ms` more silence at most) until then, as
+  the server's listener does;
 - the transcript sets the silence that ends the pause (`speech.unfinished.pause_silence_ms`, as in
-  the listener): the hold stays when it sounds unfinished, the pause ends after
-  `finished_silence_ms` when it clearly ended, else after the normal silence; voiced audio (the
-  caller goes on) forgets it;
+  the listener): silence + `unfinished_hold_ms` when it sounds unfinished, `finished_silence_ms`
+  when it is a whole question, else silence + `unclear_hold_ms`; voiced audio (the caller goes on)
+  forgets it;
 - a SpeechStopped is where the agent starts answering (the speculative answer's gate opens).
 
 An utterance counts as cut off when a SpeechStopped fires before the caller's last word ended. The
@@ -22,9 +23,8 @@ the setting costs. Deterministic except the STT wall time (noisy when the machin
 the load average is recorded; `--stt-ms` replaces it with a fixed time, e.g. the quiet-machine
 figure, so that a loaded machine does not make every transcript late).
 
-  python -m bench turn_taking [--silence 300,400,500] [--hold 0,600] [--finished 0,250] [--unclear 0,600]
-                              [--speculative 120,200]
-                              [--stt-ms 125]
+  python -m bench turn_taking [--silence 300,400,500] [--hold 0,600] [--unclear 0,600]
+                              [--finished 0,300] [--speculative 120,200] [--stt-ms 125]
 Prints a table and writes bench/results/turn_taking.json. Goal: <= 5 % cut off.
 """
 

@@ -115,8 +115,8 @@ class SttSettings(Section):
     num_workers: int = Field(2, ge=1, description="Transcriptions that may run in parallel.")
     beam_size: int = Field(1, ge=1, description="Whisper beam size (1 = greedy, fastest).")
     encoder_window_s: int = Field(
-        10, ge=2, le=30, description="Whisper encodes at least this many seconds (turns are padded to it); 30 = "
-                                     "standard Whisper (slowest), 10 is ~3.5x faster on short turns.")
+        6, ge=2, le=30, description="Whisper encodes at least this many seconds (turns are padded to it); 30 = "
+                                    "standard Whisper (slowest); 6 is ~1.5x faster than 10 on short turns, same words.")
     no_speech_threshold: float = Field(
         0.6, ge=0.0, le=1.0, description="A turn whose no-speech probability is above this transcribes to \"\".")
     initial_prompt: str | None = Field(None, description="Context words given to Whisper (names, jargon).")
@@ -228,13 +228,20 @@ class VadSettings(Section):
     min_speech_ms: int = Field(120, ge=0, description="Turns with less voiced audio are not transcribed (noise).")
     max_turn_ms: int = Field(30000, ge=1000, description="A turn longer than this is cut and answered.")
     speculative_after_ms: int = Field(
-        200, ge=0, description="Start transcribing after this much end-of-turn silence (0 = off).")
+        120, ge=0, description="Start transcribing after this much end-of-turn silence (0 = off).")
     speculative_response: bool = Field(
         True, description="Also run the LLM and TTS before the turn ends; output is held back until it is final.")
     unfinished_hold_ms: int = Field(
-        0, ge=0, description="Extra end-of-turn silence when the speculative transcript sounds unfinished "
+        600, ge=0, description="Extra end-of-turn silence when the speculative transcript sounds unfinished "
                                "(a trailing 'and', 'um', comma or a number being read out); also the longest a "
                                "pause waits for its speculative transcript. 0 = off.")
+    unclear_hold_ms: int = Field(
+        600, ge=0, description="Extra end-of-turn silence when the speculative transcript sounds neither unfinished "
+                               "nor clearly finished (bench/turn_taking: 0 cuts 34 % of callers off, 600 about 5 %). "
+                               "0 = off.")
+    finished_silence_ms: int = Field(
+        300, ge=0, description="End-of-turn silence when the speculative transcript is clearly a whole question: "
+                               "the turn ends this early (at most silence_duration_ms). 0 = off.")
 
 
 class SessionDefaults(Section):

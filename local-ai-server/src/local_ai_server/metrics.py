@@ -20,6 +20,9 @@ TURN_TRANSCRIPT = Histogram(
 TURN_HOLDS = Counter(
     "local_ai_turn_holds_total", "Pauses whose speculative transcript sounded unfinished (end-of-turn silence lengthened)"
 )
+TURN_EARLY_ENDS = Counter(
+    "local_ai_turn_early_ends_total", "Pauses whose speculative transcript clearly ended (end-of-turn silence shortened)"
+)
 TURN_STAGE = Histogram(
     "local_ai_turn_stage_seconds",
     "Per-turn stages: end_of_turn_wait (end of speech to speech_stopped), stt, llm_first_token (response "

@@ -44,11 +44,6 @@ def words(text: str) -> set[str]:
     return set(re.findall(r"[a-z0-9]+", text.lower()))
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "the bundled SmolLM2-135M does call knowledge_base under tool_choice=required, but (greedy, every run) "
-    "with the query 'How can I help you?' (its own greeting), so nothing is found and it says the greeting "
-    "again; with other instructions it wrote '{\"query\": \"What\'s the latest news about the latest news "
-    "...' until the 96-token cap. The assertion stays as the issue asks: a larger llm.model_path should pass."))
 async def test_when_are_you_open_is_answered_from_the_hours_document(tmp_path, server_url, whisper):  # noqa: F811
     docs = tmp_path / "docs"
     docs.mkdir()

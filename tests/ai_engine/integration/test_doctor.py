@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+import socket
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -73,6 +74,8 @@ async def test_healthy_host_all_checks_pass_or_say_why_not(tmp_path):
         "ARI app owner": "SKIP",  # engine not running
         "dialplan media fork": "PASS",
         "advertise host": "SKIP",  # file mode + snoop_fork: no externalMedia leg
+        "RTP media": "SKIP",
+        "WebSocket media": "SKIP",
         "media folder": "PASS",
         "ports": "PASS",
         "provider local": "PASS",
@@ -81,6 +84,62 @@ async def test_healthy_host_all_checks_pass_or_say_why_not(tmp_path):
     assert list((tmp_path / "sounds" / "ai-generated").iterdir()) == []  # the test file is removed
     out = io.StringIO()
     assert print_report(results, out) == 0
+
+
+async def test_websocket_transport_checks_chan_websocket_and_not_the_audiosocket_paths(tmp_path):
+    async with setup(tmp_path, calls={"audio_transport": "websocket"}, playback={"downstream_mode": "stream"}) as (emulator, settings):
+        results = await run_checks(settings)
+        no_leftovers(emulator)
+        assert all(leg.closed for leg in emulator.websocket_legs)
+    got = statuses(results)
+    assert got["WebSocket media"] == "PASS", results
+    assert "MEDIA_START (slin16, 640-byte frames)" in by_name(results)["WebSocket media"].detail
+    assert got["dialplan media fork"] == got["advertise host"] == got["RTP media"] == "SKIP", results
+    assert "chan_websocket.so" in checks_asterisk.required_modules(settings)
+    assert "chan_audiosocket.so" not in checks_asterisk.required_modules(settings)
+
+
+async def test_websocket_media_url_that_reaches_no_asterisk_fails_with_the_fix(tmp_path):
+    wrong = f"ws://127.0.0.1:{free_port()}/media/"
+    async with setup(tmp_path, calls={"audio_transport": "websocket"}, websocket={"media_url": wrong}) as (emulator, settings):
+        results = await run_checks(settings)
+        no_leftovers(emulator)
+    r = by_name(results)["WebSocket media"]
+    assert r.status is Status.FAIL and wrong in r.detail and "websocket.media_url" in r.fix
+
+
+async def test_rtp_transport_checks_an_externalmedia_rtp_leg(tmp_path):
+    port = free_port()
+    rtp = {"port_start": port - port % 2, "port_end": port - port % 2 + 1}
+    async with setup(tmp_path, calls={"audio_transport": "externalmedia_rtp"}, rtp=rtp) as (emulator, settings):
+        results = await run_checks(settings)
+        no_leftovers(emulator)
+    got = statuses(results)
+    assert got["RTP media"] == "PASS", results
+    assert f"to 127.0.0.1:{rtp['port_start']}, sending from 127.0.0.1:" in by_name(results)["RTP media"].detail
+    assert got["dialplan media fork"] == got["advertise host"] == got["WebSocket media"] == "SKIP", results
+    needed = checks_asterisk.required_modules(settings)
+    assert {"chan_rtp.so", "res_rtp_asterisk.so"} <= set(needed) and "app_audiosocket.so" not in needed
+
+
+def even_udp_port_taken() -> tuple[socket.socket, int]:
+    """A UDP socket of "another program" on an even port (the RTP range uses even ports only)."""
+    while True:
+        other = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        other.bind(("127.0.0.1", 0))
+        if (port := other.getsockname()[1]) % 2 == 0:
+            return other, port
+        other.close()
+
+
+async def test_rtp_port_range_taken_by_another_program_fails_with_the_fix(tmp_path):
+    other, port = even_udp_port_taken()
+    with other:
+        rtp = {"port_start": port, "port_end": port + 1}
+        async with setup(tmp_path, calls={"audio_transport": "externalmedia_rtp"}, rtp=rtp) as (emulator, settings):
+            results = await run_checks(settings)
+    r = by_name(results)["RTP media"]
+    assert r.status is Status.FAIL and f"{port}-{port + 1}" in r.detail and "widen the range" in r.fix
 
 
 async def test_wrong_ari_password_fails_with_the_fix(tmp_path):
@@ -276,6 +335,20 @@ async def test_modules_check_names_what_the_transport_needs_and_is_not_running()
 def test_stream_mode_needs_chan_audiosocket():
     settings = Settings(ari={"password": "x-real-one"}, playback={"downstream_mode": "stream"})
     assert "chan_audiosocket.so" in checks_asterisk.required_modules(settings)
+
+
+def test_wideband_audiosocket_capture_needs_an_asterisk_with_the_slin16_kinds():
+    """calls.capture_format slin16 makes Asterisk send kind 0x12 frames (22.7 and later); RTP and
+    WebSocket legs use no AudioSocket kinds whatever the stream format."""
+    wideband = Settings(ari={"password": "x-real-one"}, calls={"audio_transport": "snoop_externalmedia", "capture_format": "slin16"})
+    ctx = Context(wideband, probe=None)  # type: ignore[arg-type]
+    ctx.asterisk_version = "22.6.0"
+    r = checks_asterisk.check_version(ctx)
+    assert r.status is Status.FAIL and "calls.capture_format=slin16" in r.detail
+    assert "22.7.0" in r.fix and "calls.capture_format: slin" in r.fix
+    websocket = Settings(ari={"password": "x-real-one"}, calls={"audio_transport": "websocket"},
+                         playback={"downstream_mode": "stream", "stream_format": "slin16"})
+    assert checks_asterisk.needs_slin_kinds(websocket) is None
 
 
 async def test_stream_mode_checks_that_asterisk_reaches_the_advertised_host(tmp_path):

@@ -84,6 +84,14 @@ class AriProbe:
     async def delete(self, path: str, **params: Any) -> Answer:
         return await self.request("DELETE", path, **params)
 
+    async def hang_up(self, channel_id: str) -> None:
+        """Delete a channel the tool created, even while the tool is being cancelled; bounded."""
+        with anyio.CancelScope(shield=True), anyio.move_on_after(self.settings.request_timeout_s):
+            try:
+                await self.delete(f"/channels/{channel_id}")
+            except AriUnreachable:
+                pass
+
     @asynccontextmanager
     async def events(self, app: str) -> AsyncIterator[EventLog]:
         """The events WebSocket of `app` (api_key in the query, FACT 47), read in the background."""

@@ -7,6 +7,7 @@ import re
 
 from ..config import Settings
 from .ari_probe import AriUnreachable
+from .checks_media import AUDIOSOCKET_TRANSPORTS, FORK_TRANSPORTS, uses_externalmedia_audiosocket
 from .context import Context
 from .report import Result, failed, passed, skipped
 
@@ -61,8 +62,12 @@ def _parse(version: str) -> tuple[int, int, int] | None:
 
 def needs_slin_kinds(settings: Settings) -> str | None:
     """The setting that makes Asterisk send or take AudioSocket kinds above 0x10, if any."""
-    if settings.playback.downstream_mode == "stream" and settings.playback.stream_format != "slin":
-        return f"playback.stream_format={settings.playback.stream_format}"
+    calls, playback = settings.calls, settings.playback
+    if calls.audio_transport == "snoop_externalmedia" and calls.capture_format != "slin":
+        return f"calls.capture_format={calls.capture_format}"
+    streams_over_audiosocket = calls.audio_transport in AUDIOSOCKET_TRANSPORTS and playback.downstream_mode == "stream"
+    if streams_over_audiosocket and playback.stream_format != "slin":
+        return f"playback.stream_format={playback.stream_format}"
     return None
 
 
@@ -82,7 +87,7 @@ def check_version(ctx: Context) -> Result:
             return failed(
                 "Asterisk version",
                 f"{version}: {reason} needs AudioSocket frame kinds 0x11-0x18, added in {'.'.join(map(str, floor))}",
-                f"upgrade Asterisk to {'.'.join(map(str, floor))} or newer, or set playback.stream_format: slin",
+                f"upgrade Asterisk to {'.'.join(map(str, floor))} or newer, or set {reason.split('=')[0]}: slin",
             )
     return passed("Asterisk version", f"{version}" + (f" (new enough for {reason})" if reason else ""))
 
@@ -92,10 +97,14 @@ def required_modules(settings: Settings) -> list[str]:
     transport = settings.calls.audio_transport
     if transport.startswith("snoop"):
         mods.append("res_stasis_snoop.so")
-    if transport in ("snoop_fork", "bridge_fork"):
+    if transport in FORK_TRANSPORTS:
         mods += ["app_audiosocket.so", "res_audiosocket.so"]
-    if transport == "snoop_externalmedia" or settings.playback.downstream_mode == "stream":
+    if uses_externalmedia_audiosocket(settings):
         mods += ["chan_audiosocket.so", "res_audiosocket.so"]
+    if transport == "externalmedia_rtp":
+        mods += ["chan_rtp.so", "res_rtp_asterisk.so"]
+    if transport == "websocket":
+        mods.append("chan_websocket.so")
     if settings.playback.downstream_mode == "file":
         mods.append("res_stasis_playback.so")
     return sorted(set(mods))

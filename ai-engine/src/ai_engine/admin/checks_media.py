@@ -20,18 +20,20 @@ from .context import DOCTOR_CONTEXT, Context
 from .report import Result, failed, passed, skipped
 
 REFUSED = ("ai_engine_audiosocket_connections_total", "outcome=refused")
+FORK_TRANSPORTS = ("snoop_fork", "bridge_fork")  # the Local fork runs AudioSocket() in the dialplan
+AUDIOSOCKET_TRANSPORTS = FORK_TRANSPORTS + ("snoop_externalmedia",)
+
+
+def uses_externalmedia_audiosocket(s) -> bool:
+    """snoop_externalmedia captures over it; the fork transports stream agent audio over it. RTP
+    and WebSocket carry both directions themselves."""
+    transport = s.calls.audio_transport
+    return transport == "snoop_externalmedia" or (transport in FORK_TRANSPORTS and s.playback.downstream_mode == "stream")
 
 
 def _gone(channel_id: str):
     return lambda ev: ev.get("type") in ("ChannelDestroyed", "StasisEnd") and (ev.get("channel") or {}).get("id") == channel_id
 
-
-async def _hangup(ctx: Context, channel_id: str) -> None:
-    with anyio.CancelScope(shield=True), anyio.move_on_after(ctx.settings.ari.request_timeout_s):
-        try:
-            await ctx.probe.delete(f"/channels/{channel_id}")
-        except AriUnreachable:
-            pass
 
 
 async def _leg_arrived(ctx: Context, leg: uuidlib.UUID, channel_id: str, start) -> tuple[bool, str]:
@@ -65,8 +67,8 @@ async def _leg_arrived(ctx: Context, leg: uuidlib.UUID, channel_id: str, start) 
 async def check_media_fork(ctx: Context) -> Result:
     s = ctx.settings
     name = "dialplan media fork"
-    if s.calls.audio_transport == "snoop_externalmedia":
-        return skipped(name, "not used (calls.audio_transport=snoop_externalmedia)")
+    if s.calls.audio_transport not in FORK_TRANSPORTS:
+        return skipped(name, f"not used (calls.audio_transport={s.calls.audio_transport})")
     leg = uuidlib.uuid4()
     channel_id = f"doctor-fork-{leg}"
     target = f"{s.audiosocket.host}:{s.audiosocket.port}"
@@ -82,7 +84,7 @@ async def check_media_fork(ctx: Context) -> Result:
     except AriUnreachable as exc:
         return skipped(name, f"not checked ({exc})")
     finally:
-        await _hangup(ctx, channel_id)
+        await ctx.probe.hang_up(channel_id)
     if ok:
         return passed(name, f"[{s.calls.media_fork_context}] connected an AudioSocket leg with our UUID to {target} (seen by {how})")
     return failed(
@@ -98,8 +100,8 @@ async def check_media_fork(ctx: Context) -> Result:
 async def check_external_media(ctx: Context) -> Result:
     s = ctx.settings
     name = "advertise host"
-    if s.calls.audio_transport != "snoop_externalmedia" and s.playback.downstream_mode != "stream":
-        return skipped(name, "not used (no externalMedia leg in this configuration)")
+    if not uses_externalmedia_audiosocket(s):
+        return skipped(name, "not used (no externalMedia AudioSocket leg in this configuration)")
     leg = uuidlib.uuid4()
     channel_id = f"doctor-em-{leg}"
     target = f"{s.audiosocket.advertise_host}:{s.audiosocket.port}"
@@ -116,7 +118,7 @@ async def check_external_media(ctx: Context) -> Result:
     except AriUnreachable as exc:
         return skipped(name, f"not checked ({exc})")
     finally:
-        await _hangup(ctx, channel_id)
+        await ctx.probe.hang_up(channel_id)
     if ok:
         return passed(name, f"Asterisk reached {target} over externalMedia (seen by {how})")
     return failed(
@@ -196,7 +198,7 @@ async def _play(ctx: Context, stem: str, folder: Path) -> Result:
     except AriUnreachable as exc:
         return skipped(name, f"{folder} is writable; playback not checked ({exc})")
     finally:
-        await _hangup(ctx, channel_id)
+        await ctx.probe.hang_up(channel_id)
     if finished is None:
         return failed(name, f"no PlaybackFinished for {media} within {timeout + 1.0:.0f} s", _readable_fix(ctx))
     state = (finished.get("playback") or {}).get("state")

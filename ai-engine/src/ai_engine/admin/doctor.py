@@ -15,13 +15,13 @@ from pydantic import ValidationError
 
 from ..config import Settings, load_settings
 from ..web import doctor_result
-from . import checks_asterisk, checks_host, checks_media
+from . import checks_asterisk, checks_host, checks_media, checks_transport
 from .ari_probe import AriProbe, AriUnreachable
 from .context import Context
 from .listener import UuidListener, open_listener, port_free
 from .report import Result, Status, failed, passed, print_report, skipped
 
-ARI_DEPENDENT = ("ARI app owner", "dialplan media fork", "advertise host")
+ARI_DEPENDENT = ("ARI app owner", "dialplan media fork", "advertise host", checks_transport.RTP, checks_transport.WEBSOCKET)
 
 
 def load_checked_settings() -> tuple[Settings | None, Result]:
@@ -64,6 +64,8 @@ async def run_checks(settings: Settings) -> list[Result]:
                 results.append(await checks_asterisk.check_app(ctx))
                 results.append(await checks_media.check_media_fork(ctx))
                 results.append(await checks_media.check_external_media(ctx))
+                results.append(await checks_transport.check_rtp(ctx))
+                results.append(await checks_transport.check_websocket(ctx))
                 results.append(await checks_media.check_media_folder(ctx))
             else:
                 results += [skipped(name, "not checked: ARI is not reachable") for name in ARI_DEPENDENT]

@@ -5,7 +5,8 @@ the way the engine drives it: the model calls the tool, the engine's KnowledgeBa
 the 6 FAQ documents, its output goes back (`function_call_output` + `response.create` with
 tool_choice auto), and the model speaks.
 
-Reported per question and in total: the tool called (well-formed arguments), the answering
+Reported per question and in total: the tool called (well-formed arguments; a call the model
+wrote past `llm.tool_arguments_max_tokens` fails its response and counts as not called), the answering
 passage found by the search, and the reply containing the fact (one of the question's FACTS words,
 whole words, case-insensitive; a coarse check: a reply can name the fact and still be muddled).
 `--search model` searches with the model's query alone (as before knowledge_base.search_caller_words),
@@ -93,10 +94,13 @@ async def one_question(url: str, tool: KnowledgeBaseTool, question: str, key: st
         await client.send({"type": "response.create"})
         done = await client.wait_for("response.done", after=mark, timeout=120)
         call = next((o for o in done["response"].get("output", []) if o.get("type") == "function_call"), None)
-        row: dict = {"question": question, "called": call is not None}
-        if call is None:
+        try:  # a call cut by llm.tool_arguments_max_tokens fails its response: the engine gets no call
+            arguments = json.loads(call["arguments"]) if done["response"]["status"] == "completed" and call else None
+        except ValueError:
+            arguments = None
+        row: dict = {"question": question, "called": isinstance(arguments, dict)}
+        if not isinstance(arguments, dict):
             return {**row, "found": False, "reply": "", "right": False}
-        arguments = json.loads(call["arguments"])
         outcome = await tool.run(arguments, Heard(question) if search == "merged" else None)
         mark = len(client.events)
         await client.send({"type": "conversation.item.create", "item": {

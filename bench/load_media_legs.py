@@ -22,7 +22,7 @@ def _swap(data: bytes) -> bytes:
 
 
 class LeanRtpLeg(RtpLeg):
-    """UnicastRTP: PT 11 (L16 8 kHz big-endian) both ways, one packet per caller frame."""
+    """UnicastRTP: the emulator's slin PT (L16 8 kHz big-endian) both ways, one packet per caller frame."""
 
     def __init__(self, *args, pbx, **kwargs):
         super().__init__(*args, **kwargs)

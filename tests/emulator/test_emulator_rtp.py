@@ -190,3 +190,29 @@ async def test_silence_from_the_agent_changes_nothing_and_delete_is_the_recorded
         assert [e["type"] for e in got] == want_delete                                # M14
         assert got[0]["cause"] == 32 and got[-1]["cause"] == 16
         assert rig.emu.rtp_legs[0].closed
+
+
+async def test_g722_sent_back_to_a_slin16_leg_is_heard():
+    """cost/ C6 (summary-rtp-g722.json): PT 9, 160-byte G.722 packets (ts step 160) sent back to a
+    format=slin16 leg were heard (700 Hz at the level sent), while PT 118 was not. The emulator's
+    bridge mixes at 8 kHz, so it hears the 700 Hz, not the recording's 6 kHz component."""
+    import G722
+
+    summary = json.loads((FACTS / "cost" / "summary-rtp-g722.json").read_text())
+    heard_recorded = summary["heard_on_leg_B"]
+    assert heard_recorded["pt9-g722"]["amp_700"] > 900 and heard_recorded["pt118-slin16"]["rms"] == 0
+    wideband = (4000 * np.sin(2 * np.pi * 700 * np.arange(16000 // 2) / 16000)).astype(np.int16)
+    encoded = G722.G722(16000, 64000).encode(wideband)
+    agent = Agent()
+    async with Rig() as rig:
+        call, _, snap = await rtp_leg(rig, agent, "slin16")
+        dest = ("127.0.0.1", int(snap["channelvars"]["UNICASTRTP_LOCAL_PORT"]))
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        await agent.send(dest, 9, lambda i: encoded[i * 160:(i + 1) * 160])
+        span = (t0 + 0.1, loop.time() - 0.05)
+        await asyncio.sleep(0.15)
+        level = tone_amplitude(pcm(call.heard_between(*span)), 700)
+    assert 3000 < level < 4300
+    played = [p for p in rig.emu.rtp_legs[0].packets("out") if p.get("played")]
+    assert len(played) == 25 and {p["pt"] for p in played} == {9} and {p.get("rate") for p in played} == {16000}

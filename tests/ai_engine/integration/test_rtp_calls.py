@@ -60,7 +60,8 @@ async def test_wideband_caller_audio_reaches_the_provider_at_16k_and_replies_str
         await eventually(lambda: kit.peak_tone_level(call.heard_pcm(), 600) > 2000, 8, "reply heard")
         playback = next(leg for leg in rig.emu.rtp_legs if leg.channel.id.endswith("-playback"))
         out = [p for p in playback.packets("out") if p.get("played")]
-        assert out and {p["pt"] for p in out} == {11} and {p["len"] for p in out} == {320}  # M8/M9
+        assert out and {p["pt"] for p in out} == {9} and {p["len"] for p in out} == {160}  # G.722 at 16 kHz (cost/ C6)
+        assert {p["rate"] for p in out} == {16000}
         seqs = [p["seq"] for p in out]
         assert all((b - a) % 65536 == 1 for a, b in zip(seqs, seqs[1:])), "one packet per 20 ms tick, none lost"
         assert capture_leg(rig).format == "slin16" and {p["pt"] for p in capture_leg(rig).packets("in")} == {118}

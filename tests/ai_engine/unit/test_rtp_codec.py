@@ -40,8 +40,18 @@ def test_slin16_payload_is_big_endian_as_recorded():
 
 
 def test_what_we_send_back_is_a_static_payload_asterisk_plays():
-    assert codec.SEND["slin16"] == codec.PayloadFormat(11, "L16", 8000)  # M8: PT 118 back is discarded
+    # M8: PT 118 back is discarded; cost/ C6: G.722 (PT 9) is heard at 16 kHz
+    assert codec.SEND["slin16"] == codec.PayloadFormat(9, "G722", 16000)
+    assert codec.NARROWBAND_SEND["slin16"] == codec.PayloadFormat(11, "L16", 8000)
     assert codec.SEND["ulaw"].pt == 0 and codec.SEND["slin"].pt == 11
+
+
+def test_g722_timestamps_run_at_8_khz_for_16_khz_audio():
+    """RFC 3551 §4.5.2, as Asterisk's own G.722 stream in cost/ C6 (ts step 160 per 20 ms)."""
+    pz = codec.Packetizer(codec.G722, rng=random.Random(3))
+    p = [codec.parse(pz.packet(b"\0" * 160)) for _ in range(3)]  # 20 ms of 16 kHz audio = 160 bytes
+    assert [(x.timestamp - p[0].timestamp) % 2**32 for x in p] == [0, 160, 320]
+    assert {x.payload_type for x in p} == {9} and codec.G722.clock_rate == 8000
 
 
 def test_packetizer_keeps_sequence_and_timestamp_continuity_and_marks_talkspurts():

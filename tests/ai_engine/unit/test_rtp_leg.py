@@ -99,7 +99,37 @@ async def test_malformed_and_foreign_payload_types_are_dropped_and_the_leg_goes_
     leg.release()
 
 
-async def test_agent_audio_goes_back_to_asterisks_source_as_pt11_at_8k(ports):
+def received(peer) -> list:
+    sent = []
+    peer.sock.settimeout(0.5)
+    try:
+        while True:
+            sent.append(codec.parse(peer.sock.recvfrom(2048)[0]))
+    except TimeoutError:
+        return sent
+
+
+async def test_wideband_agent_audio_goes_back_to_a_slin16_leg_as_g722(ports):
+    """cost/ C6: Asterisk plays PT 9 G.722 on a slin16 leg at 16 kHz (it drops 16 kHz L16, M8)."""
+    import G722
+
+    leg, peer = await ports.open_leg("slin16"), Peer()
+    try:
+        leg.expect_peer(peer.channelvars())
+        assert leg.audio_kind is frames.Kind.SLIN_16K
+        for _ in range(10):
+            leg.send_audio(sine(6000, 16000, byteorder="<i2"), frames.Kind.SLIN_16K)  # 6 kHz: wideband only
+        sent = received(peer)
+        assert len(sent) == 10 and {p.payload_type for p in sent} == {9} and {len(p.payload) for p in sent} == {160}
+        assert [(p.timestamp - sent[0].timestamp) % 2**32 for p in sent] == [160 * i for i in range(10)]  # 8 kHz clock
+        decoded = np.asarray(G722.G722(16000, 64000).decode(b"".join(p.payload for p in sent)), dtype="<i2")
+        assert tone_level(decoded[1600:].tobytes(), 6000, rate=16000) > 6000
+    finally:
+        leg.release()
+
+
+async def test_agent_audio_goes_back_as_pt11_at_8k_without_wideband_return():
+    ports = RtpPorts(RtpSettings(port_start=32010, port_end=32019, wideband_return=False))
     leg, peer = await ports.open_leg("slin16"), Peer()
     try:
         leg.send_audio(b"\x01\x00" * 160)  # no peer known yet: nothing to answer to, nothing sent
@@ -108,13 +138,7 @@ async def test_agent_audio_goes_back_to_asterisks_source_as_pt11_at_8k(ports):
             leg.send_audio(sine(440, 8000, byteorder="<i2"))
         for _ in range(10):  # 16 kHz in: resampled, still whole 20 ms packets
             leg.send_audio(sine(440, 16000, byteorder="<i2"), frames.Kind.SLIN_16K)
-        sent = []
-        peer.sock.settimeout(0.5)
-        try:
-            while True:
-                sent.append(codec.parse(peer.sock.recvfrom(2048)[0]))
-        except TimeoutError:
-            pass
+        sent = received(peer)
         assert 8 <= len(sent) <= 13  # the resampler holds back its latency (~100 ms)
         assert {p.payload_type for p in sent} == {11} and {len(p.payload) for p in sent} == {320}
         assert [p.marker for p in sent] == [True] + [False] * (len(sent) - 1)

@@ -6,8 +6,8 @@ What it does (``tests/asterisk_facts/more/README.md``, M numbers):
   to ``external_host``; the first packet when the channel's bridge delivers its first frame (M4);
 * V=2, P=0, X=0, CC=0, random SSRC and start seq, marker 0 on the first packet, timestamps from
   one frame's samples (320 slin16, 160 ulaw); PT 118 + 640 bytes big-endian L16 for ``slin16``
-  (M4, M5), PT 0 + 160 bytes for ``ulaw``, PT 11 + 320 bytes big-endian for ``slin`` (not recorded:
-  the first static PT of slin in rtp_engine.c is 10, Asterisk's lookup returns 11 for mono);
+  (M4, M5), PT 0 + 160 bytes for ``ulaw``, PT 10 + 320 bytes big-endian for ``slin``
+  (``tests/asterisk_facts/cost/README.md`` C5);
   one packet per 20 ms tick of the emulator's clock;
 * during the caller's DTMF on a leg in the caller's bridge: no packets (M6: 819-842 ms for two
   digits, here 0.41 s per digit), then the marker set, seq +1, timestamp advanced by the gap;
@@ -15,7 +15,8 @@ What it does (``tests/asterisk_facts/more/README.md``, M numbers):
 * what it plays from the engine: only from the address it sends to (strict RTP, M12: other source
   ports are dropped); PT 0 (PCMU) and PT 10/11 (L16 8 kHz big-endian) whatever the channel
   format (M9); any other PT, its own dynamic 118 included, is dropped silently (M8, M10);
-  PT 8 (PCMA, heard in M9) is not emulated (dropped). Sequence and timestamp jumps are played
+  PT 9 (G.722) is heard at 16 kHz (cost/ C6): decoded (one decoder per leg, ADPCM keeps state) and
+  mixed at the bridge's 8 kHz; PT 8 (PCMA, heard in M9) is not emulated (dropped). Sequence and timestamp jumps are played
   through (M11). No jitter buffer: at most 160 ms are held, more is dropped.
 * it never hangs up on its own: no timeout when the engine stops sending (M13).
 """
@@ -25,13 +26,14 @@ import asyncio
 import random
 import struct
 
+import G722
 import numpy as np
 
 from .media import resample
 from .model import SAMPLES_PER_TICK
 
-RTP_FORMATS = {"slin16": (118, 16000), "ulaw": (0, 8000), "slin": (11, 8000)}
-PLAYABLE_PTS = {0, 10, 11}
+RTP_FORMATS = {"slin16": (118, 16000), "ulaw": (0, 8000), "slin": (10, 8000)}
+PLAYABLE_PTS = {0, 9, 10, 11}
 DTMF_GAP_PER_DIGIT = 0.41
 MAX_HOLD_SAMPLES = 1280
 
@@ -81,6 +83,7 @@ class RtpLeg:
         self.transport: asyncio.DatagramTransport | None = None
         self.local_port = 0
         self.inbound = np.zeros(0, dtype=np.int16)
+        self.g722 = G722.G722(16000, 64000)
         self.mute_until = 0.0
         self.gap_marker = False
         self.last_sent_t = 0.0
@@ -151,6 +154,10 @@ class RtpLeg:
             return
         if pt == 0:
             samples = ULAW_DECODE[np.frombuffer(payload, dtype=np.uint8)]
+        elif pt == 9:
+            wideband = np.asarray(self.g722.decode(payload), dtype=np.int16)
+            entry["rate"] = 16000
+            samples = resample(wideband, 16000, 8000)
         else:
             samples = np.frombuffer(payload[: len(payload) // 2 * 2], dtype=">i2").astype(np.int16)
         entry["played"] = True

@@ -63,6 +63,11 @@ class RtpSettings(_Section):
     format: Literal["slin16", "slin", "ulaw"] = Field(
         "slin16", description="externalMedia format= of the RTP legs: what Asterisk sends (slin16: 16 kHz, PT 118)."
     )
+    wideband_return: bool = Field(
+        True,
+        description="slin16 legs: agent audio goes back as G.722 (PT 9, 16 kHz, heard wideband on Asterisk 22.10.1); "
+        "false: L16 8 kHz (PT 11). Asterisk drops 16 kHz L16 sent back (PT 118), so G.722 is the only wideband return.",
+    )
     reorder_packets: int = Field(
         2, ge=0, le=10, description="Packets held to put out-of-order arrivals back in order (each adds 20 ms only when one is missing)."
     )

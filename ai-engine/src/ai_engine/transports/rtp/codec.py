@@ -17,8 +17,10 @@ What Asterisk 22.10.1 does on an externalMedia RTP leg (tests/asterisk_facts/mor
     the marker is set and the timestamp jumps by the gap (M6); no RFC 2833 events (M6, M42);
   * it silently drops what it cannot map: a dynamic PT, even its own 118 (M8), PT 99 (M10); it
     plays static PTs at their static rates whatever the channel format: PT 0 PCMU, PT 8 PCMA,
-    PT 11 L16 8 kHz big-endian (M9). So agent audio goes back as PT 11 (L16 8 kHz, lossless
-    16-bit) or PT 0: over RTP a 16 kHz reply cannot reach Asterisk (M8), it is sent at 8 kHz;
+    PT 10/11 L16 8 kHz big-endian (M9, cost/ R2), and PT 9 G.722 at 16 kHz (cost/ R3). So agent
+    audio goes back to a slin16 leg as G.722 (wideband; `rtp.wideband_return`) or PT 11 (L16
+    8 kHz), to a slin leg as PT 11 and to a ulaw leg as PT 0 (a 16 kHz L16 reply cannot reach
+    Asterisk, M8);
   * it tolerates sequence and timestamp jumps (M11).
 
 The depacketizer handles what a network does to datagrams: duplicates and packets older than the
@@ -48,15 +50,22 @@ class PayloadFormat:
     """One payload type as Asterisk maps it (rtp_engine.c static table)."""
 
     pt: int
-    encoding: str  # "L16" (big-endian) or "PCMU"
-    rate: int
+    encoding: str  # "L16" (big-endian), "PCMU" or "G722"
+    rate: int  # audio samples per second
 
     @property
-    def bytes_per_sample(self) -> int:
+    def bytes_per_tick(self) -> int:
+        """Payload bytes per RTP timestamp unit: one sample, except G.722, whose clock runs at
+        8 kHz for 16 kHz audio (RFC 3551 §4.5.2) and which packs two samples into a byte."""
         return 2 if self.encoding == "L16" else 1
+
+    @property
+    def clock_rate(self) -> int:
+        return 8000 if self.encoding == "G722" else self.rate
 
 
 L16_16K = PayloadFormat(118, "L16", 16000)
+G722 = PayloadFormat(9, "G722", 16000)
 L16_8K = PayloadFormat(11, "L16", 8000)
 L16_8K_STEREO_PT = PayloadFormat(10, "L16", 8000)  # Asterisk maps 10 to slin too (never sends it stereo)
 PCMU = PayloadFormat(0, "PCMU", 8000)
@@ -68,7 +77,8 @@ RECEIVE: dict[str, tuple[PayloadFormat, ...]] = {
     "slin": (L16_8K, L16_8K_STEREO_PT),
     "ulaw": (PCMU,),
 }
-SEND: dict[str, PayloadFormat] = {"slin16": L16_8K, "slin": L16_8K, "ulaw": PCMU}
+SEND: dict[str, PayloadFormat] = {"slin16": G722, "slin": L16_8K, "ulaw": PCMU}
+NARROWBAND_SEND: dict[str, PayloadFormat] = {**SEND, "slin16": L16_8K}  # rtp.wideband_return: false
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +141,8 @@ class Packetizer:
         self.packets = 0
 
     def packet(self, payload: bytes, *, gap_samples: int = 0, marker: bool = False) -> bytes:
-        """`payload` already in the wire encoding; `gap_samples` of nothing sent since the last one."""
+        """`payload` already in the wire encoding; `gap_samples` (timestamp units) of nothing sent
+        since the last one."""
         if self.packets:
             self.timestamp = (self.timestamp + gap_samples) % TS_MOD
         data = build(
@@ -144,7 +155,7 @@ class Packetizer:
         )
         self.packets += 1
         self.seq = (self.seq + 1) % SEQ_MOD
-        self.timestamp = (self.timestamp + len(payload) // self.format.bytes_per_sample) % TS_MOD
+        self.timestamp = (self.timestamp + len(payload) // self.format.bytes_per_tick) % TS_MOD
         return data
 
 

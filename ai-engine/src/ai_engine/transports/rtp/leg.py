@@ -12,8 +12,9 @@ packet from its port fixes the address; without the variables, the first packet 
 Inbound packets of the negotiated payload type are put in order (`codec.Depacketizer`), decoded
 to little-endian PCM and handed, synchronously, to the owner as `Audio` events (`transports/leg.py`).
 Outbound PCM leaves at once as one packet per `send_audio()` (the engine's media clock calls it
-every 20 ms), resampled to 8 kHz and sent as PT 11 L16 or PT 0 PCMU: the only payloads Asterisk
-plays back on such a channel (M8, M9). Asterisk never hangs up an RTP leg for silence (M13): a leg
+every 20 ms) in a payload Asterisk plays back on such a channel (`codec.SEND`): G.722 at 16 kHz to
+a slin16 leg (one encoder per leg: ADPCM keeps state across packets), else PT 11 L16 or PT 0 PCMU
+at 8 kHz (M8, M9). Asterisk never hangs up an RTP leg for silence (M13): a leg
 that received nothing for the read timeout is ended by the media clock ("timeout").
 """
 
@@ -26,6 +27,7 @@ from ipaddress import ip_address
 import anyio
 import numpy as np
 
+import G722
 from voice_common.pcm import pcm_to_ulaw, ulaw_to_pcm
 from voice_common.resample import StreamResampler
 
@@ -37,9 +39,7 @@ from . import codec
 
 log = get_logger(__name__)
 
-SEND_RATE = 8000  # what Asterisk plays from us (M8/M9)
 FRAME_S = 0.02
-SEND_FRAME_BYTES = SEND_RATE // 50 * 2
 
 
 def _dropped(reason: str):
@@ -52,10 +52,14 @@ _DROP = {r: _dropped(r) for r in ("stranger", "malformed", "payload_type", "late
 class RtpLeg(OwnedLeg, asyncio.DatagramProtocol):
     _handler_failed_event = "rtp.handler_failed"
 
-    def __init__(self, fmt: str, *, reorder: int = 2, max_packet: int = 1500, on_released=None):
+    def __init__(self, fmt: str, *, reorder: int = 2, max_packet: int = 1500, wideband_return: bool = True, on_released=None):
         self.format = fmt
         self._receive = {f.pt: f for f in codec.RECEIVE[fmt]}
-        self._send = codec.SEND[fmt]
+        self._send = (codec.SEND if wideband_return else codec.NARROWBAND_SEND)[fmt]
+        self.send_rate = self._send.rate
+        self._send_kind = frames.KIND_FOR_RATE[self.send_rate]
+        self._frame_bytes = self.send_rate // 50 * 2
+        self._g722 = G722.G722(16000, 64000) if self._send.encoding == "G722" else None
         self._packetizer = codec.Packetizer(self._send)
         self._depacketizer = codec.Depacketizer(reorder)
         self._max_packet = max_packet
@@ -69,7 +73,7 @@ class RtpLeg(OwnedLeg, asyncio.DatagramProtocol):
         self._resamplers: dict[int, StreamResampler] = {}
         self._resampled = bytearray()
         self._last_sent: float | None = None
-        self._last_samples = 0
+        self._last_s = 0.0  # audio in the last packet sent
         self.port = 0
         self.closed = False
         self.last_activity = self.last_received = self._loop.time()
@@ -103,7 +107,7 @@ class RtpLeg(OwnedLeg, asyncio.DatagramProtocol):
 
     @property
     def audio_kind(self) -> frames.Kind:
-        return frames.Kind.SLIN_8K  # what send_audio() takes without resampling
+        return self._send_kind  # what send_audio() takes without resampling
 
     last_audio_kind = audio_kind
 
@@ -113,33 +117,39 @@ class RtpLeg(OwnedLeg, asyncio.DatagramProtocol):
         peer = self._peer
         if peer is None or not pcm:
             return  # nothing heard from Asterisk yet: no address to answer to
-        rate = frames.AUDIO_RATES[kind] if kind is not None else SEND_RATE
-        if rate == SEND_RATE:
+        rate = frames.AUDIO_RATES[kind] if kind is not None else self.send_rate
+        if rate == self.send_rate:
             self._send_packet(pcm, peer)
             return
         # Whole 20 ms packets only: a streaming resampler's output comes in varying sizes.
         resampler = self._resamplers.get(rate)
         if resampler is None:
-            resampler = self._resamplers[rate] = StreamResampler(rate, SEND_RATE)
+            resampler = self._resamplers[rate] = StreamResampler(rate, self.send_rate)
         self._resampled += resampler.process_bytes(pcm)
-        while len(self._resampled) >= SEND_FRAME_BYTES:
-            self._send_packet(bytes(self._resampled[:SEND_FRAME_BYTES]), peer)
-            del self._resampled[:SEND_FRAME_BYTES]
+        size = self._frame_bytes
+        while len(self._resampled) >= size:
+            self._send_packet(bytes(self._resampled[:size]), peer)
+            del self._resampled[:size]
 
     def _send_packet(self, pcm: bytes, peer: tuple[str, int]) -> None:
-        payload = pcm_to_ulaw(pcm) if self._send.encoding == "PCMU" else _swap16(pcm)
+        payload = self._encode(pcm)
         now = self._loop.time()
         gap, marker = 0, False
         if self._last_sent is not None:
-            idle = now - self._last_sent - self._last_samples / SEND_RATE
+            idle = now - self._last_sent - self._last_s
             if idle > 2 * FRAME_S:  # a new talkspurt: marker, timestamp advanced by the gap (as Asterisk, M6)
-                gap, marker = int(idle * SEND_RATE), True
+                gap, marker = int(idle * self._send.clock_rate), True
         self._transport.sendto(self._packetizer.packet(payload, gap_samples=gap, marker=marker), peer)
-        self._last_sent, self._last_samples = now, len(pcm) // 2
+        self._last_sent, self._last_s = now, len(pcm) / 2 / self.send_rate
         self.last_activity = now
 
+    def _encode(self, pcm: bytes) -> bytes:
+        if self._g722 is not None:
+            return self._g722.encode(np.frombuffer(pcm, dtype="<i2"))
+        return pcm_to_ulaw(pcm) if self._send.encoding == "PCMU" else _swap16(pcm)
+
     def silence_frame(self) -> bytes:
-        return b"\x00" * (SEND_RATE // 50 * 2)
+        return b"\x00" * self._frame_bytes
 
     def release(self) -> None:
         self.detach()
@@ -183,7 +193,7 @@ class RtpLeg(OwnedLeg, asyncio.DatagramProtocol):
                 log.warning("rtp.malformed_dropped", port=self.port, error=str(exc))
             return
         fmt = self._receive.get(packet.payload_type)
-        if fmt is None or len(packet.payload) % fmt.bytes_per_sample or not packet.payload:
+        if fmt is None or len(packet.payload) % fmt.bytes_per_tick or not packet.payload:
             self.wrong_payload += 1
             _DROP["payload_type"].inc()
             return

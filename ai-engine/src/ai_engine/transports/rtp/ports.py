@@ -42,7 +42,10 @@ class RtpPorts:
             self.in_use.add(port)
             try:
                 _, leg = await loop.create_datagram_endpoint(
-                    lambda: RtpLeg(fmt, reorder=s.reorder_packets, max_packet=s.max_packet_bytes, on_released=self._release),
+                    lambda: RtpLeg(
+                        fmt, reorder=s.reorder_packets, max_packet=s.max_packet_bytes,
+                        wideband_return=s.wideband_return, on_released=self._release,
+                    ),
                     local_addr=(s.host, port),
                 )
             except OSError as exc:

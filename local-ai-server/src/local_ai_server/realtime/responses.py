@@ -39,7 +39,7 @@ from ..admission import WORK
 from ..runtime import Runtime
 from ..speech.audio import chunk_bytes
 from ..speech.conversation import Conversation, Item, fit_prompt
-from ..speech.tools import SAY, decision_options, prefix_for
+from ..speech.tools import SAY, decision_options, prefix_for, render_output
 from .calling import call_item, decide, write_call
 from .outbox import OnSent, Outbox
 from .prefill import Prefill
@@ -70,12 +70,19 @@ class Responses:
 
     def prompt(self, instructions: str, extra_user: Item | None = None) -> list[dict]:
         llm = self._settings.llm
-        conversation = self._conversation
+        conversation, results = self._conversation, ""
         if extra_user is not None:
             conversation = Conversation(items=[*conversation.items, extra_user])
+        else:
+            conversation, results = results_apart(conversation, llm.tool_output_chars)
         messages = conversation.chat_messages(instructions, llm.style_hint, llm.history_turns, llm.history_item_chars,
                                               tools_prompt=self._tools_prompt(),
                                               tool_output_chars=llm.tool_output_chars)
+        if results:
+            if messages and messages[0]["role"] == "system":
+                messages[0] = {"role": "system", "content": messages[0]["content"] + "\n" + results}
+            else:
+                messages.insert(0, {"role": "system", "content": results})
         return fit_prompt(messages, llm.max_prompt_chars)
 
     def _tools_prompt(self) -> str:
@@ -291,3 +298,20 @@ class Responses:
         output = (item,) if response.announced or status == "completed" else ()
         await emit(ResponseDone(self._state.response_info(response.id, status=status, status_details=details,
                                                           output=output)))
+
+
+def results_apart(conversation: Conversation, max_chars: int) -> tuple[Conversation, str]:
+    """A reply to function outputs (the conversation ends with calls and their outputs) reads the
+    outputs at the end of its system prompt, and those calls are left out of its dialogue: with
+    its own call as the last assistant line, the bundled SmolLM2-135M repeated the call's query
+    or its greeting instead of reading the result (bench knowledge_base, "answers"). Past turns'
+    calls stay in the dialogue as before."""
+    items = conversation.items
+    start = len(items)
+    while start > 0 and items[start - 1].kind in ("function_call", "function_call_output"):
+        start -= 1
+    outputs = [item for item in items[start:] if item.kind == "function_call_output"]
+    if not outputs:
+        return conversation, ""
+    return Conversation(items=items[:start]), "\n".join(render_output(o.name, o.text, max_chars) for o in outputs)
+

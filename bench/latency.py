@@ -9,8 +9,10 @@ audio received), the server's own (x_local.turn.metrics) and the per-turn breakd
 with speculative work STT and LLM overlap the end-of-turn wait, so the parts need not add up).
 
 `--concurrency N`: N calls at once; in each round every caller asks a question, timed so that
-all N questions end within 100 ms of each other (the start of each clip is offset by its
-length), and waits for its answer; `--turns` rounds.
+all N questions end within 100 ms of each other (a round starts once every caller heard the
+previous answer out; each clip starts at the round's t0 plus the longest clip's length minus its
+own), and waits for its answer; `--turns` rounds. The spread achieved is measured (the callers'
+last sent frame) and printed: worst round and median round.
 
   python -m bench latency [--turns N] [--modes stream,file] [--concurrency 1,2,4,8]
 Prints a table and writes bench/results/latency.json (with the load average). Targets (2 cores):
@@ -46,28 +48,61 @@ BREAKDOWN = ("end_of_turn_wait_ms", "stt_ms", "llm_first_token_ms", "first_sente
 ALIGN_S = 0.1  # the questions of one round end within this of each other
 
 
-async def _caller(rig, k: int, rounds: int, clips: list[tuple[bytes, float]], longest: list[float],
-                  measured: list[dict], ready: anyio.Event, go: list[anyio.Event], done: list[anyio.Event],
-                  concurrency: int) -> None:
+class Rounds:
+    """Lines the callers' questions up: a round starts once every caller has heard the previous
+    answer out (`arrive`); then each caller starts speaking at `t0 + longest - its clip's length`,
+    so all questions of the round end at `t0 + longest` (within the mixer's 20 ms ticks)."""
+
+    LEAD_S = 0.3  # from the last arrival to t0: every caller is waiting by then
+
+    def __init__(self, callers: int, rounds: int) -> None:
+        self.callers = callers
+        self._arrived = [0] * rounds
+        self._go = [anyio.Event() for _ in range(rounds)]
+        self.t0 = [0.0] * rounds
+
+    def arrive(self, r: int) -> None:
+        self._arrived[r] += 1
+        if self._arrived[r] == self.callers:
+            self.t0[r] = anyio.current_time() + self.LEAD_S
+            self._go[r].set()
+
+    async def start_at(self, r: int, offset: float) -> None:
+        """Wait for round `r` to start, then until `offset` seconds after its t0."""
+        await self._go[r].wait()
+        await anyio.sleep(max(0.0, self.t0[r] + offset - anyio.current_time()))
+
+
+async def _answer_done(log: TurnLog, call_id: str | None, seen: int, timeout: float = 30.0) -> None:
+    """Until the server's metrics of this call's turn came (they follow its whole answer): a turn
+    that began with the admission filler may have a pause between the filler and the answer,
+    which a quiet caller must not take for the end of the answer."""
+    deadline = anyio.current_time() + timeout
+    while call_id and anyio.current_time() < deadline and sum(s.get("call_id") == call_id for s in log.server) <= seen:
+        await anyio.sleep(0.1)
+
+
+async def _caller(rig, k: int, turns: int, clips: list[tuple[bytes, float]], longest: list[float],
+                  measured: list[dict], rounds: Rounds, log: TurnLog) -> None:
     call = await rig.emu.place_call(exten="5551234", stasis_args=["default"])
     try:
         await call.wait_answered(20)
+        call_id = next((c.id for c in rig.engine.registry.calls.values() if c.caller_id == call.channel_id), None)
         await wait_heard(call, call.t_answered, 30)
         await wait_quiet(call)
-        ready.set()
-        for r in range(rounds):
-            await go[r].wait()
-            clip, length = clips[(r + k) % len(clips)]
-            await anyio.sleep(longest[r] - length)  # all questions of the round end together
+        for r in range(turns):
+            rounds.arrive(r)  # heard the greeting / the previous answer out
+            i = (r + k) % len(clips)
+            clip, length = clips[i]
+            await rounds.start_at(r, longest[r] - length)  # all questions of the round end together
+            seen = sum(s.get("call_id") == call_id for s in log.server)
             await call.say(clip)
             t_end = anyio.current_time()  # say() returns once the last frame of the clip was sent
             t_heard = await wait_heard(call, t_end)
-            measured.append({"round": r, "caller": k, "question": QUESTIONS[((r + k) % len(clips)) % len(QUESTIONS)],
-                             "t_end": t_end,
+            measured.append({"round": r, "caller": k, "question": QUESTIONS[i % len(QUESTIONS)], "t_end": t_end,
                              "voice_to_voice_ms": None if t_heard is None else round((t_heard - t_end) * 1000)})
+            await _answer_done(log, call_id, seen)
             await wait_quiet(call)
-            if sum(m["round"] == r for m in measured) == concurrency:
-                done[r].set()  # the round is over when every caller heard its answer
     finally:
         await call.hangup()
 
@@ -82,21 +117,14 @@ async def run_mode(url: str, mode: str, turns: int, log: TurnLog, concurrency: i
     clips = [speech_clip(QUESTIONS[i % len(QUESTIONS)], *VOICES[i % len(VOICES)]) for i in range(n)]
     longest = [max(clips[(r + k) % len(clips)][1] for k in range(concurrency)) for r in range(turns)]
     async with voice_rig(url, mode, greeting="Hello, how can I help you?") as rig:
-        ready = [anyio.Event() for _ in range(concurrency)]
-        go = [anyio.Event() for _ in range(turns)]
-        done = [anyio.Event() for _ in range(turns)]
+        rounds = Rounds(concurrency, turns)
         async with anyio.create_task_group() as tg:
             for k in range(concurrency):
-                tg.start_soon(_caller, rig, k, turns, clips, longest, measured, ready[k], go, done, concurrency)
-            for event in ready:
-                await event.wait()
-            for r in range(turns):
-                go[r].set()
-                await done[r].wait()
-    ends = {}
+                tg.start_soon(_caller, rig, k, turns, clips, longest, measured, rounds, log)
+    ends: dict[int, list[float]] = {}
     for m in measured:
         ends.setdefault(m["round"], []).append(m.pop("t_end"))
-    spread = max((max(v) - min(v)) * 1000 for v in ends.values()) if ends else 0
+    spreads = [round((max(v) - min(v)) * 1000) for _, v in sorted(ends.items())]
     if concurrency == 1:  # the log lines are in call order only with one caller
         for turn, engine in zip(measured, log.turns):
             turn["engine"] = {k: engine.get(k) for k in STAGES}
@@ -104,7 +132,8 @@ async def run_mode(url: str, mode: str, turns: int, log: TurnLog, concurrency: i
             turn["server"] = {k: server.get(k) for k in SERVER_STAGES}
     return {
         "concurrency": concurrency,
-        "question_end_spread_ms": round(spread),
+        "question_end_spread_ms": max(spreads, default=0),  # the worst round
+        "question_end_spread_per_round_ms": spreads,
         "turns": measured,
         "voice_to_voice_ms": stats([t["voice_to_voice_ms"] for t in measured]),
         "engine_stages_ms": {k: stats([t.get(k) for t in log.turns]) for k in STAGES},
@@ -129,8 +158,17 @@ def print_table(results: dict) -> None:
         rows += [(f"server: {k.removesuffix('_ms')}", v) for k, v in r["server_stages_ms"].items()]
         for label, s in rows:
             print(f"{name:<10} {label:<36} {f(s['p50']):>7} {f(s['p95']):>7} {s['n']:>4}")
-        print(f"{name:<10} answered {r['answered']}/{len(r['turns'])}"
-              + (f", questions ended within {r['question_end_spread_ms']} ms" if r["concurrency"] > 1 else ""))
+        print(f"{name:<10} answered {r['answered']}/{len(r['turns'])}, {r.get('fillers', 0)} began with the filler"
+              + (f", questions ended within {r['question_end_spread_ms']} ms of each other (worst round; "
+                 f"median round {stats(r['question_end_spread_per_round_ms'])['p50']:.0f} ms)"
+                 if r["concurrency"] > 1 else ""))
+
+
+def _fillers_so_far() -> int:
+    """Turns the server began with its admission filler (its `admission.filler` log lines): the
+    caller's ears then first hear "One moment, please.", the server's first_audio is the answer's."""
+    server_log = RESULTS / "voice_server.log"
+    return server_log.read_text().count('"admission.filler"') if server_log.exists() else 0
 
 
 async def run(turns: int, modes: list[str], concurrency: list[int]) -> dict:
@@ -139,7 +177,10 @@ async def run(turns: int, modes: list[str], concurrency: list[int]) -> dict:
     async with local_ai_server() as url:
         for mode in modes:
             for n in concurrency:
-                results[mode if n == 1 else f"{mode}x{n}"] = await run_mode(url, mode, turns, log, n)
+                fillers = _fillers_so_far()
+                result = await run_mode(url, mode, turns, log, n)
+                result["fillers"] = _fillers_so_far() - fillers
+                results[mode if n == 1 else f"{mode}x{n}"] = result
     return results
 
 
@@ -153,6 +194,8 @@ def main(argv: list[str]) -> int:
     results = anyio.run(run, args.turns, args.modes, args.concurrency)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "latency.json").write_text(json.dumps(calibrated(results), indent=2))
+    saved = json.loads((RESULTS / "latency.json").read_text())
+    print(f"calibration_ms {saved['calibration_ms']} (load average at the end {saved['loadavg']})")
     print_table(results)
     return 0
 

@@ -9,17 +9,22 @@ server's own end-of-turn path, frame by frame in audio time:
   `speculative_after_ms` of silence; the speculative transcript is made there by the real bundled
   Whisper model, and its measured wall time is how long the pause runs on before the transcript is
   in (as in the server, where the STT runs while the caller is silent); the pause is held
-  (`unfinished_hold_ms` more silence at most) until then, as the server's listener does;
-- if the transcript sounds unfinished (`speech.unfinished.sounds_unfinished`), the hold stays,
-  else it is released; voiced audio (the caller goes on) forgets it;
+  (the larger of `unfinished_hold_ms` and `unclear_hold_ms` more silence at most) until then, as
+  the server's listener does;
+- the transcript sets the silence that ends the pause (`speech.unfinished.pause_silence_ms`, as in
+  the listener): silence + `unfinished_hold_ms` when it sounds unfinished, `finished_silence_ms`
+  when it is a whole question, else silence + `unclear_hold_ms`; voiced audio (the caller goes on)
+  forgets it;
 - a SpeechStopped is where the agent starts answering (the speculative answer's gate opens).
 
 An utterance counts as cut off when a SpeechStopped fires before the caller's last word ended. The
 end-of-turn wait (last voiced frame of the utterance -> the stop that answers it) is the latency
 the setting costs. Deterministic except the STT wall time (noisy when the machine is loaded, so
-the load average is recorded).
+the load average is recorded; `--stt-ms` replaces it with a fixed time, e.g. the quiet-machine
+figure, so that a loaded machine does not make every transcript late).
 
-  python -m bench turn_taking [--silence 300,400,500] [--hold 0,600]
+  python -m bench turn_taking [--silence 300,400,500] [--hold 0,600] [--unclear 0,600]
+                              [--finished 0,300] [--speculative 120,200] [--stt-ms 125]
 Prints a table and writes bench/results/turn_taking.json. Goal: <= 5 % cut off.
 """
 
@@ -35,7 +40,7 @@ from pathlib import Path
 import numpy as np
 from local_ai_server.config import Settings
 from local_ai_server.speech.audio import PROCESSING_RATE, resample
-from local_ai_server.speech.unfinished import sounds_unfinished
+from local_ai_server.speech.unfinished import pause_silence_ms
 from local_ai_server.speech.vad import Endpointer, Paused, Resumed, SpeechStopped, VadParams
 
 from bench.calibration import calibrated
@@ -65,40 +70,44 @@ class CachedStt:
     """The bundled Whisper model; each distinct audio prefix is transcribed once (same text and
     wall time for every setting that reaches it)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, fixed_ms: float | None = None) -> None:
         from local_ai_server.models.bundled import BUNDLED_STT
         from local_ai_server.models.stt import WhisperSTT
 
         self._model = WhisperSTT(settings.stt.model_path or BUNDLED_STT.path(), settings.stt)
         self._cache: dict[tuple[int, int], tuple[str, float]] = {}
+        self._fixed_ms = fixed_ms  # the wall time to model instead of the measured one
 
     def __call__(self, key: int, audio: np.ndarray) -> tuple[str, float]:
         if (key, audio.size) not in self._cache:
             start = time.perf_counter()
             text = self._model.transcribe(audio)
             self._cache[(key, audio.size)] = (text, (time.perf_counter() - start) * 1000)
-        return self._cache[(key, audio.size)]
+        text, ms = self._cache[(key, audio.size)]
+        return text, ms if self._fixed_ms is None else self._fixed_ms
 
 
-def run_one(key: int, audio: np.ndarray, speech_end_ms: int, params: VadParams, hold_ms: int, stt) -> dict:
+def run_one(key: int, audio: np.ndarray, speech_end_ms: int, params: VadParams, hold_ms: int, stt,
+            finished_ms: int = 0, unclear_ms: int = 0) -> dict:
     endpointer = Endpointer(params)
     pending: tuple[int, str] | None = None  # (frame at which the transcript is in, transcript)
     stops, holds, heard = [], [], []
     for i in range(0, audio.size - FRAME + 1, FRAME):
         frame_no = i // FRAME
         if pending is not None and frame_no >= pending[0]:
-            if sounds_unfinished(pending[1]):
+            target = pause_silence_ms(pending[1], params.silence_duration_ms, finished_ms, hold_ms, unclear_ms)
+            if target > params.silence_duration_ms:
                 holds.append(pending[1])
-            else:
-                stopped = endpointer.release()  # the turn ends now if the silence already ran past its end
-                if stopped is not None:
-                    stops.append({"at_ms": endpointer.now_ms, "end_ms": stopped.end_ms})
+            stopped = endpointer.release(target)  # the turn ends now if the silence already ran that long
+            if stopped is not None:
+                stops.append({"at_ms": endpointer.now_ms, "end_ms": stopped.end_ms})
             pending = None
         for event in endpointer.feed(audio[i : i + FRAME]):
-            if isinstance(event, Paused) and hold_ms and stt is not None:
+            if isinstance(event, Paused) and (hold_ms or unclear_ms or finished_ms) and stt is not None:
                 text, stt_ms = stt(key, event.audio)
                 heard.append({"at_ms": endpointer.now_ms, "text": text, "stt_ms": round(stt_ms)})
-                endpointer.hold(hold_ms)  # until the transcript is in
+                if hold_ms or unclear_ms:
+                    endpointer.hold(max(hold_ms, unclear_ms))  # until the transcript is in
                 pending = (frame_no + 1 + math.ceil(stt_ms / 20), text)
             elif isinstance(event, Resumed):
                 pending = None
@@ -117,44 +126,53 @@ def run_one(key: int, audio: np.ndarray, speech_end_ms: int, params: VadParams, 
     }
 
 
-def run(silences: list[int], holds: list[int], settings: Settings) -> dict:
+def run(silences: list[int], holds: list[int], settings: Settings, finished: list[int] | None = None,
+        speculative_after: list[int] | None = None, stt_ms: float | None = None,
+        unclear: list[int] | None = None) -> dict:
     data = json.loads(DATA.read_text())["utterances"]
     clips = [utterance_audio(u["parts"], VOICES[i % len(VOICES)]) for i, u in enumerate(data)]
-    stt = CachedStt(settings) if any(holds) else None
+    finished = finished if finished is not None else [settings.vad.finished_silence_ms]
+    unclear = unclear if unclear is not None else [settings.vad.unclear_hold_ms]
+    stt = CachedStt(settings, stt_ms) if any(holds) or any(finished) or any(unclear) else None
     vad = settings.vad
+    speculative_after = speculative_after or [vad.speculative_after_ms]
     results = []
-    for silence in silences:
-        for hold in holds:
-            params = VadParams(aggressiveness=vad.aggressiveness, energy_floor_dbfs=vad.energy_floor_dbfs,
-                               silence_duration_ms=silence, prefix_padding_ms=vad.prefix_padding_ms,
-                               start_speech_ms=vad.start_speech_ms, start_window_ms=vad.start_window_ms,
-                               max_turn_ms=vad.max_turn_ms, speculative_after_ms=vad.speculative_after_ms)
-            turns = [dict(run_one(k, audio, end, params, hold, stt), kind=data[k]["kind"])
-                     for k, (audio, end) in enumerate(clips)]
-            waits = [t["end_of_turn_wait_ms"] for t in turns]
-            kinds = sorted({t["kind"] for t in turns})
-            results.append({
-                "silence_duration_ms": silence,
-                "unfinished_hold_ms": hold,
-                "speculative_after_ms": vad.speculative_after_ms,
-                "utterances": len(turns),
-                "cut_off": sum(t["cut_off"] for t in turns),
-                "cut_off_share": sum(t["cut_off"] for t in turns) / len(turns),
-                "cut_off_by_kind": {k: f"{sum(t['cut_off'] for t in turns if t['kind'] == k)}/"
-                                       f"{sum(t['kind'] == k for t in turns)}" for k in kinds},
-                "end_of_turn_wait_ms": {"p50": percentile(waits, 0.5), "p95": percentile(waits, 0.95)},
-                "turns": turns,
-            })
-    return {"loadavg": Path("/proc/loadavg").read_text().split()[:3], "configs": results}
+    for speculative, silence, hold, early, other in ((p, s, h, f, u) for p in speculative_after for s in silences
+                                                     for h in holds for f in finished for u in unclear):
+        params = VadParams(aggressiveness=vad.aggressiveness, energy_floor_dbfs=vad.energy_floor_dbfs,
+                           silence_duration_ms=silence, prefix_padding_ms=vad.prefix_padding_ms,
+                           start_speech_ms=vad.start_speech_ms, start_window_ms=vad.start_window_ms,
+                           max_turn_ms=vad.max_turn_ms, speculative_after_ms=speculative)
+        turns = [dict(run_one(k, audio, end, params, hold, stt, early, other), kind=data[k]["kind"])
+                 for k, (audio, end) in enumerate(clips)]
+        waits = [t["end_of_turn_wait_ms"] for t in turns]
+        kinds = sorted({t["kind"] for t in turns})
+        results.append({
+            "silence_duration_ms": silence,
+            "unfinished_hold_ms": hold,
+            "finished_silence_ms": early,
+            "unclear_hold_ms": other,
+            "speculative_after_ms": speculative,
+            "utterances": len(turns),
+            "cut_off": sum(t["cut_off"] for t in turns),
+            "cut_off_share": sum(t["cut_off"] for t in turns) / len(turns),
+            "cut_off_by_kind": {k: f"{sum(t['cut_off'] for t in turns if t['kind'] == k)}/"
+                                   f"{sum(t['kind'] == k for t in turns)}" for k in kinds},
+            "end_of_turn_wait_ms": {"p50": percentile(waits, 0.5), "p95": percentile(waits, 0.95)},
+            "turns": turns,
+        })
+    return {"loadavg": Path("/proc/loadavg").read_text().split()[:3], "stt_ms_modelled": stt_ms, "configs": results}
 
 
 def print_table(report: dict) -> None:
     print(f"load average {' '.join(report['loadavg'])}")
-    print(f"{'silence ms':>10} {'hold ms':>8} {'cut off':>9} {'share':>7} {'eot wait p50':>13} {'p95':>6}  by kind")
+    print(f"{'spec. ms':>8} {'silence ms':>10} {'hold ms':>8} {'unclear':>8} {'fin. ms':>8} {'cut off':>9} {'share':>7} {'eot wait p50':>13} {'p95':>6}  by kind")
     for r in report["configs"]:
         w = r["end_of_turn_wait_ms"]
         kinds = " ".join(f"{k} {v}" for k, v in r["cut_off_by_kind"].items())
-        print(f"{r['silence_duration_ms']:>10} {r['unfinished_hold_ms']:>8} {r['cut_off']:>4}/{r['utterances']:<4}"
+        print(f"{r['speculative_after_ms']:>8} {r['silence_duration_ms']:>10} {r['unfinished_hold_ms']:>8} {r['unclear_hold_ms']:>8}"
+              f" {r['finished_silence_ms']:>8}"
+              f" {r['cut_off']:>4}/{r['utterances']:<4}"
               f" {r['cut_off_share']:>6.1%} {w['p50'] or 0:>13.0f} {w['p95'] or 0:>6.0f}  {kinds}")
 
 
@@ -163,10 +181,17 @@ def main(argv: list[str]) -> int:
     ints = lambda v: [int(x) for x in v.split(",")]  # noqa: E731
     p.add_argument("--silence", type=ints, default=[300, 400, 500], help="end-of-turn silences (ms) to try")
     p.add_argument("--hold", type=ints, default=None, help="unfinished holds (ms); default 0, 600 and the setting")
+    p.add_argument("--finished", type=ints, default=None,
+                   help="end-of-turn silences (ms) after a clearly finished transcript; default the setting")
+    p.add_argument("--speculative", type=ints, default=None, help="speculative_after_ms values; default the setting")
+    p.add_argument("--unclear", type=ints, default=None,
+                   help="holds (ms) when the transcript is neither unfinished nor finished; default the setting")
+    p.add_argument("--stt-ms", type=float, default=None, help="model each transcription as taking this long "
+                                                              "(default: its measured wall time)")
     args = p.parse_args(argv)
     settings = Settings()
     holds = args.hold if args.hold is not None else sorted({0, 600, settings.vad.unfinished_hold_ms})
-    report = run(args.silence, holds, settings)
+    report = run(args.silence, holds, settings, args.finished, args.speculative, args.stt_ms, args.unclear)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "turn_taking.json").write_text(json.dumps(calibrated(report), indent=2))
     print_table(report)

@@ -218,4 +218,7 @@ async def http_get(url: str) -> tuple[int, bytes]:
 
 
 def make_runtime(models: ModelSet | None = None, **settings) -> Runtime:
+    """A runtime over fake models. The admission filler is off unless a test asks for it: the
+    fakes' delays are not a real load, and a test of something else hears no "One moment, please."."""
+    settings.setdefault("admission", {"filler_after_ms": 0})
     return Runtime(Settings(**settings), models if models is not None else fake_models())

@@ -20,10 +20,21 @@ TURN_TRANSCRIPT = Histogram(
 TURN_HOLDS = Counter(
     "local_ai_turn_holds_total", "Pauses whose speculative transcript sounded unfinished (end-of-turn silence lengthened)"
 )
+TURN_EARLY_ENDS = Counter(
+    "local_ai_turn_early_ends_total", "Pauses whose speculative transcript clearly ended (end-of-turn silence shortened)"
+)
 TURN_STAGE = Histogram(
     "local_ai_turn_stage_seconds",
     "Per-turn stages: end_of_turn_wait (end of speech to speech_stopped), stt, llm_first_token (response "
     "requested to first token), first_sentence_tts (first text piece to its first audio)",
     ["stage"],
     buckets=(0.02, 0.05, *_LATENCY_BUCKETS),
+)
+TURN_FILLERS = Counter(
+    "local_ai_turn_fillers_total",
+    "Turns whose first audio was predicted past admission.filler_after_ms: the filler was spoken first (overload)",
+)
+SESSIONS_REFUSED = Counter(
+    "local_ai_sessions_refused_total", "New sessions refused with HTTP 503, by reason (overloaded, too_many_sessions)",
+    ["reason"],
 )

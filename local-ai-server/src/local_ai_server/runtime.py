@@ -1,15 +1,17 @@
 """What all sessions share: settings, the models (loaded once), and the bounded CPU worker pool.
 
 Every piece of model work runs in a worker thread under one `FairLimiter` (`cpu_jobs` jobs in
-flight across all sessions): one STT call, one LLM token step, or one TTS piece per job. Jobs are
+flight across all sessions): one STT call, a few LLM tokens, or one TTS piece per job. Jobs are
 short and the limiter serves the waiting sessions in turn (cpu.py), so one session's flood does
-not delay another's turn, and the event loop (everyone's audio) is never blocked.
+not delay another's turn, and the event loop (everyone's audio) is never blocked. Work towards a
+caller's first audio goes first (STT, and a response's jobs until its first sentence is
+synthesised); a response's job time is added to its `FirstAudioWork` (admission.py).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 
 import anyio
@@ -18,6 +20,7 @@ import numpy as np
 import structlog
 from realtime_protocol import AudioFormat
 
+from .admission import WORK, Admission
 from .config import Settings
 from .cpu import QUEUE_KEY, FairLimiter
 from .models import AsyncLanguageModel, ModelSet, load_models
@@ -26,6 +29,23 @@ from .speech.audio import encode, resample
 log = structlog.get_logger("local_ai_server.runtime")
 
 _END = object()
+
+
+_CLAUSE_END = frozenset(".,!?;:")
+
+
+def _take(tokens: Iterator[str], budget_s: float) -> list:
+    """The next tokens of `tokens`, written in one CPU job: at least one, more while the job is
+    under `budget_s`, and none past a clause end (the first text piece is cut there: its TTS should
+    not wait for more). `_END` last when the stream ended. Fewer, longer LLM jobs wait fewer
+    rounds of the CPU queue behind other callers' TTS jobs."""
+    deadline = time.perf_counter() + budget_s
+    batch: list = []
+    while True:
+        token = next(tokens, _END)
+        batch.append(token)
+        if token is _END or time.perf_counter() >= deadline or not _CLAUSE_END.isdisjoint(token):
+            return batch
 
 
 class SlotPool:
@@ -51,6 +71,7 @@ class Runtime:
         self.settings = settings
         self.models = models or ModelSet()
         self.cpu = FairLimiter(settings.cpu_jobs)
+        self.admission = Admission(settings.admission, settings.cpu_jobs)
         self._threads = anyio.CapacityLimiter(settings.cpu_jobs)
         self._slots: SlotPool | None = None
         self.active_sessions = 0
@@ -69,7 +90,17 @@ class Runtime:
         except Exception as exc:
             self.load_error = f"{type(exc).__name__}: {exc}"
             raise
+        await self.prepare_filler()
         log.info("models.ready", seconds=round(time.perf_counter() - started, 3))
+
+    async def prepare_filler(self) -> None:
+        """Synthesise the admission filler once, now, so that under load it costs no CPU job."""
+        if not self.settings.admission.filler_after_ms:
+            return
+        tts = self.models.tts
+        samples = await anyio.to_thread.run_sync(tts.synthesize, self.settings.admission.filler_text,
+                                                 limiter=self._threads)
+        self.admission.keep_filler(samples, tts.sample_rate)
 
     @property
     def slots(self) -> SlotPool:
@@ -77,11 +108,20 @@ class Runtime:
             self._slots = SlotPool(self.models.llm.slots)
         return self._slots
 
-    async def run(self, fn: Callable, *args):
+    async def run(self, fn: Callable, *args, urgent: bool = True):
         """Run blocking model work in a worker thread, within the shared CPU bound (served fairly
-        across sessions, see cpu.py)."""
-        async with self.cpu.place(QUEUE_KEY.get()):
-            return await anyio.to_thread.run_sync(fn, *args, limiter=self._threads)
+        across sessions, urgent work first: see cpu.py). Within a response, its jobs are urgent
+        until its first audio, and their time is counted towards it (admission.py)."""
+        work = WORK.get()
+        if work is not None and work.reached:
+            urgent = False
+        async with self.cpu.place(QUEUE_KEY.get(), urgent):
+            started = time.perf_counter()
+            try:
+                return await anyio.to_thread.run_sync(fn, *args, limiter=self._threads)
+            finally:
+                if work is not None and not work.reached:
+                    work.cpu_s += time.perf_counter() - started
 
     async def transcribe(self, audio_16k: np.ndarray) -> str:
         return await self.run(self.models.stt.transcribe, audio_16k)
@@ -102,7 +142,7 @@ class Runtime:
             return prefer_slot if prefer_slot is not None else 0
         async with self.slots.acquire(prefer_slot) as slot:
             started = time.perf_counter()
-            await self.run(self.models.llm.prefill, slot, messages)
+            await self.run(self.models.llm.prefill, slot, messages, urgent=False)  # while the caller speaks
             log.debug("llm.prefilled", slot=slot, messages=len(messages),
                       ms=round((time.perf_counter() - started) * 1000))
             return slot
@@ -127,10 +167,10 @@ class Runtime:
         prefix: str = "",
         schema: dict | None = None,
     ) -> int:
-        """Stream a chat completion (a local model one token per worker job); returns the slot used. `prefix` and
+        """Stream a chat completion (a local model a few tokens per worker job, `_take`); returns the slot used. `prefix` and
         `schema` as in `LanguageModel.stream` (a reply after a decision; a call's arguments).
 
-        Cancelling the caller stops generation after the token being computed."""
+        Cancelling the caller stops generation after the job being computed (`concurrency.llm_job_ms`)."""
         waited = time.perf_counter()
         async with self.slots.acquire(prefer_slot) as slot:
             started = time.perf_counter()
@@ -155,7 +195,7 @@ class Runtime:
             return slot
 
     async def _tokens(self, slot: int, messages: list[dict], max_tokens: int, extra: dict) -> AsyncIterator[str]:
-        """A remote model's stream as it is (no CPU job); a local one one token per worker job."""
+        """A remote model's stream as it is (no CPU job); a local one a few tokens per worker job."""
         llm = self.models.llm
         if isinstance(llm, AsyncLanguageModel):
             stream = llm.astream(messages, max_tokens=max_tokens, **extra)
@@ -166,8 +206,12 @@ class Runtime:
                 await stream.aclose()
             return
         tokens = llm.stream(slot, messages, max_tokens=max_tokens, **extra)
+        budget_s = self.settings.concurrency.llm_job_ms / 1000
         try:
-            while (token := await self.run(next, tokens, _END)) is not _END:
-                yield token
+            while True:
+                for token in await self.run(_take, tokens, budget_s):
+                    if token is _END:
+                        return
+                    yield token
         finally:
             tokens.close()

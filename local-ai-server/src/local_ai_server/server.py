@@ -36,6 +36,8 @@ def create_app(runtime: Runtime, on_fatal: Callable[[str], None] | None = None) 
         async with anyio.create_task_group() as tg:
             if not runtime.ready:
                 tg.start_soon(_load, runtime, on_fatal)
+            else:  # models given already loaded (tests, embedding): only the filler to make
+                await runtime.prepare_filler()
             yield
             tg.cancel_scope.cancel()
 
@@ -152,8 +154,15 @@ def _check_upgrade(websocket: WebSocket, runtime: Runtime) -> Response | None:
         return JSONResponse({"error": {"type": "server_error", "code": "models_loading",
                                        "message": "models are not loaded yet; see /health"}}, status_code=503)
     if runtime.active_sessions >= runtime.settings.server.max_sessions:
+        runtime.admission.refused("too_many_sessions")
         return JSONResponse({"error": {"type": "server_error", "code": "too_many_sessions",
                                        "message": "the server is at its session limit"}}, status_code=503)
+    if runtime.admission.refuses_sessions():
+        runtime.admission.refused("overloaded")
+        return JSONResponse({"error": {"type": "server_error", "code": "overloaded",
+                                       "message": "the server is overloaded: a new call would wait too long "
+                                                  "for its answers; try again shortly"}},
+                            status_code=503, headers={"Retry-After": "2"})
     return None
 
 

@@ -45,10 +45,10 @@ def words(text: str) -> set[str]:
 
 
 @pytest.mark.xfail(strict=False, reason=(
-    "the bundled SmolLM2-135M does call knowledge_base under tool_choice=required, but (greedy, every run) "
-    "with the query 'How can I help you?' (its own greeting), so nothing is found and it says the greeting "
-    "again; with other instructions it wrote '{\"query\": \"What\'s the latest news about the latest news "
-    "...' until the 96-token cap. The assertion stays as the issue asks: a larger llm.model_path should pass."))
+    "flaky with the bundled SmolLM2-135M: the search now finds hours.md in every run (the engine searches the "
+    "caller's words too: the model still queries 'How can I help you?'), and the reply read the hours out in "
+    "2 of 5 runs (loaded 2-core machine, temperature 0); in a failing run Whisper heard 'when i open' and the model "
+    "repeated its greeting instead (docs/tools.md, knowledge base). A larger llm.preset should pass."))
 async def test_when_are_you_open_is_answered_from_the_hours_document(tmp_path, server_url, whisper):  # noqa: F811
     docs = tmp_path / "docs"
     docs.mkdir()

@@ -47,6 +47,7 @@ async def setup(tmp_path: Path, emu: dict | None = None, fake: FakeRealtimeServe
     fake = fake or FakeRealtimeServer()
     async with fake.running(), asterisk(tmp_path, as_port, **(emu or {})) as emulator:
         overrides.setdefault("http", {"host": "127.0.0.1", "port": free_port()})
+        overrides.setdefault("calls", {"audio_transport": "snoop_fork"})  # these checks were written for the fork's dialplan
         yield emulator, engine_settings(tmp_path, emulator.ari_url, fake.url, as_port, **overrides)
 
 
@@ -236,7 +237,7 @@ async def test_provider_token_refused_fails_with_the_token_fix(tmp_path):
 
 
 async def test_with_the_engine_running_the_doctor_uses_the_engines_port(tmp_path):
-    async with running_rig(tmp_path) as rig:
+    async with running_rig(tmp_path, calls={"audio_transport": "snoop_fork"}) as rig:
         rig.emu.pbx.extra_contexts[DOCTOR_CONTEXT] = DOCTOR_STEPS
         settings = rig.engine.settings.model_copy(
             update={"http": rig.engine.settings.http.model_copy(update={"port": rig.engine.http_port})}
@@ -321,7 +322,7 @@ class ModulesProbe:
 
 
 async def test_modules_check_names_what_the_transport_needs_and_is_not_running():
-    settings = Settings(ari={"password": "x-real-one"})
+    settings = Settings(ari={"password": "x-real-one"}, calls={"audio_transport": "snoop_fork"})
     needed = checks_asterisk.required_modules(settings)
     assert {"app_audiosocket.so", "res_audiosocket.so", "res_stasis_snoop.so"} <= set(needed)
     ok = await checks_asterisk.check_modules(Context(settings, probe=ModulesProbe(needed)))  # type: ignore[arg-type]

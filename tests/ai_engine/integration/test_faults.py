@@ -94,12 +94,14 @@ async def test_one_dropped_provider_session_does_not_disturb_another_call(tmp_pa
         ("POST", r"/bridges/[^/]+-call/addChannel$"),
         ("POST", r"/snoop/?[^/]*$"),
         ("POST", r"/bridges/[^/]+-capture/addChannel$"),
-        ("POST", r"/channels$"),
+        ("POST", r"/channels/externalMedia$"),
+        ("POST", r"/channels$"),  # the Local fork's originate (snoop_fork)
     ],
 )
 @pytest.mark.parametrize("status", [404, 409, 422, 500])
 async def test_rest_error_at_any_setup_step_leaves_no_half_built_call(tmp_path, method, path, status):
-    async with running_rig(tmp_path) as rig:
+    calls = {"audio_transport": "snoop_fork"} if path == r"/channels$" else {}
+    async with running_rig(tmp_path, calls=calls) as rig:
         rig.emu.inject_rest_error(method, path, status, {"message": "injected"}, count=1)
         call = await rig.emu.place_call(exten="5551234", stasis_args=["default"])
         await eventually(lambda: not rig.engine.registry.calls and rig.emu.rest_log, 8, "call given up")

@@ -43,7 +43,8 @@ async def test_stream_mode_reply_goes_out_as_paced_frames_on_the_playback_leg(tm
 
 
 async def test_stream_mode_falls_back_to_files_when_the_playback_leg_cannot_be_created(tmp_path):
-    async with running_rig(tmp_path, playback=STREAM) as rig:
+    # snoop_fork: only the playback leg is an externalMedia channel, so only it fails
+    async with running_rig(tmp_path, playback=STREAM, calls={"audio_transport": "snoop_fork"}) as rig:
         rig.emu.inject_rest_error("POST", r"/channels/externalMedia$", 500, {"message": "boom"}, count=None)
         call = await rig.emu.place_call(exten="5551234", stasis_args=["default"])
         await call.wait_answered(5)

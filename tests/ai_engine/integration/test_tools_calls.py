@@ -98,3 +98,20 @@ async def test_knowledge_base_answer_cites_the_document(tmp_path):
         assert results[0]["document"] == "hours.md"
         assert "Monday to Friday" in results[0]["text"]
         await call.hangup()
+
+
+async def test_knowledge_base_searches_the_callers_words_when_the_models_query_is_poor(tmp_path):
+    # a small model searched for its own greeting; the caller's transcribed question finds the hours
+    docs = tmp_path / "kb"
+    docs.mkdir()
+    (docs / "hours.md").write_text("# Opening hours\n\nWe are open Monday to Friday, 9 to 17.\n")
+    (docs / "returns.txt").write_text("Returns are accepted within 30 days with the receipt.\n")
+    fake = FakeRealtimeServer(tool_turns=[("knowledge_base", {"query": "How can I help you?"})],
+                              transcripts=["When are you open?"])
+    personas = persona(tools=["knowledge_base"], knowledge_base={"folder": str(docs)})
+    async with running_rig(tmp_path, fake=fake, personas=personas) as rig:
+        call = await call_and_ask(rig)
+        await eventually(lambda: fake.sessions[0].tool_outputs, 8, "tool output sent")
+        results = fake.sessions[0].tool_outputs[0][1]["results"]
+        assert results[0] == {"document": "hours.md", "text": "Opening hours: We are open Monday to Friday, 9 to 17."}
+        await call.hangup()

@@ -2,6 +2,7 @@
 
 import pytest
 
+from ai_engine.tools.base import ToolFailed
 from ai_engine.tools.knowledge_base import KnowledgeBase, KnowledgeBaseTool
 from ai_engine.tools.settings import KnowledgeBaseSettings
 
@@ -132,3 +133,44 @@ def test_the_number_of_passages_is_bounded(tmp_path, monkeypatch):
     monkeypatch.setattr(index, "MAX_PASSAGES", 5)
     (tmp_path / "many.txt").write_text("\n\n".join(f"Paragraph {i}." for i in range(20)))
     assert len(KnowledgeBase.from_folder(tmp_path).passages) == 5
+
+
+# --- the caller's words searched besides the model's query (small models write poor queries) ---
+
+
+class Heard:
+    """What a call gives a tool: the caller's last transcribed words."""
+
+    def __init__(self, words: str):
+        self.caller_words = words
+
+
+async def test_a_poor_model_query_still_finds_what_the_caller_asked(docs):
+    # the bundled SmolLM2-135M searched for its own greeting when the caller asked for the hours
+    tool = KnowledgeBaseTool(KnowledgeBaseSettings(folder=docs))
+    alone = await tool.run({"query": "How can I help you?"}, None)
+    assert alone.output["results"] == []
+    out = await tool.run({"query": "How can I help you?"}, Heard("When are you open?"))
+    assert out.output["results"][0] == {"document": "hours.md", "text": "Opening hours: Monday to Friday 9 to 17."}
+
+
+async def test_both_searches_are_merged_best_first_without_repeats(docs):
+    tool = KnowledgeBaseTool(KnowledgeBaseSettings(folder=docs, max_results=3))
+    out = await tool.run({"query": "how long does a refund take"}, Heard("and are you open on public holidays?"))
+    texts = [r["text"] for r in out.output["results"]]
+    assert "Refunds take five working days." in texts and "Holidays: Closed on public holidays." in texts
+    assert len(texts) == len(set(texts)) <= 3
+
+
+async def test_the_callers_words_alone_serve_when_the_model_gives_no_query(docs):
+    tool = KnowledgeBaseTool(KnowledgeBaseSettings(folder=docs))
+    out = await tool.run({}, Heard("how long does a refund take"))
+    assert out.output["results"][0]["document"] == "faq/returns.txt"
+
+
+async def test_the_caller_words_search_can_be_switched_off(docs):
+    tool = KnowledgeBaseTool(KnowledgeBaseSettings(folder=docs, search_caller_words=False))
+    out = await tool.run({"query": "How can I help you?"}, Heard("When are you open?"))
+    assert out.output["results"] == []
+    with pytest.raises(ToolFailed):
+        await tool.run({}, Heard("When are you open?"))

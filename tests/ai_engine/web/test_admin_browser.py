@@ -60,7 +60,7 @@ async def test_a_live_call_appears_with_its_state_disappears_and_the_end_call_bu
             await call.wait_answered(5)
             await b.wait(EC.presence_of_element_located((By.CSS_SELECTOR, LIVE_ROW)), "the call appears")
             row = await b.text(LIVE_ROW)
-            assert "+4930123456" in row and "default" in row and "local" in row and "snoop_fork" in row
+            assert "+4930123456" in row and "default" in row and "local" in row and "snoop_externalmedia" in row
             await call_says(call)
             await b.wait(EC.text_to_be_present_in_element((By.CSS_SELECTOR, LIVE_ROW), " ms"), "last turn latency shown")
             states = await b.text(f"{LIVE_ROW} .state")

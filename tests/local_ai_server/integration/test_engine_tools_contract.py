@@ -47,4 +47,5 @@ async def test_the_engine_gets_the_call_answers_it_and_hears_the_reply():
     assert "".join(e.text for e in reply if isinstance(e, base.AgentText)) == "Sales is busy, can I take a message?"
     assert [e.status for e in reply if isinstance(e, base.ResponseDone)] == ["completed"]
     assert '- transfer: Transfer the caller.' in llm.prompts[0][0]["content"]
-    assert llm.prompts[-1][-1] == {"role": "tool", "content": 'transfer result: {"transferred": false}'}
+    assert llm.prompts[-1][0]["content"].endswith('\ntransfer result: {"transferred": false}')
+    assert llm.prompts[-1][-1] == {"role": "user", "content": "Please transfer me to sales."}

@@ -96,7 +96,9 @@ async def test_audio_much_faster_than_real_time_is_refused_with_an_error():
 async def test_turns_beyond_the_queue_bound_are_refused():
     gate = threading.Event()
     stt = FakeSTT(gate=gate)  # transcriptions wait: the turns pile up
-    runtime = make_runtime(fake_models(stt=stt), limits={"max_queued_turns": 2}, concurrency={"cpu_jobs": 1})
+    # Without the end-of-turn holds: a pause would wait for its (gated) speculative transcript.
+    runtime = make_runtime(fake_models(stt=stt), limits={"max_queued_turns": 2}, concurrency={"cpu_jobs": 1},
+                           vad={"unfinished_hold_ms": 0, "unclear_hold_ms": 0, "finished_silence_ms": 0})
     try:
         async with serve(runtime) as host, RealtimeClient.connect(f"ws://{host}/v1/realtime") as client:
             await client.update_session(rate=8000)

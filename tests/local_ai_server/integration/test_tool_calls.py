@@ -107,12 +107,12 @@ async def test_the_output_goes_back_to_the_model_and_the_reply_uses_it():
     spoken = "".join(e["delta"] for e in client.all("response.output_audio_transcript.delta", mark))
     assert spoken == "Nobody answered, sorry. Can I help you myself?"
     assert audio_of(client.events[mark:])
+    # the reply reads the output at the end of its system prompt; the call is left out of its
+    # dialogue (a small model repeated its own call instead of reading the result)
     prompt = llm.prompts[-1]
-    assert prompt[-3:] == [
-        {"role": "user", "content": "Can I speak to a human?"},
-        {"role": "assistant", "content": 'transfer: {"target": "operator"}'},
-        {"role": "tool", "content": 'transfer result: {"transferred": false, "reason": "no answer"}'},
-    ]
+    assert prompt[0]["content"].endswith('\ntransfer result: {"transferred": false, "reason": "no answer"}')
+    assert prompt[-1] == {"role": "user", "content": "Can I speak to a human?"}
+    assert not any("transfer:" in m["content"] for m in prompt[1:])
     assert llm.prefixes[-1] == "say:"
 
 

@@ -20,7 +20,8 @@ async def _holds(host: str) -> float:
 
 async def _one_caller(stt: FakeSTT, **vad) -> tuple[list[str], float]:
     """The events of one caller who pauses mid-sentence, and how many pauses were held."""
-    async with serve(make_runtime(fake_models(stt=stt), vad={"speculative_after_ms": 100, "unfinished_hold_ms": 600, **vad})) as host:
+    vad = {"speculative_after_ms": 100, "unfinished_hold_ms": 600, "unclear_hold_ms": 0, **vad}
+    async with serve(make_runtime(fake_models(stt=stt), vad=vad)) as host:
         before = await _holds(host)
         async with RealtimeClient.connect(f"ws://{host}/v1/realtime") as client:
             await client.update_session(rate=8000, silence_duration_ms=500)
@@ -46,10 +47,48 @@ async def test_without_the_hold_the_same_pause_ends_the_turn():
     assert order.count("input_audio_buffer.speech_stopped") == 2
 
 
+async def test_a_sentence_that_may_go_on_is_held_by_the_unclear_hold():
+    """Neither unfinished nor a whole question (Whisper closes any fragment with a full stop):
+    `vad.unclear_hold_ms` (600 by default) keeps the 700 ms pause inside the turn."""
+    order, held = await _one_caller(FakeSTT("My order number is 472."), unclear_hold_ms=600)
+    assert order.count("input_audio_buffer.speech_stopped") == 1
+    assert held == 2
+
+
 async def test_a_finished_sentence_is_not_held():
     order, held = await _one_caller(FakeSTT("What time do you open?"))
     assert order.count("input_audio_buffer.speech_stopped") == 2
     assert held == 0
+
+
+async def _early_end(stt: FakeSTT, finished_silence_ms: int) -> tuple[list[str], list[dict]]:
+    """A caller who says a whole question, then is silent for 350 ms, then speaks on."""
+    async with serve(make_runtime(fake_models(stt=stt), vad={"speculative_after_ms": 100, "unclear_hold_ms": 0,
+                                                           "finished_silence_ms": finished_silence_ms})) as host:
+        async with RealtimeClient.connect(f"ws://{host}/v1/realtime") as client:
+            await client.update_session(rate=8000, silence_duration_ms=500)
+            mark = len(client.events)
+            await client.send_audio(vowel(0.6) + silence(0.35), realtime=True)
+            await client.send_audio(vowel(0.6) + silence(1.0), realtime=True)
+            await client.wait_for("response.done", after=mark)
+            events = client.events[mark:]
+    return [e["type"] for e in events], events
+
+
+async def test_a_clearly_finished_question_ends_the_turn_before_the_normal_silence():
+    """350 ms of silence after "What time do you open today?" answers it (with vad.finished_silence_ms
+    250), where the normal 500 ms would have waited on; the answer is the speculative one."""
+    order, events = await _early_end(FakeSTT("What time do you open today?"), finished_silence_ms=250)
+    assert order.count("input_audio_buffer.speech_stopped") == 2
+    first_turn = order.index("input_audio_buffer.committed")
+    assert "response.created" in order[first_turn:order.index("input_audio_buffer.speech_started", first_turn)]
+    metrics = next(e for e in events if e["type"] == "x_local.turn.metrics")
+    assert 250 <= metrics["speech_stopped_ms"] < 500
+
+
+async def test_the_same_short_pause_does_not_end_an_unclear_sentence():
+    order, _ = await _early_end(FakeSTT("My order number is 472."), finished_silence_ms=250)
+    assert order.count("input_audio_buffer.speech_stopped") == 1
 
 
 async def test_each_turn_reports_its_stages_on_the_wire_and_in_metrics():

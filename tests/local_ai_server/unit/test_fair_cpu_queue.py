@@ -76,3 +76,30 @@ async def test_places_are_bounded_and_a_waiter_that_leaves_takes_no_place():
         release.set()
     assert peak == 2
     assert limiter.running == 0 and limiter.waiting == 0
+
+
+async def test_first_audio_work_goes_before_later_sentences_of_any_session():
+    """Four callers asked at once: each first sentence is made before anyone's second one."""
+    limiter = FairLimiter(1)
+    order: list[str] = []
+    release = anyio.Event()
+
+    async def job(name: str, urgent: bool) -> None:
+        async with limiter.place(name.split("-")[0], urgent):
+            order.append(name)
+            await anyio.sleep(0)
+
+    async def blocker() -> None:
+        async with limiter.place("other"):
+            await release.wait()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(blocker)
+        await anyio.wait_all_tasks_blocked()
+        for name, urgent in [("A-later", False), ("A-later2", False), ("B-first", True), ("C-later", False),
+                             ("C-first", True), ("B-first2", True)]:
+            tg.start_soon(job, name, urgent)
+            await anyio.wait_all_tasks_blocked()
+        assert limiter.waiting == 6 and limiter.waiting_urgent == 3
+        release.set()
+    assert order == ["B-first", "C-first", "B-first2", "A-later", "C-later", "A-later2"]

@@ -59,3 +59,21 @@ def test_calls_in_a_row_counts_calls_since_the_last_message():
         conversation.add(Item(f"c{n}", "assistant", "{}", kind="function_call", call_id=f"call_{n}", name="hangup"))
         conversation.add(Item(f"o{n}", "tool", "{}", kind="function_call_output", call_id=f"call_{n}", name="hangup"))
     assert conversation.calls_in_a_row() == 3
+
+
+def test_a_reply_to_function_outputs_reads_them_in_its_system_prompt_without_the_calls():
+    from local_ai_server.realtime.responses import results_apart
+
+    conversation = Conversation()
+    conversation.add(Item("a0", "assistant", "Hello, how can I help you?"))
+    conversation.add(Item("u1", "user", "When are you open?"))
+    conversation.add(Item("c1", "assistant", '{"query": "How can I help you?"}', kind="function_call",
+                          call_id="call_1", name="knowledge_base"))
+    conversation.add(Item("o1", "tool", '{"results": [{"document": "hours.md", "text": "9 to 5"}]}',
+                          kind="function_call_output", call_id="call_1", name="knowledge_base"))
+    rest, results = results_apart(conversation, 0)
+    assert [i.id for i in rest.items] == ["a0", "u1"]
+    assert results == 'knowledge_base result: {"results": [{"document": "hours.md", "text": "9 to 5"}]}'
+    conversation.add(Item("a1", "assistant", "We are open 9 to 5."))
+    conversation.add(Item("u2", "user", "Thanks."))
+    assert results_apart(conversation, 0) == (conversation, "")  # past calls stay dialogue

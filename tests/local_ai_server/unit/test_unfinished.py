@@ -1,7 +1,7 @@
 """The end-of-turn text guess: what a listener hears as 'still going' keeps the agent quiet."""
 
 import pytest
-from local_ai_server.speech.unfinished import sounds_unfinished
+from local_ai_server.speech.unfinished import pause_silence_ms, sounds_finished, sounds_unfinished
 
 
 @pytest.mark.parametrize("text", [
@@ -28,16 +28,36 @@ def test_trailing_words_that_go_on(text):
 
 
 @pytest.mark.parametrize("text", [
-    "What are your opening hours?",
-    "Hello, I would like to check the status of my order.",
-    "Thank you.",
-    "Yes.",
-    "I live at number 12.",
-    "My number is 4 7 2 9.",
-    "Do you deliver to Springfield?",
-    "Sorry, I did not catch that.",
-    "Hello?",
-    "Okay, thanks, goodbye.",
+    "What are your opening hours on Sunday?",
+    "Where is the nearest train station?",
+    "Do you sell gift cards here?",
+    "Could I have a table for four tonight?",
 ])
-def test_complete_sentences_end_the_turn(text):
-    assert not sounds_unfinished(text)
+def test_a_whole_question_sounds_finished(text):
+    assert sounds_finished(text)
+
+
+@pytest.mark.parametrize("text", [
+    "I would like to order a pizza and",  # unfinished
+    "Hello, I would like to check the status of my order.",  # statements: Whisper closes fragments with "."
+    "My order number is 472?",  # a number read out: the next group may follow
+    "If you are open on Sunday?",  # a subordinate clause alone
+    "Do you deliver?",  # too short to be sure
+    "Hello?",  # often followed by the question
+    "Do you have bread, milk?",  # a list still going
+    "Hold on. Is it the one there?",  # looking something up
+    "Well.",
+])
+def test_not_clearly_finished(text):
+    assert not sounds_finished(text)
+
+
+def test_the_pause_silence_follows_the_words():
+    question = "Do you deliver to Springfield?"
+    assert pause_silence_ms("I want a pizza and", 500, 250, 600) == 1100  # held
+    assert pause_silence_ms(question, 500, 250, 600) == 250  # ends early
+    assert pause_silence_ms("My order number is 472.", 500, 250, 600) == 500  # unclear, no hold for it
+    assert pause_silence_ms("My order number is 472.", 500, 250, 600, 300) == 800  # unclear: its own hold
+    assert pause_silence_ms(question, 500, 0, 600) == 500  # early ends off
+    assert pause_silence_ms("I want a pizza and", 500, 250, 0) == 500  # holds off
+    assert pause_silence_ms(question, 200, 250, 600) == 200  # never above the normal one

@@ -113,3 +113,24 @@ def test_a_held_pause_still_ends_after_the_longer_silence():
     events = feed(endpointer, silence(1.0, 16000))
     assert [type(e) for e in events] == [SpeechStopped]
     assert not endpointer.held
+
+
+def test_a_pause_released_to_a_shorter_silence_ends_the_turn_at_once():
+    """The words clearly ended: the pause, already 300 ms long, ends the turn now (not at 500 ms),
+    and the stop's end of speech is where the voice ended."""
+    endpointer = Endpointer(VadParams(silence_duration_ms=500, speculative_after_ms=200))
+    feed(endpointer, vowel(0.6, 16000), silence(0.3, 16000))
+    endpointer.hold(600)
+    stopped = endpointer.release(250)
+    assert isinstance(stopped, SpeechStopped)
+    assert endpointer.now_ms - stopped.end_ms >= 250
+    assert not endpointer.in_speech
+
+
+def test_a_shorter_silence_applies_to_the_current_pause_only():
+    endpointer = Endpointer(VadParams(silence_duration_ms=500, speculative_after_ms=200))
+    feed(endpointer, vowel(0.6, 16000), silence(0.2, 16000))
+    assert endpointer.release(300) is None  # only 200 ms of silence so far
+    events = feed(endpointer, vowel(0.4, 16000), silence(0.4, 16000))
+    assert SpeechStopped not in [type(e) for e in events]  # the caller went on: the normal 500 ms again
+    assert [type(e) for e in feed(endpointer, silence(0.2, 16000))] == [SpeechStopped]

@@ -62,8 +62,10 @@ class FakeRealtimeServer:
         greeting_ms: int = 600,
         ignore_cancel: bool = False,
         tool_turns: list[tuple[str, dict] | None] | None = None,
+        transcripts: list[str] | None = None,
     ):
         self.tool_turns = list(tool_turns or [])  # per caller turn: (tool, arguments) or None (echo)
+        self.transcripts = list(transcripts or [])  # per caller turn: its transcript (else "<n> ms of speech")
         self.ignore_cancel = ignore_cancel  # a misbehaving server that keeps streaming after a cancel
         self.piece_ms = piece_ms
         self.chunk_ms = chunk_ms
@@ -222,7 +224,8 @@ class _Session:
                 self.speaking = False
                 await self.send(rp.InputAudioBufferSpeechStopped(0, "item"))
                 heard_ms = (len(self.turn) // 2) * 1000 // self.log.input_rate - self.quiet_ms
-                await self.send(rp.InputAudioTranscriptionCompleted("item", f"{heard_ms} ms of speech"))
+                heard = self.server.transcripts.pop(0) if self.server.transcripts else f"{heard_ms} ms of speech"
+                await self.send(rp.InputAudioTranscriptionCompleted("item", heard))
                 if self.server.tool_turns:
                     step = self.server.tool_turns.pop(0)
                     if step is not None:

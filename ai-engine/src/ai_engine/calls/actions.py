@@ -43,6 +43,12 @@ class _KeyAction:
     action: str  # a mapped key's value
 
 
+@dataclass(frozen=True, slots=True)
+class _ToolJob:
+    event: base.ToolCall
+    caller_words: str  # the caller's last transcript when the model called the tool
+
+
 class ActionRunner:
     def __init__(
         self,
@@ -64,6 +70,7 @@ class ActionRunner:
         self.speech = SpeechTracker()
         self.keys = KeyMap(call.persona.dtmf_keys)
         self.handed_over = anyio.Event()  # an attended transfer was answered: the agent is done
+        self.caller_words = ""  # CallActions: the caller's words of the tool call being run
         send, receive = anyio.create_memory_object_stream[object](MAX_PENDING)
         self._jobs_in: MemoryObjectSendStream[object] = send
         self._jobs: MemoryObjectReceiveStream[object] = receive
@@ -74,7 +81,11 @@ class ActionRunner:
     # ---- from sync callbacks --------------------------------------------------------------
 
     def tool_call(self, event: base.ToolCall) -> None:
-        self._queue(self._jobs_in, event, "tool call")
+        """Queued with the caller's last transcribed words (the call's record has them): the turn
+        this call answers, even if the caller says more while an earlier tool runs."""
+        turns = self.call.recorder.transcript
+        words = next((t["text"] for t in reversed(turns) if t["role"] == "caller"), "")
+        self._queue(self._jobs_in, _ToolJob(event, words), "tool call")
 
     def dtmf(self, digit: str) -> None:
         """A key press: stops the agent like speech does, then goes to the key map."""
@@ -94,7 +105,7 @@ class ActionRunner:
         async with anyio.create_task_group() as tg:
             tg.start_soon(self._collect_digits)
             async for job in self._jobs:
-                if isinstance(job, base.ToolCall):
+                if isinstance(job, _ToolJob):
                     await self._run_tool(job)
                 elif isinstance(job, _KeyAction):
                     await self._run_key_action(job.action)
@@ -122,8 +133,10 @@ class ActionRunner:
                 job = _KeyAction(event.action) if isinstance(event, Mapped) else event.text()
                 self._queue(self._jobs_in, job, "key action")
 
-    async def _run_tool(self, event: base.ToolCall) -> None:
+    async def _run_tool(self, job: _ToolJob) -> None:
+        event = job.event
         session = self._session()
+        self.caller_words = job.caller_words
         outcome = await self.tools.execute(event.name, event.arguments, self)
         self.call.recorder.tool_call(event.name, _arguments(event.arguments), outcome.output)
         if self.handed_over.is_set() or self.call.ended.is_set():

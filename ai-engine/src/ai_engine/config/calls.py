@@ -22,10 +22,12 @@ class CallSettings(_Section):
         "and goes to failure_context instead.",
     )
     audio_transport: Literal["snoop_fork", "snoop_externalmedia", "bridge_fork", "externalmedia_rtp", "websocket"] = Field(
-        "snoop_fork",
-        description="Capture path: snoop(spy=in)+Local fork, snoop+externalMedia AudioSocket, the echo-prone fork in the "
-        "caller's bridge, snoop+externalMedia RTP (rtp section; stream playback over RTP too), or snoop+chan_websocket "
-        "(websocket section; stream playback over WebSocket too).",
+        "snoop_externalmedia",
+        description="Capture path: snoop(spy=in)+externalMedia AudioSocket (default: the fewest channels and the least "
+        "Asterisk CPU of the echo-free paths, measured on Asterisk 22.10.1, tests/asterisk_facts/cost/), snoop+Local fork "
+        "(Asterisks without externalMedia AudioSocket), the echo-prone fork in the caller's bridge, snoop+externalMedia "
+        "RTP (rtp section; stream playback over RTP too), or snoop+chan_websocket (websocket section; stream playback "
+        "over WebSocket too).",
     )
     media_fork_context: str = Field("ai-agent-media-fork", description="Dialplan context running AudioSocket(<uuid>,host:port).")
     media_fork_formats: Literal["slin", "ulaw"] = Field("slin", description="formats= for the Local fork originate (never empty: slin192).")

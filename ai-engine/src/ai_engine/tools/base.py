@@ -61,6 +61,9 @@ class CallActions(Protocol):
 
     caller_number: str
     call_id: str
+    # The caller's last transcribed words before the model called the tool ("" when the provider
+    # sends no transcript): a tool may use them besides the model's arguments (knowledge_base).
+    caller_words: str
 
     async def say(self, text: str) -> None:
         """Speak `text` verbatim and return once the caller heard it (or it was interrupted)."""

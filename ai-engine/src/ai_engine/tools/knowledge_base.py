@@ -8,6 +8,12 @@ by words; `hybrid` merges both by reciprocal-rank fusion. bench/knowledge_base.p
 on paraphrased caller questions the embeddings alone rank best (BM25 drags the fusion down), so
 hybrid is not the default. If the model cannot be loaded the tool logs it and ranks with BM25 alone.
 
+Two queries: the model's `query` and, with `knowledge_base.search_caller_words` (default), the
+caller's last transcribed words (`CallActions.caller_words`: the turn the model answers). Small
+models paraphrase badly: the bundled SmolLM2-135M searched for its own greeting ("How can I help
+you?") when the caller asked "When are you open?". Each passage keeps its best score over the two
+searches (the same index, so the scores compare), and the best `max_results` go back, best first.
+
 Indexing starts when the tool is built (at engine start), in a worker thread, never on the event
 loop; a search that comes before it is done waits for it (within the tool's timeout). A query is
 embedded in a worker thread too.
@@ -80,15 +86,31 @@ class KnowledgeBaseTool:
         """The index, blocking until it is built (tests and benchmarks; not for the event loop)."""
         return self._index.result()
 
-    async def run(self, arguments: dict, ctx: CallActions) -> ToolOutcome:
+    def queries(self, arguments: dict, ctx: CallActions | None) -> list[str]:
+        """The model's query, then the caller's words (unless off, missing or the same words)."""
         query = arguments.get("query")
-        if not isinstance(query, str) or not query.strip():
+        found = [query.strip()[:MAX_QUERY_CHARS]] if isinstance(query, str) and query.strip() else []
+        heard = (getattr(ctx, "caller_words", "") or "").strip()[:MAX_QUERY_CHARS]
+        if self.settings.search_caller_words and heard and all(tokens(heard) != tokens(q) for q in found):
+            found.append(heard)
+        return found
+
+    async def run(self, arguments: dict, ctx: CallActions | None) -> ToolOutcome:
+        queries = self.queries(arguments, ctx)
+        if not queries:
             raise ToolFailed("give a query")
         base = await self.index()
         s = self.settings
-        hits = await anyio.to_thread.run_sync(
-            lambda: base.search(query[:MAX_QUERY_CHARS], s.max_results, s.ranking, s.min_similarity), abandon_on_cancel=True
-        )
+
+        def search() -> list[Passage]:
+            best: dict[int, tuple[float, Passage]] = {}
+            for query in queries:
+                for score, passage in base.search(query, s.max_results, s.ranking, s.min_similarity):
+                    if id(passage) not in best or score > best[id(passage)][0]:
+                        best[id(passage)] = (score, passage)
+            return [p for _, p in sorted(best.values(), key=lambda sp: -sp[0])[: s.max_results]]
+
+        hits = await anyio.to_thread.run_sync(search, abandon_on_cancel=True)
         if not hits:
             return ToolOutcome({"results": [], "note": "nothing found in the documents; say you do not know"})
-        return ToolOutcome({"results": [{"document": p.document, "text": p.text[: s.max_chars]} for _, p in hits]})
+        return ToolOutcome({"results": [{"document": p.document, "text": p.text[: s.max_chars]} for p in hits]})

@@ -60,3 +60,8 @@ class KnowledgeBaseSettings(Section):
         0.3, ge=-1.0, le=1.0,
         description="Least cosine similarity between question and passage for the embedding ranking to offer it.",
     )
+    search_caller_words: bool = Field(
+        True,
+        description="Search with the caller's last transcribed words too, besides the model's query, and give back "
+        "the best passages of both (small models often write poor queries); false: the model's query alone.",
+    )

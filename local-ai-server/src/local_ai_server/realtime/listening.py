@@ -24,7 +24,7 @@ from .. import metrics
 from ..config import Settings
 from ..speech.audio import PROCESSING_RATE, StreamResampler, decode
 from ..speech.conversation import Conversation
-from ..speech.unfinished import sounds_unfinished
+from ..speech.unfinished import pause_silence_ms
 from ..speech.vad import Endpointer, Paused, Resumed, SpeechStarted, SpeechStopped
 from .limits import AudioRateLimit
 from .outbox import Outbox
@@ -152,28 +152,40 @@ class Listener:
         turn = Turn(item_id=self._speech_item_id or new_id("item"), audio=event.audio, voiced_ms=event.voiced_ms,
                     end_of_speech=self._wall_time(event.end_ms), speculative=True,
                     create_response=self._state.create_response)
-        if self._settings.vad.unfinished_hold_ms:
-            self.endpointer.hold(self._settings.vad.unfinished_hold_ms)
+        vad = self._settings.vad
+        if vad.unfinished_hold_ms or vad.unclear_hold_ms or vad.finished_silence_ms:
+            if vad.unfinished_hold_ms or vad.unclear_hold_ms:  # until the transcript says which
+                self.endpointer.hold(max(vad.unfinished_hold_ms, vad.unclear_hold_ms))
             self._awaiting_transcript = True
             turn.on_transcribed = self._transcribed
         self._speculative = turn
         self._turns.start(turn)
 
     async def _transcribed(self, turn: Turn) -> None:
-        """A held pause's speculative transcript is in (`_on_paused` holds it: the answer needs that
-        transcript anyway, so waiting for it costs nothing). If the words sound unfinished ("and",
-        "um", a number being read out), the caller most likely goes on and the hold stays; else it
-        is released, and the turn ends now if the silence already ran past the normal end."""
+        """A pause's speculative transcript is in (`_on_paused` holds the pause until then: the
+        answer needs that transcript anyway, so waiting for it costs nothing). The words set the
+        silence that ends this pause (`speech.unfinished.pause_silence_ms`): if they sound
+        unfinished ("and", "um", a number being read out) the hold stays; if they clearly ended (a
+        question, a whole sentence) the turn ends after `vad.finished_silence_ms`; else after the
+        normal silence. The turn ends now if the silence already ran that long: the speculative
+        answer, started next in this turn's task, is then the committed turn's answer."""
         async with self._lock:
             if turn is not self._speculative or not self._awaiting_transcript:
                 return
             self._awaiting_transcript = False
-            if not turn.failed and turn.transcript is not None and sounds_unfinished(turn.transcript):
+            vad = self._settings.vad
+            normal = self.endpointer.params.silence_duration_ms
+            target = normal
+            if not turn.failed and turn.transcript is not None:
+                target = pause_silence_ms(turn.transcript, normal, vad.finished_silence_ms, vad.unfinished_hold_ms,
+                                          vad.unclear_hold_ms)
+            if target > normal:
                 metrics.TURN_HOLDS.inc()
-                log.debug("turn.held", item_id=turn.item_id, transcript=turn.transcript,
-                          hold_ms=self._settings.vad.unfinished_hold_ms)
-                return
-            stopped = self.endpointer.release()
+                log.debug("turn.held", item_id=turn.item_id, transcript=turn.transcript, hold_ms=target - normal)
+            elif target < normal:
+                metrics.TURN_EARLY_ENDS.inc()
+                log.debug("turn.ends_early", item_id=turn.item_id, transcript=turn.transcript, silence_ms=target)
+            stopped = self.endpointer.release(target)
             if stopped is not None:
                 await self._on_speech_stopped(stopped)
 

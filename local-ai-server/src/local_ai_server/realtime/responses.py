@@ -1,12 +1,17 @@
 """Responses: at most one active spoken answer per session, from `response.created` to
 `response.done` (completed, cancelled or failed).
 
+When a turn's answer is activated and its first audio is predicted late (the server is loaded,
+admission.py), the cached filler's transcript and audio are queued first, before any of the answer.
+
 A response is created by a turn (`for_turn`) or by the client (`create`); `run` speaks it
 (LLM -> text pieces -> TTS, in `speaking`) and reports its end. `cancel` ends the active one at
 once: its queued deltas are dropped and `response.done` (cancelled) is the last thing sent of it.
 """
 
 from __future__ import annotations
+
+import time
 
 import anyio
 import structlog
@@ -19,7 +24,9 @@ from realtime_protocol import (
     ResponseCreated,
     ResponseDone,
     ResponseFunctionCallArgumentsDone,
+    ResponseOutputAudioDelta,
     ResponseOutputAudioDone,
+    ResponseOutputAudioTranscriptDelta,
     ResponseOutputAudioTranscriptDone,
     ResponseOutputItemAdded,
     ResponseOutputItemDone,
@@ -28,9 +35,11 @@ from realtime_protocol import (
 )
 
 from .. import metrics
+from ..admission import WORK
 from ..runtime import Runtime
+from ..speech.audio import chunk_bytes
 from ..speech.conversation import Conversation, Item, fit_prompt
-from ..speech.tools import SAY, decision_options, prefix_for
+from ..speech.tools import SAY, decision_options, prefix_for, render_output
 from .calling import call_item, decide, write_call
 from .outbox import OnSent, Outbox
 from .prefill import Prefill
@@ -61,12 +70,19 @@ class Responses:
 
     def prompt(self, instructions: str, extra_user: Item | None = None) -> list[dict]:
         llm = self._settings.llm
-        conversation = self._conversation
+        conversation, results = self._conversation, ""
         if extra_user is not None:
             conversation = Conversation(items=[*conversation.items, extra_user])
+        else:
+            conversation, results = results_apart(conversation, llm.tool_output_chars)
         messages = conversation.chat_messages(instructions, llm.style_hint, llm.history_turns, llm.history_item_chars,
                                               tools_prompt=self._tools_prompt(),
                                               tool_output_chars=llm.tool_output_chars)
+        if results:
+            if messages and messages[0]["role"] == "system":
+                messages[0] = {"role": "system", "content": messages[0]["content"] + "\n" + results}
+            else:
+                messages.insert(0, {"role": "system", "content": results})
         return fit_prompt(messages, llm.max_prompt_chars)
 
     def _tools_prompt(self) -> str:
@@ -132,6 +148,24 @@ class Responses:
             if response.options is None:  # spoken for sure: its item now (else after the decision)
                 await self._outbox.emit(ResponseOutputItemAdded(response.id, self._message_item(response)))
                 response.announced = True
+                if response.trigger == "turn":
+                    await self._filler_if_late(response)
+
+    async def _filler_if_late(self, response: Response) -> None:
+        """Queue the filler ahead of the answer when its first audio is predicted past the bound."""
+        admission = self._runtime.admission
+        predicted = admission.filler_due(time.monotonic() - response.requested_at, response.work)
+        if predicted is None or response.first_piece_synthesized.is_set():
+            return
+        fmt = self._state.output_format
+        response.filler = admission.filler_text
+        metrics.TURN_FILLERS.inc()
+        log.info("admission.filler", response_id=response.id, predicted_first_audio_ms=round(predicted * 1000),
+                 on_the_way=admission.on_the_way, first_audio_cost_ms=round(admission.cost_s * 1000))
+        emit = self._outbox.emit
+        await emit(ResponseOutputAudioTranscriptDelta(response.id, response.item_id, delta=response.filler), response.id)
+        for part in chunk_bytes(admission.filler_audio(fmt), fmt.bytes_for_ms(self._settings.session.output_chunk_ms)):
+            await emit(ResponseOutputAudioDelta(response.id, response.item_id, delta=part), response.id)
 
     @staticmethod
     def _message_item(response: Response) -> MessageItem:
@@ -141,6 +175,9 @@ class Responses:
         """Speak `response` to its end, or make it a function call (or until cancelled); a model
         failure fails the response only."""
         failure: BaseException | None = None
+        admission = self._runtime.admission
+        response.work = work = admission.begin()
+        WORK.set(work)  # this task's (and its children's) model jobs count towards its first audio
         with response.scope:
             try:
                 slot = self._prefill.slot
@@ -166,6 +203,8 @@ class Responses:
             except Exception as exc:  # a model failed: tell the client, keep the session
                 log.exception("response.failed", response_id=response.id)
                 failure = innermost(exc)
+            finally:
+                admission.end(work)
         if response.cancelled or (not response.active and response.scope.cancel_called):
             return
         if failure is not None and response.gate is not None:
@@ -213,13 +252,15 @@ class Responses:
         response.status = status
         if self.active is response:
             self.active = None
-        transcript = " ".join(response.pieces)
+        transcript = " ".join(response.pieces)  # what the model said (the filler is not its words)
         if response.call_name is not None:
             if status == "completed":
                 self._conversation.add(Item(id=response.item_id, role="assistant", text=response.arguments,
                                             kind="function_call", call_id=response.call_id, name=response.call_name))
         elif response.text is None and transcript:  # verbatim text is already in the conversation
             self._conversation.add(Item(id=response.item_id, role="assistant", text=transcript))
+        if response.filler is not None:
+            transcript = f"{response.filler} {transcript}".rstrip()  # what the caller heard
         async with self._outbox.lifecycle:
             await self._send_end(response, status, transcript, failure)
         self.schedule_prefill()
@@ -252,7 +293,25 @@ class Responses:
             details = {"type": "failed", "error": {"type": "server_error", "message": str(failure)}}
         metrics.RESPONSES_TOTAL.labels(status).inc()
         log.info("response.finished", response_id=response.id, status=status, transcript=transcript,
+                 filler=response.filler is not None,
                  **({"call": response.call_name, "arguments": response.arguments} if response.call_name else {}))
         output = (item,) if response.announced or status == "completed" else ()
         await emit(ResponseDone(self._state.response_info(response.id, status=status, status_details=details,
                                                           output=output)))
+
+
+def results_apart(conversation: Conversation, max_chars: int) -> tuple[Conversation, str]:
+    """A reply to function outputs (the conversation ends with calls and their outputs) reads the
+    outputs at the end of its system prompt, and those calls are left out of its dialogue: with
+    its own call as the last assistant line, the bundled SmolLM2-135M repeated the call's query
+    or its greeting instead of reading the result (bench knowledge_base, "answers"). Past turns'
+    calls stay in the dialogue as before."""
+    items = conversation.items
+    start = len(items)
+    while start > 0 and items[start - 1].kind in ("function_call", "function_call_output"):
+        start -= 1
+    outputs = [item for item in items[start:] if item.kind == "function_call_output"]
+    if not outputs:
+        return conversation, ""
+    return Conversation(items=items[:start]), "\n".join(render_output(o.name, o.text, max_chars) for o in outputs)
+

@@ -74,9 +74,11 @@ async def _speak_piece(runtime: Runtime, response: Response, piece: str, fmt: Au
         data = await runtime.synthesize(piece, fmt)
     finally:
         response.first_piece_synthesized.set()
+        if response.work is not None:
+            runtime.admission.reached(response.work)  # its later jobs wait behind others' first audio
     if not data:
         return
-    text = piece if not response.pieces else " " + piece
+    text = piece if not (response.pieces or response.filler) else " " + piece
     response.pieces.append(piece)
     await emit(response, ResponseOutputAudioTranscriptDelta(response.id, response.item_id, delta=text))
 

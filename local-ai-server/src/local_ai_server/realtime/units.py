@@ -41,6 +41,8 @@ class Response:
     first_audio_at: float | None = None
     cancel_reason: str | None = None
     pieces_sent_to_tts: int = 0
+    work: object | None = None  # its admission.FirstAudioWork, while it runs
+    filler: str | None = None  # spoken first (admission.py: the first audio was predicted late)
     first_piece_synthesized: anyio.Event = field(default_factory=anyio.Event)
     trigger: str = "turn"  # or ResponseCreate.type
     # Function calling (calling.py): the words the decision may choose (None: no decision, the

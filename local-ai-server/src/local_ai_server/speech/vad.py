@@ -12,7 +12,8 @@ classifies each and returns what happened, in order:
 - `SpeechStopped`: the silence run reached `silence_duration_ms` (or the turn hit `max_turn_ms`);
   carries the turn's audio (with `prefix_padding_ms` before the start). `hold(extra_ms)` lengthens
   the silence needed for the current pause only (held while its speculative transcript is being
-  made, kept when the words sound unfinished); `release()` or voiced audio or the stop forgets it.
+  made, kept when the words sound unfinished); `release(silence_ms)` sets it for this pause (the
+  normal silence, or a shorter one when the words clearly ended); voiced audio or the stop forgets it.
 
 Times are audio times in ms since the buffer started (`audio_start_ms`/`audio_end_ms` in the
 protocol); `end_ms` of a stop is where the last voiced frame ended (the real end of speech).
@@ -94,24 +95,28 @@ class Endpointer:
         self._voiced_frames = 0
         self._silence_frames = 0
         self._paused = False
-        self._hold_ms = 0
+        self._pause_silence_ms: int | None = None  # silence that ends the current pause; None: the normal one
 
     def hold(self, extra_ms: int) -> None:
         """The current pause needs `extra_ms` more silence to end the turn (no-op outside speech)."""
         if self._in_speech:
-            self._hold_ms = max(self._hold_ms, extra_ms)
+            self._pause_silence_ms = max(self._pause_silence_ms or 0, self.params.silence_duration_ms + extra_ms)
 
-    def release(self) -> SpeechStopped | None:
-        """Forget the hold: the pause ends the turn once it reaches `silence_duration_ms`; the stop
-        when it already has (audio ran on while the hold waited)."""
-        self._hold_ms = 0
-        if self._in_speech and self._silence_frames * FRAME_MS >= self.params.silence_duration_ms:
+    def release(self, silence_ms: int | None = None) -> SpeechStopped | None:
+        """Replace the hold: the current pause ends the turn once it reaches `silence_ms` (default
+        `silence_duration_ms`; shorter when the words clearly ended, longer when they did not); the
+        stop when it already has (audio ran on while the hold waited)."""
+        self._pause_silence_ms = silence_ms
+        if self._in_speech and self._silence_frames * FRAME_MS >= self._pause_target_ms():
             return self._stop(forced=False)
         return None
 
+    def _pause_target_ms(self) -> int:
+        return self.params.silence_duration_ms if self._pause_silence_ms is None else self._pause_silence_ms
+
     @property
     def held(self) -> bool:
-        return self._hold_ms > 0
+        return self._pause_silence_ms is not None and self._pause_silence_ms > self.params.silence_duration_ms
 
     def set_params(self, params: VadParams) -> None:
         if (params.aggressiveness, params.energy_floor_dbfs) != (self.params.aggressiveness,
@@ -177,14 +182,14 @@ class Endpointer:
             self._voiced_frames += 1
             self._silence_frames = 0
             self._last_voiced_end_ms = now
-            self._hold_ms = 0
+            self._pause_silence_ms = None
             if self._paused:
                 self._paused = False
                 events.append(Resumed(at_ms=now - FRAME_MS))
         else:
             self._silence_frames += 1
             silence_ms = self._silence_frames * FRAME_MS
-            if silence_ms >= p.silence_duration_ms + self._hold_ms:
+            if silence_ms >= self._pause_target_ms():
                 events.append(self._stop(forced=False))
                 return events
             if p.speculative_after_ms and not self._paused and silence_ms >= p.speculative_after_ms:
@@ -210,7 +215,7 @@ class Endpointer:
         self._in_speech = False
         self._turn = []
         self._paused = False
-        self._hold_ms = 0
+        self._pause_silence_ms = None
         self._silence_frames = 0
         self._window.clear()
         self._prefix.clear()

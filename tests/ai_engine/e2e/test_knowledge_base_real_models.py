@@ -44,12 +44,8 @@ def words(text: str) -> set[str]:
     return set(re.findall(r"[a-z0-9]+", text.lower()))
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "flaky with the bundled SmolLM2-135M: the search now finds hours.md in every run (the engine searches the "
-    "caller's words too: the model still queries 'How can I help you?'), and the reply read the hours out in "
-    "2 of 5 runs (loaded 2-core machine, temperature 0); in a failing run Whisper heard 'when i open' and the model "
-    "repeated its greeting instead (docs/tools.md, knowledge base). A larger llm.preset should pass."))
-async def test_when_are_you_open_is_answered_from_the_hours_document(tmp_path, server_url, whisper):  # noqa: F811
+async def when_are_you_open(tmp_path, server_url, whisper, answer: str) -> None:  # noqa: F811
+    """The caller asks by voice; the search must find the hours and the agent's reply must say them."""
     docs = tmp_path / "docs"
     docs.mkdir()
     (docs / "hours.md").write_text(f"# Opening hours\n\n{HOURS}\n")
@@ -59,7 +55,7 @@ async def test_when_are_you_open_is_answered_from_the_hours_document(tmp_path, s
         "instructions": ("You are the phone agent of a small shop. The knowledge_base query is what the caller "
                          "just asked, in their words; then answer from the passages in one short sentence."),
         "tools": ["knowledge_base"], "tool_choice": "required",
-        "knowledge_base": {"folder": str(docs)},
+        "knowledge_base": {"folder": str(docs), "answer": answer},
     }}
     async with running_rig(tmp_path, provider_url=server_url, personas=personas, api={"token": TOKEN}) as rig:
         call = await rig.emu.place_call(exten="5551234", stasis_args=["default"])
@@ -77,6 +73,21 @@ async def test_when_are_you_open_is_answered_from_the_hours_document(tmp_path, s
     print(f"caller heard {heard!r}; agent transcript {replies!r}; searches {searches!r}")
     assert searches, f"knowledge_base was not called: {record['tool_calls']}"
     found = [r for t in searches for r in (t["result"] or {}).get("results", [])]
+    found += [{"document": r["document"], "text": r["said_to_caller"]} for t in searches if "said_to_caller" in (r := t["result"] or {})]
     assert any(r["document"].endswith("hours.md") and "9 am to 5 pm" in r["text"] for r in found), searches
     said = words(replies)
     assert {"9", "nine"} & said and {"5", "five"} & said, f"the reply lacks the hours: {replies!r} (heard {heard!r})"
+
+
+@pytest.mark.xfail(strict=False, reason=(
+    "flaky with the bundled SmolLM2-135M: the search now finds hours.md in every run (the engine searches the "
+    "caller's words too: the model still queries 'How can I help you?'), and the reply read the hours out in "
+    "2 of 5 runs (loaded 2-core machine, temperature 0); in a failing run Whisper heard 'when i open' and the model "
+    "repeated its greeting instead (docs/tools.md, knowledge base). A larger llm.preset should pass."))
+async def test_when_are_you_open_is_answered_by_the_model_from_the_hours_document(tmp_path, server_url, whisper):  # noqa: F811
+    await when_are_you_open(tmp_path, server_url, whisper, "model")
+
+
+async def test_when_are_you_open_is_answered_with_the_hours_document_read_out(tmp_path, server_url, whisper):  # noqa: F811
+    """knowledge_base.answer: quote: the engine reads the best passage out, the model stays quiet after it."""
+    await when_are_you_open(tmp_path, server_url, whisper, "quote")

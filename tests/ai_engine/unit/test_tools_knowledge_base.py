@@ -174,3 +174,40 @@ async def test_the_caller_words_search_can_be_switched_off(docs):
     assert out.output["results"] == []
     with pytest.raises(ToolFailed):
         await tool.run({}, Heard("When are you open?"))
+
+
+# --- answer: quote (the engine reads the best passage out; small models rarely read a fact out) ---
+
+
+class Caller(Heard):
+    def __init__(self, words: str):
+        super().__init__(words)
+        self.said: list[str] = []
+
+    async def say(self, text: str) -> None:
+        self.said.append(text)
+
+
+async def test_quote_mode_reads_the_best_passage_to_the_caller_and_the_model_stays_quiet(docs):
+    tool = KnowledgeBaseTool(KnowledgeBaseSettings(folder=docs, answer="quote"))
+    caller = Caller("When are you open?")
+    out = await tool.run({"query": "How can I help you?"}, caller)
+    assert caller.said == ["Opening hours: Monday to Friday 9 to 17."]
+    assert out.output == {"said_to_caller": caller.said[0], "document": "hours.md"} and out.respond is False
+    assert tool.timeout_s >= 30  # it returns once the caller heard the quote
+
+
+async def test_quote_mode_with_nothing_found_lets_the_model_say_it_does_not_know(docs):
+    tool = KnowledgeBaseTool(KnowledgeBaseSettings(folder=docs, answer="quote"))
+    caller = Caller("do you sell zebras")
+    out = await tool.run({"query": "zebra"}, caller)
+    assert caller.said == [] and out.respond and "do not know" in out.output["note"]
+
+
+def test_a_quote_is_whole_sentences_of_prose_within_the_bound():
+    from ai_engine.tools.knowledge_base import quote
+
+    text = "# Delivery\n\n- We deliver **free** within 10 km. Further away it costs 5 euros. Orders before noon ship today."
+    assert quote(text, 240) == "We deliver free within 10 km. Further away it costs 5 euros. Orders before noon ship today."
+    assert quote(text, 60) == "We deliver free within 10 km. Further away it costs 5 euros."
+    assert quote("One very long sentence without any end at all that goes on", 20) == "One very long"

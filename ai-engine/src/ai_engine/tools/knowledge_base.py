@@ -14,6 +14,11 @@ models paraphrase badly: the bundled SmolLM2-135M searched for its own greeting 
 you?") when the caller asked "When are you open?". Each passage keeps its best score over the two
 searches (the same index, so the scores compare), and the best `max_results` go back, best first.
 
+With `knowledge_base.answer: quote` the engine reads the best passage's first sentences to the
+caller itself (`quote()`: markdown headings and marks dropped, whole sentences up to
+`quote_max_chars`) and the model is told what was said and does not speak after it: a small model
+finds the right passage but rarely reads the fact out of it (docs/tools.md has the figures).
+
 Indexing starts when the tool is built (at engine start), in a worker thread, never on the event
 loop; a search that comes before it is done waits for it (within the tool's timeout). A query is
 embedded in a worker thread too.
@@ -21,6 +26,7 @@ embedded in a worker thread too.
 
 from __future__ import annotations
 
+import re
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import anyio.to_thread
@@ -34,6 +40,23 @@ log = get_logger(__name__)
 
 # one indexing at a time: personas are indexed one after the other, leaving a core to the calls
 _indexer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="knowledge-base-index")
+QUOTE_TIMEOUT_S = 30.0
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
+def quote(text: str, max_chars: int) -> str:
+    """What the caller hears of a passage: its prose without markdown headings, list and emphasis
+    marks, as many whole sentences as fit in `max_chars` (at least the first, cut at a word)."""
+    lines = [ln.strip().lstrip("-*>").strip() for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    prose = re.sub(r"[*_`]+", "", " ".join(lines))
+    said = ""
+    for sentence in _SENTENCE_END.split(prose):
+        if said and len(said) + 1 + len(sentence) > max_chars:
+            break
+        said = f"{said} {sentence}".strip()
+    if len(said) > max_chars:
+        said = said[:max_chars].rsplit(" ", 1)[0]
+    return said
 
 
 def build_index(settings: KnowledgeBaseSettings) -> KnowledgeBase:
@@ -64,6 +87,8 @@ class KnowledgeBaseTool:
         else:
             self._index = Future()
             self._index.set_result(base)
+        if settings.answer == "quote":
+            self.timeout_s = QUOTE_TIMEOUT_S  # the tool returns once the caller heard the quote
         self.spec = ToolSpec(
             "knowledge_base",
             "Search the company's documents (products, prices, opening hours, policies) before answering "
@@ -113,4 +138,7 @@ class KnowledgeBaseTool:
         hits = await anyio.to_thread.run_sync(search, abandon_on_cancel=True)
         if not hits:
             return ToolOutcome({"results": [], "note": "nothing found in the documents; say you do not know"})
+        if s.answer == "quote" and ctx is not None and (said := quote(hits[0].text, s.quote_max_chars)):
+            await ctx.say(said)
+            return ToolOutcome({"said_to_caller": said, "document": hits[0].document}, respond=False)
         return ToolOutcome({"results": [{"document": p.document, "text": p.text[: s.max_chars]} for p in hits]})

@@ -60,6 +60,13 @@ class KnowledgeBaseSettings(Section):
         0.3, ge=-1.0, le=1.0,
         description="Least cosine similarity between question and passage for the embedding ranking to offer it.",
     )
+    answer: Literal["model", "quote"] = Field(
+        "model",
+        description="Who answers from the passages: `model` (they go back to the model, which answers in its own "
+        "words) or `quote` (the engine reads the best passage's first sentences to the caller verbatim, naming "
+        "nothing else, and the model does not speak after it: exact answers from the documents, for small models).",
+    )
+    quote_max_chars: int = Field(240, ge=40, le=1000, description="`answer: quote`: the longest text read out.")
     search_caller_words: bool = Field(
         True,
         description="Search with the caller's last transcribed words too, besides the model's query, and give back "

@@ -39,6 +39,12 @@ class Answer:
         return 200 <= self.status < 300
 
     @property
+    def channelvars(self) -> dict:
+        """The channel variables an externalMedia answer carries (more/ M1, M15); {} when none."""
+        variables = self.body.get("channelvars") if isinstance(self.body, dict) else None
+        return variables if isinstance(variables, dict) else {}
+
+    @property
     def message(self) -> str:
         if isinstance(self.body, dict):
             return str(self.body.get("message") or self.body.get("error") or "")[:200]

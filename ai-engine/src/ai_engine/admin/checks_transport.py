@@ -53,16 +53,15 @@ async def check_rtp(ctx: Context) -> Result:
             "load chan_rtp.so and res_rtp_asterisk.so (asterisk -rx 'module show like rtp'); rtp.format must be "
             "slin16, slin or ulaw",
         )
-    variables = (answer.body or {}).get("channelvars") or {} if isinstance(answer.body, dict) else {}
-    source = f"{variables.get('UNICASTRTP_LOCAL_ADDRESS')}:{variables.get('UNICASTRTP_LOCAL_PORT')}"
-    if None in (variables.get("UNICASTRTP_LOCAL_ADDRESS"), variables.get("UNICASTRTP_LOCAL_PORT")):
+    address, port = answer.channelvars.get("UNICASTRTP_LOCAL_ADDRESS"), answer.channelvars.get("UNICASTRTP_LOCAL_PORT")
+    if address is None or port is None:
         return failed(
             RTP, "Asterisk opened the leg but did not say which address it sends from (UNICASTRTP_LOCAL_*)",
             "use Asterisk 16.6 or later, where externalMedia answers with channelvars",
         )
     return passed(
         RTP,
-        f"Asterisk opened an RTP leg ({s.rtp.format}) to {target}, sending from {source}; packets between the "
+        f"Asterisk opened an RTP leg ({s.rtp.format}) to {target}, sending from {address}:{port}; packets between the "
         "hosts are checked by `ai-agent test-call`",
     )
 
@@ -84,8 +83,7 @@ async def check_websocket(ctx: Context) -> Result:
                 "load chan_websocket.so (asterisk -rx 'module show like websocket'; it ships with Asterisk 20.15, "
                 "21.10, 22.5 and later)",
             )
-        variables = (answer.body or {}).get("channelvars") or {} if isinstance(answer.body, dict) else {}
-        connection_id = variables.get("MEDIA_WEBSOCKET_CONNECTION_ID")
+        connection_id = answer.channelvars.get("MEDIA_WEBSOCKET_CONNECTION_ID")
         if not connection_id:
             return failed(WEBSOCKET, "the answer carries no MEDIA_WEBSOCKET_CONNECTION_ID", "update Asterisk")
         try:

@@ -13,7 +13,9 @@ server's own end-of-turn path, frame by frame in audio time:
   the server's listener does;
 - the transcript sets the silence that ends the pause (`speech.unfinished.pause_silence_ms`, as in
   the listener): silence + `unfinished_hold_ms` when it sounds unfinished, `finished_silence_ms`
-  when it is a whole question, else silence + `unclear_hold_ms`; voiced audio (the caller goes on)
+  when it is a whole question or the semantic check (the real bundled SmolLM2,
+  `models/turn_end.py`, asked where `may_end_here`; its wall time added to the STT's) reaches
+  `end_of_turn_probability`, else silence + `unclear_hold_ms`; voiced audio (the caller goes on)
   forgets it;
 - a SpeechStopped is where the agent starts answering (the speculative answer's gate opens).
 
@@ -25,6 +27,7 @@ figure, so that a loaded machine does not make every transcript late).
 
   python -m bench turn_taking [--silence 300,400,500] [--hold 0,600] [--unclear 0,600]
                               [--finished 0,300] [--speculative 120,200] [--stt-ms 125]
+                              [--end-probability 0,0.3] [--check-ms 30]
 Prints a table and writes bench/results/turn_taking.json. Goal: <= 5 % cut off.
 """
 
@@ -40,7 +43,7 @@ from pathlib import Path
 import numpy as np
 from local_ai_server.config import Settings
 from local_ai_server.speech.audio import PROCESSING_RATE, resample
-from local_ai_server.speech.unfinished import pause_silence_ms
+from local_ai_server.speech.unfinished import may_end_here, pause_silence_ms
 from local_ai_server.speech.vad import Endpointer, Paused, Resumed, SpeechStopped, VadParams
 
 from bench.calibration import calibrated
@@ -87,15 +90,36 @@ class CachedStt:
         return text, ms if self._fixed_ms is None else self._fixed_ms
 
 
+class CachedTurnEnd:
+    """The semantic end-of-turn check (the real bundled model); each transcript is scored once."""
+
+    def __init__(self, fixed_ms: float | None = None) -> None:
+        from local_ai_server.models.bundled import BUNDLED_LLM
+        from local_ai_server.models.turn_end import TurnEndModel
+
+        self._model = TurnEndModel(BUNDLED_LLM.path())
+        self._cache: dict[str, tuple[float, float]] = {}
+        self._fixed_ms = fixed_ms
+
+    def __call__(self, text: str) -> tuple[float, float]:
+        if text not in self._cache:
+            start = time.perf_counter()
+            probability = self._model.probability(text)
+            self._cache[text] = (probability, (time.perf_counter() - start) * 1000)
+        probability, ms = self._cache[text]
+        return probability, ms if self._fixed_ms is None else self._fixed_ms
+
+
 def run_one(key: int, audio: np.ndarray, speech_end_ms: int, params: VadParams, hold_ms: int, stt,
-            finished_ms: int = 0, unclear_ms: int = 0) -> dict:
+            finished_ms: int = 0, unclear_ms: int = 0, turn_end=None, end_probability: float = 0.0) -> dict:
     endpointer = Endpointer(params)
     pending: tuple[int, str] | None = None  # (frame at which the transcript is in, transcript)
-    stops, holds, heard = [], [], []
+    stops, holds, heard = [], [], []  # pending: (frame the words are in, transcript, likely end)
     for i in range(0, audio.size - FRAME + 1, FRAME):
         frame_no = i // FRAME
         if pending is not None and frame_no >= pending[0]:
-            target = pause_silence_ms(pending[1], params.silence_duration_ms, finished_ms, hold_ms, unclear_ms)
+            target = pause_silence_ms(pending[1], params.silence_duration_ms, finished_ms, hold_ms, unclear_ms,
+                                      pending[2])
             if target > params.silence_duration_ms:
                 holds.append(pending[1])
             stopped = endpointer.release(target)  # the turn ends now if the silence already ran that long
@@ -105,10 +129,15 @@ def run_one(key: int, audio: np.ndarray, speech_end_ms: int, params: VadParams, 
         for event in endpointer.feed(audio[i : i + FRAME]):
             if isinstance(event, Paused) and (hold_ms or unclear_ms or finished_ms) and stt is not None:
                 text, stt_ms = stt(key, event.audio)
-                heard.append({"at_ms": endpointer.now_ms, "text": text, "stt_ms": round(stt_ms)})
+                likely_end, check_ms, probability = False, 0.0, None
+                if turn_end is not None and end_probability and finished_ms and may_end_here(text):
+                    probability, check_ms = turn_end(text)
+                    likely_end = probability >= end_probability
+                heard.append({"at_ms": endpointer.now_ms, "text": text, "stt_ms": round(stt_ms),
+                              "end_probability": probability})
                 if hold_ms or unclear_ms:
                     endpointer.hold(max(hold_ms, unclear_ms))  # until the transcript is in
-                pending = (frame_no + 1 + math.ceil(stt_ms / 20), text)
+                pending = (frame_no + 1 + math.ceil((stt_ms + check_ms) / 20), text, likely_end)
             elif isinstance(event, Resumed):
                 pending = None
             elif isinstance(event, SpeechStopped):
@@ -128,22 +157,26 @@ def run_one(key: int, audio: np.ndarray, speech_end_ms: int, params: VadParams, 
 
 def run(silences: list[int], holds: list[int], settings: Settings, finished: list[int] | None = None,
         speculative_after: list[int] | None = None, stt_ms: float | None = None,
-        unclear: list[int] | None = None) -> dict:
+        unclear: list[int] | None = None, end_probabilities: list[float] | None = None,
+        check_ms: float | None = None) -> dict:
     data = json.loads(DATA.read_text())["utterances"]
     clips = [utterance_audio(u["parts"], VOICES[i % len(VOICES)]) for i, u in enumerate(data)]
     finished = finished if finished is not None else [settings.vad.finished_silence_ms]
     unclear = unclear if unclear is not None else [settings.vad.unclear_hold_ms]
     stt = CachedStt(settings, stt_ms) if any(holds) or any(finished) or any(unclear) else None
+    end_probabilities = end_probabilities if end_probabilities is not None else [settings.vad.end_of_turn_probability]
+    turn_end = CachedTurnEnd(check_ms) if stt is not None and any(end_probabilities) else None
     vad = settings.vad
     speculative_after = speculative_after or [vad.speculative_after_ms]
     results = []
-    for speculative, silence, hold, early, other in ((p, s, h, f, u) for p in speculative_after for s in silences
-                                                     for h in holds for f in finished for u in unclear):
+    for speculative, silence, hold, early, other, end_p in (
+            (p, s, h, f, u, e) for p in speculative_after for s in silences for h in holds for f in finished
+            for u in unclear for e in end_probabilities):
         params = VadParams(aggressiveness=vad.aggressiveness, energy_floor_dbfs=vad.energy_floor_dbfs,
                            silence_duration_ms=silence, prefix_padding_ms=vad.prefix_padding_ms,
                            start_speech_ms=vad.start_speech_ms, start_window_ms=vad.start_window_ms,
                            max_turn_ms=vad.max_turn_ms, speculative_after_ms=speculative)
-        turns = [dict(run_one(k, audio, end, params, hold, stt, early, other), kind=data[k]["kind"])
+        turns = [dict(run_one(k, audio, end, params, hold, stt, early, other, turn_end, end_p), kind=data[k]["kind"])
                  for k, (audio, end) in enumerate(clips)]
         waits = [t["end_of_turn_wait_ms"] for t in turns]
         kinds = sorted({t["kind"] for t in turns})
@@ -153,6 +186,7 @@ def run(silences: list[int], holds: list[int], settings: Settings, finished: lis
             "finished_silence_ms": early,
             "unclear_hold_ms": other,
             "speculative_after_ms": speculative,
+            "end_of_turn_probability": end_p,
             "utterances": len(turns),
             "cut_off": sum(t["cut_off"] for t in turns),
             "cut_off_share": sum(t["cut_off"] for t in turns) / len(turns),
@@ -166,12 +200,12 @@ def run(silences: list[int], holds: list[int], settings: Settings, finished: lis
 
 def print_table(report: dict) -> None:
     print(f"load average {' '.join(report['loadavg'])}")
-    print(f"{'spec. ms':>8} {'silence ms':>10} {'hold ms':>8} {'unclear':>8} {'fin. ms':>8} {'cut off':>9} {'share':>7} {'eot wait p50':>13} {'p95':>6}  by kind")
+    print(f"{'spec. ms':>8} {'silence ms':>10} {'hold ms':>8} {'unclear':>8} {'fin. ms':>8} {'end p':>6} {'cut off':>9} {'share':>7} {'eot wait p50':>13} {'p95':>6}  by kind")
     for r in report["configs"]:
         w = r["end_of_turn_wait_ms"]
         kinds = " ".join(f"{k} {v}" for k, v in r["cut_off_by_kind"].items())
         print(f"{r['speculative_after_ms']:>8} {r['silence_duration_ms']:>10} {r['unfinished_hold_ms']:>8} {r['unclear_hold_ms']:>8}"
-              f" {r['finished_silence_ms']:>8}"
+              f" {r['finished_silence_ms']:>8} {r['end_of_turn_probability'] or 'off':>6}"
               f" {r['cut_off']:>4}/{r['utterances']:<4}"
               f" {r['cut_off_share']:>6.1%} {w['p50'] or 0:>13.0f} {w['p95'] or 0:>6.0f}  {kinds}")
 
@@ -188,10 +222,15 @@ def main(argv: list[str]) -> int:
                    help="holds (ms) when the transcript is neither unfinished nor finished; default the setting")
     p.add_argument("--stt-ms", type=float, default=None, help="model each transcription as taking this long "
                                                               "(default: its measured wall time)")
+    p.add_argument("--end-probability", type=lambda v: [float(x) for x in v.split(",")], default=None,
+                   help="semantic end-of-turn thresholds (0 = off); default the setting")
+    p.add_argument("--check-ms", type=float, default=None, help="model each semantic check as taking this long "
+                                                                "(default: its measured wall time)")
     args = p.parse_args(argv)
     settings = Settings()
     holds = args.hold if args.hold is not None else sorted({0, 600, settings.vad.unfinished_hold_ms})
-    report = run(args.silence, holds, settings, args.finished, args.speculative, args.stt_ms, args.unclear)
+    report = run(args.silence, holds, settings, args.finished, args.speculative, args.stt_ms, args.unclear,
+                 args.end_probability, args.check_ms)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "turn_taking.json").write_text(json.dumps(calibrated(report), indent=2))
     print_table(report)

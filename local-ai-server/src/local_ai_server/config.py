@@ -242,6 +242,11 @@ class VadSettings(Section):
     finished_silence_ms: int = Field(
         300, ge=0, description="End-of-turn silence when the speculative transcript is clearly a whole question: "
                                "the turn ends this early (at most silence_duration_ms). 0 = off.")
+    end_of_turn_probability: float = Field(
+        0.3, ge=0.0, le=1.0, description="A speculative transcript that is neither unfinished nor a whole question "
+                                         "also ends the turn after finished_silence_ms when the bundled SmolLM2 "
+                                         "gives at least this probability that the caller's message ends there "
+                                         "(models/turn_end.py; a few ms per pause on one core). 0 = off.")
 
 
 class SessionDefaults(Section):

@@ -126,6 +126,12 @@ class Runtime:
     async def transcribe(self, audio_16k: np.ndarray) -> str:
         return await self.run(self.models.stt.transcribe, audio_16k)
 
+    async def turn_end_probability(self, words: str) -> float | None:
+        """The semantic end-of-turn check (models/turn_end.py), or None without it."""
+        if self.models.turn_end is None:
+            return None
+        return await self.run(self.models.turn_end.probability, words)
+
     async def synthesize(self, text: str, fmt: AudioFormat) -> bytes:
         """Speech for `text` in the wire format `fmt` (synthesis, resampling and encoding all run
         in the worker thread)."""

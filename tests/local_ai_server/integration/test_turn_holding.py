@@ -61,10 +61,25 @@ async def test_a_finished_sentence_is_not_held():
     assert held == 0
 
 
-async def _early_end(stt: FakeSTT, finished_silence_ms: int) -> tuple[list[str], list[dict]]:
+class FakeTurnEnd:
+    """The semantic end-of-turn check (models/turn_end.py) with a fixed answer; records what it was asked."""
+
+    def __init__(self, probability: float) -> None:
+        self.answer = probability
+        self.asked: list[str] = []
+
+    def probability(self, words: str) -> float:
+        self.asked.append(words)
+        return self.answer
+
+
+async def _early_end(stt: FakeSTT, finished_silence_ms: int,
+                     turn_end: FakeTurnEnd | None = None) -> tuple[list[str], list[dict]]:
     """A caller who says a whole question, then is silent for 350 ms, then speaks on."""
-    async with serve(make_runtime(fake_models(stt=stt), vad={"speculative_after_ms": 100, "unclear_hold_ms": 0,
-                                                           "finished_silence_ms": finished_silence_ms})) as host:
+    models = fake_models(stt=stt)
+    models.turn_end = turn_end
+    async with serve(make_runtime(models, vad={"speculative_after_ms": 100, "unclear_hold_ms": 0,
+                                               "finished_silence_ms": finished_silence_ms})) as host:
         async with RealtimeClient.connect(f"ws://{host}/v1/realtime") as client:
             await client.update_session(rate=8000, silence_duration_ms=500)
             mark = len(client.events)
@@ -89,6 +104,29 @@ async def test_a_clearly_finished_question_ends_the_turn_before_the_normal_silen
 async def test_the_same_short_pause_does_not_end_an_unclear_sentence():
     order, _ = await _early_end(FakeSTT("My order number is 472."), finished_silence_ms=250)
     assert order.count("input_audio_buffer.speech_stopped") == 1
+
+
+async def test_a_statement_the_model_finds_finished_ends_the_turn_early():
+    """Not a question, so the rules cannot tell; the semantic check's 0.9 (>= vad.end_of_turn_probability,
+    0.3) ends the turn after the 350 ms pause, as for a whole question."""
+    check = FakeTurnEnd(0.9)
+    order, _ = await _early_end(FakeSTT("I would like to change my delivery address."), 250, check)
+    assert order.count("input_audio_buffer.speech_stopped") == 2
+    assert check.asked and set(check.asked) == {"I would like to change my delivery address."}
+
+
+async def test_a_statement_the_model_finds_unfinished_waits_for_the_normal_silence():
+    check = FakeTurnEnd(0.05)
+    order, _ = await _early_end(FakeSTT("I would like to change my delivery address."), 250, check)
+    assert order.count("input_audio_buffer.speech_stopped") == 1
+    assert check.asked
+
+
+async def test_the_model_is_not_asked_where_the_rules_decide():
+    check = FakeTurnEnd(0.9)
+    order, _ = await _early_end(FakeSTT("My order number is 472."), 250, check)
+    assert order.count("input_audio_buffer.speech_stopped") == 1  # a number read out: never early
+    assert check.asked == []
 
 
 async def test_each_turn_reports_its_stages_on_the_wire_and_in_metrics():

@@ -1,7 +1,7 @@
 """The end-of-turn text guess: what a listener hears as 'still going' keeps the agent quiet."""
 
 import pytest
-from local_ai_server.speech.unfinished import pause_silence_ms, sounds_finished, sounds_unfinished
+from local_ai_server.speech.unfinished import may_end_here, pause_silence_ms, sounds_finished, sounds_unfinished
 
 
 @pytest.mark.parametrize("text", [
@@ -61,3 +61,26 @@ def test_the_pause_silence_follows_the_words():
     assert pause_silence_ms(question, 500, 0, 600) == 500  # early ends off
     assert pause_silence_ms("I want a pizza and", 500, 250, 0) == 500  # holds off
     assert pause_silence_ms(question, 200, 250, 600) == 200  # never above the normal one
+
+
+@pytest.mark.parametrize("text, asked", [
+    ("I would like to change my delivery address.", True),  # a statement: the rules cannot tell
+    ("Please tell me a short note.", True),
+    ("What time does the store open tomorrow?", False),  # a whole question: the rules already know
+    ("I would like a large pizza and", False),  # unfinished by the rules
+    ("My order number is 472.", False),  # a number read out may go on, whatever the model thinks
+    ("Hold on, I have it here.", False),  # looking something up
+    ("Yes.", False),  # too few words to judge
+])
+def test_the_semantic_check_is_asked_only_where_the_rules_cannot_tell(text, asked):
+    assert may_end_here(text) is asked
+
+
+def test_a_likely_end_ends_the_pause_early_only_where_the_check_may_decide():
+    statement = "I would like to change my delivery address."
+    assert pause_silence_ms(statement, 500, 250, 600, 600) == 1100  # unclear: held
+    assert pause_silence_ms(statement, 500, 250, 600, 600, likely_end=True) == 250
+    assert pause_silence_ms("My order number is 472.", 500, 250, 600, 600, likely_end=True) == 1100
+    assert pause_silence_ms("I want a pizza and", 500, 250, 600, 600, likely_end=True) == 1100
+    assert pause_silence_ms(statement, 500, 0, 600, 600, likely_end=True) == 1100  # early ends off
+

@@ -48,6 +48,12 @@ class AsyncLanguageModel(Protocol):
                 schema: dict | None = None) -> AsyncIterator[str]: ...
 
 
+class TurnEndCheck(Protocol):
+    def probability(self, words: str) -> float:
+        """P(the caller's message ends after `words`)."""
+        ...
+
+
 class TextToSpeech(Protocol):
     sample_rate: int
 
@@ -75,6 +81,7 @@ class ModelSet:
     stt: SpeechToText | None = None
     llm: LanguageModel | None = None
     tts: TextToSpeech | None = None
+    turn_end: TurnEndCheck | None = None  # optional (vad.end_of_turn_probability): without it, rules only
     status: dict[str, ModelStatus] = field(
         default_factory=lambda: {"stt": ModelStatus(), "llm": ModelStatus(), "tts": ModelStatus()}
     )
@@ -84,9 +91,10 @@ class ModelSet:
         return all(s.loaded for s in self.status.values())
 
     @classmethod
-    def of(cls, stt: SpeechToText, llm: LanguageModel, tts: TextToSpeech) -> ModelSet:
+    def of(cls, stt: SpeechToText, llm: LanguageModel, tts: TextToSpeech,
+           turn_end: TurnEndCheck | None = None) -> ModelSet:
         """A ready set from objects already built (tests, embedding)."""
-        models = cls(stt=stt, llm=llm, tts=tts)
+        models = cls(stt=stt, llm=llm, tts=tts, turn_end=turn_end)
         for name in ("stt", "llm", "tts"):
             models.status[name] = ModelStatus(loaded=True, path=f"<{type(getattr(models, name)).__name__}>")
         return models
@@ -132,7 +140,28 @@ def load_models(settings: Settings, models: ModelSet | None = None) -> ModelSet:
             seconds=round(status.load_seconds, 3),
             **_details(name, instance),
         )
+    if settings.vad.end_of_turn_probability > 0:
+        models.turn_end = _turn_end_model()
     return models
+
+
+def _turn_end_model() -> TurnEndCheck | None:
+    """The semantic end-of-turn check over the bundled SmolLM2 (always installed). Optional: if it
+    cannot load, turns end by the rules of speech/unfinished.py alone (logged)."""
+    from .bundled import BUNDLED_LLM
+    from .turn_end import TurnEndModel
+
+    started = time.perf_counter()
+    try:
+        model = TurnEndModel(BUNDLED_LLM.path())
+        model.warm_up()
+    except Exception as exc:
+        log.warning("model.load_failed", model="turn_end", error=f"{type(exc).__name__}: {exc}",
+                    effect="end of turn by the rules only")
+        return None
+    log.info("model.loaded", model="turn_end", path=str(model.path), source="bundled package "
+             + BUNDLED_LLM.distribution, seconds=round(time.perf_counter() - started, 3))
+    return model
 
 
 def _details(name: str, instance: object) -> dict:

@@ -166,9 +166,11 @@ class Listener:
         answer needs that transcript anyway, so waiting for it costs nothing). The words set the
         silence that ends this pause (`speech.unfinished.pause_silence_ms`): if they sound
         unfinished ("and", "um", a number being read out) the hold stays; if they clearly ended (a
-        question, a whole sentence) the turn ends after `vad.finished_silence_ms`; else after the
-        normal silence. The turn ends now if the silence already ran that long: the speculative
-        answer, started next in this turn's task, is then the committed turn's answer."""
+        whole question, or the semantic check's probability reached `vad.end_of_turn_probability`)
+        the turn ends after `vad.finished_silence_ms`; else after the normal silence plus
+        `vad.unclear_hold_ms`. The turn ends now if the silence already ran that long: the
+        speculative answer, already under way in this turn's task, is then the committed turn's
+        answer."""
         async with self._lock:
             if turn is not self._speculative or not self._awaiting_transcript:
                 return
@@ -177,14 +179,16 @@ class Listener:
             normal = self.endpointer.params.silence_duration_ms
             target = normal
             if not turn.failed and turn.transcript is not None:
+                likely_end = turn.end_probability is not None and turn.end_probability >= vad.end_of_turn_probability
                 target = pause_silence_ms(turn.transcript, normal, vad.finished_silence_ms, vad.unfinished_hold_ms,
-                                          vad.unclear_hold_ms)
+                                          vad.unclear_hold_ms, likely_end)
             if target > normal:
                 metrics.TURN_HOLDS.inc()
                 log.debug("turn.held", item_id=turn.item_id, transcript=turn.transcript, hold_ms=target - normal)
             elif target < normal:
                 metrics.TURN_EARLY_ENDS.inc()
-                log.debug("turn.ends_early", item_id=turn.item_id, transcript=turn.transcript, silence_ms=target)
+                log.debug("turn.ends_early", item_id=turn.item_id, transcript=turn.transcript, silence_ms=target,
+                          end_probability=turn.end_probability)
             stopped = self.endpointer.release(target)
             if stopped is not None:
                 await self._on_speech_stopped(stopped)

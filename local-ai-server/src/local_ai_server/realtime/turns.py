@@ -20,6 +20,7 @@ from ..runtime import Runtime
 from ..speech.audio import PROCESSING_RATE
 from ..speech.conversation import Conversation, Item
 from ..speech.text_pieces import has_words
+from ..speech.unfinished import may_end_here
 from .outbox import Outbox
 from .responses import Responses
 from .units import Response, Turn, innermost, ms_between
@@ -90,8 +91,6 @@ class Turns:
             transcript = await self._runtime.transcribe(turn.audio)
         turn.stt_done = time.monotonic()
         turn.transcript = transcript
-        if turn.on_transcribed is not None and not turn.committed.is_set():
-            await turn.on_transcribed(turn)  # the listener: an unfinished one lengthens the pause
         wants_response = has_words(transcript) and turn.create_response
         speculate = wants_response and self._settings.vad.speculative_response and not turn.committed.is_set()
         user_item = Item(id=turn.item_id, role="user", text=transcript, from_audio=True)
@@ -99,6 +98,10 @@ class Turns:
             # Run the LLM and TTS now; their output waits for the gate (set when the turn is final).
             turn.response = self._responses.for_turn(turn.end_of_speech, extra_user=user_item, gate=anyio.Event())
             tg.start_soon(self._responses.run, turn.response)
+        if turn.on_transcribed is not None and not turn.committed.is_set():
+            if self._settings.vad.end_of_turn_probability and may_end_here(transcript):
+                turn.end_probability = await self._runtime.turn_end_probability(transcript)
+            await turn.on_transcribed(turn)  # the listener: an unfinished one lengthens the pause
         await turn.committed.wait()
         turn.transcript_at = time.monotonic()
         metrics.TURN_TRANSCRIPT.observe(turn.transcript_at - turn.end_of_speech)

@@ -77,6 +77,7 @@ class Turn:
     transcript_at: float | None = None
     speech_stopped_at: float | None = None
     transcript: str | None = None  # once the STT is done
+    end_probability: float | None = None  # the semantic end-of-turn check's, when it was asked (models/turn_end.py)
     on_transcribed: Callable[[Turn], Awaitable[None]] | None = None  # a speculative turn's transcript (or failure)
 
 

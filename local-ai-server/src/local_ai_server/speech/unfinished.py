@@ -20,6 +20,11 @@ number or on a short list item without "and"/"or". Statements never count: Whisp
 fragment with a full stop ("I need bread." before ", milk and eggs"), and on bench/turn_taking
 counting 5+ word statements as finished cut 8-10 of 44 callers off instead of 2.
 
+A semantic check (`models/turn_end.py`, the bundled LLM's probability that the message ends
+there) may also call a transcript finished; `may_end_here` says which transcripts it is asked
+about: those neither unfinished nor already a whole question, of 3+ words, without a look-up
+phrase and not ending on a number (a number read out may go on, whatever the model thinks).
+
 Pure functions, str in; `pause_silence_ms` turns the guess into the silence that ends the pause:
 longer when unfinished, shorter when clearly finished, else the normal one plus its own hold. An
 empty transcript counts as unfinished: the VAD heard speech, Whisper wrote nothing (it drops most fillers), and an
@@ -102,12 +107,23 @@ def sounds_finished(transcript: str) -> bool:
     return words[0] not in _SUBORDINATORS and not _is_number(words[-1])
 
 
-def pause_silence_ms(transcript: str, silence_ms: int, finished_ms: int, hold_ms: int, unclear_hold_ms: int = 0) -> int:
+def may_end_here(transcript: str) -> bool:
+    """True when the semantic end-of-turn check may decide: the rules above cannot."""
+    text = transcript.strip().lower()
+    if sounds_unfinished(text) or sounds_finished(text) or _LOOKUP_ANYWHERE.search(text):
+        return False
+    words = _WORD.findall(text)
+    return len(words) >= 3 and not _is_number(words[-1])
+
+
+def pause_silence_ms(transcript: str, silence_ms: int, finished_ms: int, hold_ms: int, unclear_hold_ms: int = 0,
+                     likely_end: bool = False) -> int:
     """The silence (ms) that ends a pause whose speculative transcript is `transcript`: `silence_ms`
     plus `hold_ms` when it sounds unfinished, `finished_ms` (at most `silence_ms`; 0 = off) when it
-    clearly ended, else `silence_ms` plus `unclear_hold_ms`."""
+    clearly ended (a whole question, or `likely_end`: the semantic check said so of a transcript
+    `may_end_here`), else `silence_ms` plus `unclear_hold_ms`."""
     if sounds_unfinished(transcript):
         return silence_ms + hold_ms
-    if finished_ms and sounds_finished(transcript):
+    if finished_ms and (sounds_finished(transcript) or (likely_end and may_end_here(transcript))):
         return min(finished_ms, silence_ms)
     return silence_ms + unclear_hold_ms

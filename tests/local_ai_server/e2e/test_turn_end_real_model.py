@@ -1,0 +1,42 @@
+"""The semantic end-of-turn check with the real bundled SmolLM2-135M: whole utterances a caller
+says score above the default threshold (`vad.end_of_turn_probability`, 0.3), fragments a caller
+pauses after score below it. Phrasings are not from bench/turn_taking (where the threshold was
+chosen): a held-out check that the model, not the tuning, tells them apart. What it does not
+do well (plain statements such as "I want to cancel my order." score ~0.01 and wait the unclear
+hold) is measured in bench/turn_taking, not asserted here."""
+
+from __future__ import annotations
+
+import pytest
+
+from local_ai_server.config import Settings
+from local_ai_server.models.bundled import BUNDLED_LLM
+from local_ai_server.models.turn_end import TurnEndModel
+
+pytestmark = pytest.mark.models
+
+THRESHOLD = Settings().vad.end_of_turn_probability
+
+
+@pytest.fixture(scope="module")
+def model():
+    return TurnEndModel(BUNDLED_LLM.path())
+
+
+@pytest.mark.parametrize("words", [
+    "What time do you open on Saturday?",
+    "Can I book a full service for next week?",
+    "Could you send me the invoice again?",
+])
+def test_a_whole_utterance_likely_ends_there(model, words):
+    assert model.probability(words) >= THRESHOLD
+
+
+@pytest.mark.parametrize("words", [
+    "My name is.",
+    "I need bread.",
+    "I want to book a table for.",
+    "The problem is that.",
+])
+def test_a_fragment_does_not(model, words):
+    assert model.probability(words) < THRESHOLD

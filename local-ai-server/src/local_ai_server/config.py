@@ -246,7 +246,8 @@ class VadSettings(Section):
         0.3, ge=0.0, le=1.0, description="A speculative transcript that is neither unfinished nor a whole question "
                                          "also ends the turn after finished_silence_ms when the bundled SmolLM2 "
                                          "gives at least this probability that the caller's message ends there "
-                                         "(models/turn_end.py; a few ms per pause on one core). 0 = off.")
+                                         "(models/turn_end.py; one forward pass of the words, 40-70 ms on one "
+                                         "core). 0 = off.")
 
 
 class SessionDefaults(Section):

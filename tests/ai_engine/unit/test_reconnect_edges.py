@@ -57,6 +57,35 @@ async def test_resync_does_not_finish_the_segment_that_started_while_it_asked(tm
         tg.cancel_scope.cancel()
 
 
+@pytest.mark.anyio
+async def test_a_playback_that_fails_during_the_hang_up_is_no_failure(tmp_path):
+    """Fact C7: a segment queued just before the hang-up ends `failed` once the teardown deleted
+    its file. That is the hang-up, not a fault: logged at info level, not counted as a failure."""
+    from ai_engine.observability import metrics
+    from structlog.testing import capture_logs
+
+    rest = SlowRest()
+    player = FilePlayer(rest, MediaStore(tmp_path, "x"), "ai-agent", "0123456789abcdef", "b1", finish_margin_s=30.0)
+    failures = metrics.PLAYBACK_FAILURES.labels("failed")
+    before = failures._value.get()
+    with capture_logs() as logs:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(player.run)
+            player.enqueue(Segment("r1", b"\x00\x00" * 8000, 0))
+            with anyio.fail_after(5):
+                while not rest.played:
+                    await anyio.sleep(0.01)
+            await player.close()
+            player.on_event({"type": "PlaybackFinished", "playback": {"id": rest.played[0], "state": "failed"}})
+            player.enqueue(Segment("r2", b"\x00\x00" * 8000, 0))  # too late: the call is going
+            await anyio.sleep(0.05)
+            tg.cancel_scope.cancel()
+    assert failures._value.get() == before
+    assert [e["event"] for e in logs if e["log_level"] == "error"] == []
+    assert any(e["event"] == "playback.ended_by_hangup" for e in logs)
+    assert rest.played == rest.played[:1]
+
+
 @pytest.mark.parametrize("password", ["p@ss word/+&=", "simple-secret-123"])
 def test_the_ari_password_is_scrubbed_in_every_encoded_form(password):
     import urllib.parse

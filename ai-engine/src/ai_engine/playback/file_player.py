@@ -39,6 +39,7 @@ class FilePlayer:
         self._finished = anyio.Event()
         self._final_state = ""
         self._stale: set[str] = set()  # responses whose queued segments must not play
+        self._closing = False  # hang-up: a playback ending now ends because of it (fact C7)
         self.played: list[str] = []  # playback ids that finished 'done'
         self.on_started: Callable[[], None] | None = None  # PlaybackStarted hook (latency)
 
@@ -48,7 +49,7 @@ class FilePlayer:
         return self._current is not None or self._receive.statistics().current_buffer_used > 0
 
     def enqueue(self, segment: Segment) -> None:
-        if segment.response_id in self._stale:
+        if segment.response_id in self._stale or self._closing:
             return
         try:
             self._send.send_nowait(segment)
@@ -89,6 +90,9 @@ class FilePlayer:
         elif self._final_state == "done":
             metrics.PLAYBACKS.labels("done").inc()
             self.played.append(playback_id)
+        elif self._closing:  # the teardown stopped it or removed its file (fact C7): not a failure
+            metrics.PLAYBACKS.labels("hangup").inc()
+            log.info("playback.ended_by_hangup", playback_id=playback_id, state=self._final_state)
         else:
             metrics.PLAYBACKS.labels(self._final_state or "unknown").inc()
             metrics.PLAYBACK_FAILURES.labels(self._final_state or "unknown").inc()
@@ -137,5 +141,8 @@ class FilePlayer:
             finished.set()
 
     async def close(self) -> None:
-        """Hang-up: stop what plays (it would run on in the empty bridge, snoop F30)."""
+        """Hang-up: stop what plays (it would run on in the empty bridge, snoop F30). A playback
+        that ends from here on (stopped, or `failed` once the teardown deleted its file: fact C7)
+        is logged at info level and not counted as a failure."""
+        self._closing = True
         await self.stop()

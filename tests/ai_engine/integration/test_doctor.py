@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from ai_engine.admin import checks_asterisk
+from ai_engine.admin import checks_asterisk, checks_media
 from ai_engine.admin.cli import main
 from ai_engine.admin.context import DOCTOR_CONTEXT, Context
 from ai_engine.admin.doctor import doctor, run_checks
@@ -279,6 +279,17 @@ async def test_modules_check_names_what_the_transport_needs_and_is_not_running()
 def test_stream_mode_needs_chan_audiosocket():
     settings = Settings(ari={"password": "x-real-one"}, playback={"downstream_mode": "stream"})
     assert "chan_audiosocket.so" in checks_asterisk.required_modules(settings)
+
+
+async def test_the_bridge_fork_captures_over_externalmedia_not_a_dialplan_fork():
+    """bridge_fork's capture leg is an externalMedia AudioSocket channel in the caller's bridge
+    (calls/media_path.py): the doctor asks for chan_audiosocket and skips the fork context."""
+    settings = Settings(ari={"password": "x-real-one"}, calls={"audio_transport": "bridge_fork"})
+    needed = checks_asterisk.required_modules(settings)
+    assert "chan_audiosocket.so" in needed and "app_audiosocket.so" not in needed
+    assert checks_media.uses_externalmedia_audiosocket(settings)
+    fork = await checks_media.check_media_fork(Context(settings, probe=None))  # type: ignore[arg-type]
+    assert fork.status is Status.SKIP
 
 
 def test_wideband_audiosocket_capture_needs_an_asterisk_with_the_slin16_kinds():

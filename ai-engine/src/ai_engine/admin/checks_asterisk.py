@@ -7,7 +7,7 @@ import re
 
 from ..config import Settings
 from .ari_probe import AriUnreachable
-from .checks_media import AUDIOSOCKET_TRANSPORTS, FORK_TRANSPORTS, uses_externalmedia_audiosocket
+from .checks_media import uses_externalmedia_audiosocket
 from .context import Context
 from .report import Result, failed, passed, skipped
 
@@ -63,9 +63,9 @@ def _parse(version: str) -> tuple[int, int, int] | None:
 def needs_slin_kinds(settings: Settings) -> str | None:
     """The setting that makes Asterisk send or take AudioSocket kinds above 0x10, if any."""
     calls, playback = settings.calls, settings.playback
-    if calls.audio_transport == "snoop_externalmedia" and calls.capture_format != "slin":
+    if calls.media_over_audiosocket and not calls.capture_by_local_fork and calls.capture_format != "slin":
         return f"calls.capture_format={calls.capture_format}"
-    streams_over_audiosocket = calls.audio_transport in AUDIOSOCKET_TRANSPORTS and playback.downstream_mode == "stream"
+    streams_over_audiosocket = calls.media_over_audiosocket and playback.downstream_mode == "stream"
     if streams_over_audiosocket and playback.stream_format != "slin":
         return f"playback.stream_format={playback.stream_format}"
     return None
@@ -97,7 +97,7 @@ def required_modules(settings: Settings) -> list[str]:
     transport = settings.calls.audio_transport
     if transport.startswith("snoop"):
         mods.append("res_stasis_snoop.so")
-    if transport in FORK_TRANSPORTS:
+    if settings.calls.capture_by_local_fork:
         mods += ["app_audiosocket.so", "res_audiosocket.so"]
     if uses_externalmedia_audiosocket(settings):
         mods += ["chan_audiosocket.so", "res_audiosocket.so"]

@@ -20,15 +20,11 @@ from .context import DOCTOR_CONTEXT, Context
 from .report import Result, failed, passed, skipped
 
 REFUSED = ("ai_engine_audiosocket_connections_total", "outcome=refused")
-FORK_TRANSPORTS = ("snoop_fork", "bridge_fork")  # the Local fork runs AudioSocket() in the dialplan
-AUDIOSOCKET_TRANSPORTS = FORK_TRANSPORTS + ("snoop_externalmedia",)
-
-
 def uses_externalmedia_audiosocket(s) -> bool:
-    """snoop_externalmedia captures over it; the fork transports stream agent audio over it. RTP
-    and WebSocket carry both directions themselves."""
-    transport = s.calls.audio_transport
-    return transport == "snoop_externalmedia" or (transport in FORK_TRANSPORTS and s.playback.downstream_mode == "stream")
+    """An externalMedia AudioSocket leg: the capture of every AudioSocket transport but the Local
+    fork (snoop_fork), and stream mode's playback leg. RTP and WebSocket carry media themselves."""
+    calls = s.calls
+    return calls.media_over_audiosocket and (not calls.capture_by_local_fork or s.playback.downstream_mode == "stream")
 
 
 def _gone(channel_id: str):
@@ -67,7 +63,7 @@ async def _leg_arrived(ctx: Context, leg: uuidlib.UUID, channel_id: str, start) 
 async def check_media_fork(ctx: Context) -> Result:
     s = ctx.settings
     name = "dialplan media fork"
-    if s.calls.audio_transport not in FORK_TRANSPORTS:
+    if not s.calls.capture_by_local_fork:
         return skipped(name, f"not used (calls.audio_transport={s.calls.audio_transport})")
     leg = uuidlib.uuid4()
     channel_id = f"doctor-fork-{leg}"

@@ -50,7 +50,8 @@ async def build(call: Call, deps: CallDeps) -> Leg:
         await rest.add_channel(call.capture_bridge_id, call.snoop_id)
         capture_bridge = call.capture_bridge_id
 
-    leg = await open_leg(call, deps, "capture", external_media=transport != "snoop_fork", fmt=s.calls.capture_format)
+    leg = await open_leg(call, deps, "capture", external_media=not s.calls.capture_by_local_fork,
+                         fmt=s.calls.capture_format)
     await rest.add_channel(capture_bridge, leg.channel_id)
     await _wait(leg.bound, "the capture media connection", s.calls.setup_timeout_s)
     return leg

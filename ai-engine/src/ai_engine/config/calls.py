@@ -60,6 +60,17 @@ class CallSettings(_Section):
     goodbye_prompt: Path | None = Field(None, description="WAV played before the engine ends a call; null: the bundled one.")
     default_persona: str = Field("default", description="Persona used when Stasis() gets no argument or an unknown one.")
 
+    @property
+    def capture_by_local_fork(self) -> bool:
+        """The capture leg is a Local channel running AudioSocket() in `media_fork_context`
+        (snoop_fork). Every other transport creates its legs with externalMedia."""
+        return self.audio_transport == "snoop_fork"
+
+    @property
+    def media_over_audiosocket(self) -> bool:
+        """The call's media legs speak AudioSocket to the engine (RTP and WebSocket carry media themselves)."""
+        return self.audio_transport in ("snoop_fork", "snoop_externalmedia", "bridge_fork")
+
 
 class PersonaSettings(_Section):
     provider: str = Field("local", description="Name of the provider (a key of `providers`).")

@@ -6,7 +6,7 @@ WebSocket framing) speaking `codec.py` for the control messages. No task per leg
 Binary messages from Asterisk are 20 ms of little-endian slin (M19) and reach the owner as `Audio`
 events (`transports/leg.py`); DTMF_END becomes a `Dtmf` event (M20). What we send is one binary
 message per `send_audio()` (the engine's media clock calls it every 20 ms, so Asterisk's queue stays
-near empty and a barge-in needs no FLUSH_MEDIA); MEDIA_XOFF sets `write_paused_since` until
+near empty and a barge-in needs no FLUSH_MEDIA), framed by `frames.py`, not wsproto; MEDIA_XOFF sets `write_paused_since` until
 MEDIA_XON (M27), so the stream output holds audio back as it does for a full TCP buffer.
 Every message is bounded (`max_message_bytes`); a violation ends the leg ("malformed: ...").
 """
@@ -37,6 +37,7 @@ from ...observability.logs import get_logger
 from ..audiosocket import codec as frames
 from ..leg import EndKind, LegEnd, OwnedLeg
 from . import codec
+from .frames import MaskedBinaryEncoder
 
 log = get_logger(__name__)
 
@@ -48,6 +49,7 @@ class WebSocketLeg(OwnedLeg, asyncio.Protocol):
 
     def __init__(self, target: str, host: str, fmt: str, *, max_message: int = 65536):
         self._ws = WSConnection(ConnectionType.CLIENT)
+        self._media_frames = MaskedBinaryEncoder()  # our agent audio out (frames.py); the rest is wsproto's
         self._target, self._host = target, host
         self.rate = codec.FORMAT_RATES[fmt]
         self.kind = frames.KIND_FOR_RATE[self.rate]
@@ -84,7 +86,8 @@ class WebSocketLeg(OwnedLeg, asyncio.Protocol):
             pcm = resampler.process_bytes(pcm)
             if not pcm:
                 return
-        self._send(BytesMessage(data=pcm))
+        if not self._transport.is_closing():
+            self._transport.write(self._media_frames.encode(pcm))
         self.last_activity = self._loop.time()
 
     def send_command(self, name: str, argument: str | None = None) -> None:

@@ -6,12 +6,13 @@ WebSocket framing) speaking `codec.py` for the control messages. No task per leg
 Binary messages from Asterisk are 20 ms of little-endian slin (M19) and reach the owner as `Audio`
 events (`transports/leg.py`); DTMF_END becomes a `Dtmf` event (M20). What we send is one binary
 message per `send_audio()` (the engine's media clock calls it every 20 ms, so Asterisk's queue stays
-near empty and a barge-in needs no FLUSH_MEDIA), framed by `frames.py`, not wsproto; MEDIA_XOFF sets `write_paused_since` until
-MEDIA_XON (M27), so the stream output holds audio back as it does for a full TCP buffer.
-A stream-mode playback leg, whose inbound audio (the bridge's mix) is dropped, is read in batches
-as an AudioSocket one is (`attach(..., batched=True)`, then `poll()` every few ticks): one read and
-one wsproto pass per 200 ms instead of ten, each; its control messages and its end are seen at
-the next poll. Every message is bounded (`max_message_bytes`); a violation ends the leg ("malformed: ...").
+near empty and a barge-in needs no FLUSH_MEDIA), framed by `frames.py`, not wsproto; MEDIA_XOFF
+sets `write_paused_since` until MEDIA_XON (M27), so the stream output holds audio back as it does
+for a full TCP buffer. A stream-mode playback leg, whose inbound audio (the bridge's mix) is
+dropped, is read in batches as an AudioSocket one is (`attach(..., batched=True)`, then `poll()`
+every few ticks): one read and one wsproto pass per 200 ms instead of ten of each; its control
+messages and its end are seen at the next poll. Every message is bounded (`max_message_bytes`);
+a violation ends the leg ("malformed: ...").
 """
 
 from __future__ import annotations

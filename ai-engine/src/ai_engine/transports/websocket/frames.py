@@ -9,8 +9,8 @@ frame is one unfragmented binary message (§5.2):
 
 wsproto (leg.py) keeps the handshake, everything inbound and the control frames we send (pong,
 close); this module only writes the one message the media clock sends per leg every 20 ms,
-which wsproto's general path made about three times as costly (bench/media_load.py). Sending
-needs no connection state: the leg stops calling it once closed.
+which wsproto's general path made about three times as costly (8.2 us against about 2.5 per
+20 ms frame, timed alone). Sending needs no connection state: the leg stops calling it once closed.
 
 Masking keys come from the operating system's random source (§5.3 asks for a strong one),
 drawn a thousand keys at a time.

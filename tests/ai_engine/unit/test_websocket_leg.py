@@ -1,5 +1,5 @@
 """The chan_websocket leg at the socket edge, against a small stand-in for Asterisk's /media/<id>:
-MEDIA_START awaited, frames and DTMF to the owner, XOFF/XON as a write pause, bounds."""
+MEDIA_START awaited, frames and DTMF to the owner, XOFF/XON as a write pause, batched reading, bounds."""
 import anyio
 import pytest
 from websockets.asyncio.server import serve
@@ -69,6 +69,30 @@ async def test_frames_dtmf_and_flow_control_reach_the_owner():
         leg.release()
         await until(lambda: asterisk.close_code is not None)
         assert asterisk.close_code == 1000
+
+
+async def test_a_playback_leg_read_in_batches_sees_what_came_only_at_its_polls():
+    go_on = anyio.Event()
+
+    async def script(ws):
+        await go_on.wait()
+        await ws.send(b"\x01\x00" * 320)  # the bridge's mix: dropped
+        await anyio.sleep(0.05)
+        await ws.send("MEDIA_XOFF")
+
+    async with Asterisk(script) as asterisk:
+        leg = await connect(asterisk.url, "abc", "slin16", timeout_s=2, max_message=65536)
+        got = []
+        with pytest.raises(ValueError):
+            leg.attach(got.append, lambda r: None, batched=True)  # batches only for dropped audio
+        leg.attach(got.append, lambda r: None, keep_audio=False, batched=True)
+        go_on.set()
+        await anyio.sleep(0.3)
+        assert leg.write_paused_since is None  # reading paused after the audio's read
+        leg.poll()
+        await until(lambda: leg.write_paused_since is not None)
+        assert got == []
+        leg.release()
 
 
 @pytest.mark.parametrize("bad, why", [(b"\x01" * 3, "whole samples"), (b"\x00" * 70000, "over")])

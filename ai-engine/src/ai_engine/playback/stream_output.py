@@ -6,7 +6,8 @@ sync): silence when idle or on underrun, in the frame kind the leg negotiated; t
 the deadlines (no drift, no bursts). What Asterisk sends on this leg (the caller and any file
 playback, snoop F22) is validated and dropped, never recognised: only its end (EOF, a hang-up
 frame, a malformed frame) and its frame kind matter, so a leg that offers batched reading (an
-AudioSocket connection's `poll()`) is read every `POLL_TICKS` ticks, not per frame. A leg that
+AudioSocket connection's or a chan_websocket leg's `poll()`; not RTP: each datagram is a read
+anyway) is read every `POLL_TICKS` ticks, not per frame. A leg that
 closes, fails a send or stops reading for `SEND_STALL_S` raises `StreamFailed` out of `run()`;
 `FallbackOutput` then switches to files, with what was queued and not sent.
 """

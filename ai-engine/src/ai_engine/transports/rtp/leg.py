@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+from array import array
 from ipaddress import ip_address
 
 import anyio
@@ -40,6 +41,7 @@ from . import codec
 log = get_logger(__name__)
 
 FRAME_S = 0.02
+COUNT_EVERY = 50  # packets added to the frames-in metric at once (exact once the leg closes), as AudioSocket
 
 
 def _dropped(reason: str):
@@ -79,6 +81,7 @@ class RtpLeg(OwnedLeg, asyncio.DatagramProtocol):
         self.last_activity = self.last_received = self._loop.time()
         self.write_paused_since: float | None = None  # UDP never pushes back
         self.strangers = self.malformed = self.wrong_payload = 0
+        self._uncounted = 0  # packets not yet added to the frames-in metric
 
     # ---- the peer ------------------------------------------------------------------------
 
@@ -166,6 +169,7 @@ class RtpLeg(OwnedLeg, asyncio.DatagramProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        self._count_frames()
         if self._on_released is not None:
             self._on_released(self.port)
             self._on_released = None
@@ -198,7 +202,9 @@ class RtpLeg(OwnedLeg, asyncio.DatagramProtocol):
             _DROP["payload_type"].inc()
             return
         self.last_received = self.last_activity = self._loop.time()
-        metrics.FRAMES_IN.inc()
+        self._uncounted += 1
+        if self._uncounted >= COUNT_EVERY:
+            self._count_frames()
         dep = self._depacketizer
         before = (dep.late, dep.duplicates, dep.lost)
         ordered = dep.feed(packet)
@@ -221,13 +227,21 @@ class RtpLeg(OwnedLeg, asyncio.DatagramProtocol):
             return True
         return False
 
+    def _count_frames(self) -> None:
+        if self._uncounted:
+            metrics.FRAMES_IN.inc(self._uncounted)
+            self._uncounted = 0
+
     def _log_fields(self) -> dict:
         return {"port": self.port}
 
 
 def _swap16(pcm: bytes) -> bytes:
-    """16-bit samples between little-endian (ours) and big-endian (RTP L16, M5)."""
-    return np.frombuffer(pcm, dtype="<i2").astype(">i2").tobytes()
+    """16-bit samples between little-endian (ours) and big-endian (RTP L16, M5). (array's byteswap:
+    a fifth of numpy's cost on a 20 ms frame, and this runs for every packet both ways.)"""
+    samples = array("h", pcm)
+    samples.byteswap()
+    return samples.tobytes()
 
 
 def _decode(fmt: codec.PayloadFormat, payload: bytes) -> bytes:

@@ -6,9 +6,13 @@ WebSocket framing) speaking `codec.py` for the control messages. No task per leg
 Binary messages from Asterisk are 20 ms of little-endian slin (M19) and reach the owner as `Audio`
 events (`transports/leg.py`); DTMF_END becomes a `Dtmf` event (M20). What we send is one binary
 message per `send_audio()` (the engine's media clock calls it every 20 ms, so Asterisk's queue stays
-near empty and a barge-in needs no FLUSH_MEDIA); MEDIA_XOFF sets `write_paused_since` until
-MEDIA_XON (M27), so the stream output holds audio back as it does for a full TCP buffer.
-Every message is bounded (`max_message_bytes`); a violation ends the leg ("malformed: ...").
+near empty and a barge-in needs no FLUSH_MEDIA), framed by `frames.py`, not wsproto; MEDIA_XOFF
+sets `write_paused_since` until MEDIA_XON (M27), so the stream output holds audio back as it does
+for a full TCP buffer. A stream-mode playback leg, whose inbound audio (the bridge's mix) is
+dropped, is read in batches as an AudioSocket one is (`attach(..., batched=True)`, then `poll()`
+every few ticks): one read and one wsproto pass per 200 ms instead of ten of each; its control
+messages and its end are seen at the next poll. Every message is bounded (`max_message_bytes`);
+a violation ends the leg ("malformed: ...").
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from ...observability.logs import get_logger
 from ..audiosocket import codec as frames
 from ..leg import EndKind, LegEnd, OwnedLeg
 from . import codec
+from .frames import MaskedBinaryEncoder
 
 log = get_logger(__name__)
 
@@ -48,6 +53,7 @@ class WebSocketLeg(OwnedLeg, asyncio.Protocol):
 
     def __init__(self, target: str, host: str, fmt: str, *, max_message: int = 65536):
         self._ws = WSConnection(ConnectionType.CLIENT)
+        self._media_frames = MaskedBinaryEncoder()  # our agent audio out (frames.py); the rest is wsproto's
         self._target, self._host = target, host
         self.rate = codec.FORMAT_RATES[fmt]
         self.kind = frames.KIND_FOR_RATE[self.rate]
@@ -64,6 +70,8 @@ class WebSocketLeg(OwnedLeg, asyncio.Protocol):
         self.write_paused_since: float | None = None
         self.xoff = False
         self._frames_in = 0
+        self._batched = False  # the owner reads in batches: reading pauses after each read until poll()
+        self._parked = False  # paused until the owner's next poll()
         self.control: list[codec.Event] = []  # control events seen (bounded), for status and tests
 
     # ---- MediaLeg ------------------------------------------------------------------------
@@ -84,8 +92,29 @@ class WebSocketLeg(OwnedLeg, asyncio.Protocol):
             pcm = resampler.process_bytes(pcm)
             if not pcm:
                 return
-        self._send(BytesMessage(data=pcm))
+        if not self._transport.is_closing():
+            self._transport.write(self._media_frames.encode(pcm))
         self.last_activity = self._loop.time()
+
+    def attach(self, on_event, on_close, *, keep_audio: bool = True, batched: bool = False) -> None:
+        """`OwnedLeg.attach`; `batched` (only with `keep_audio=False`): reading pauses after each
+        read until the owner's next `poll()`."""
+        if batched and keep_audio:
+            raise ValueError("batched reading is for legs whose audio is dropped (keep_audio=False)")
+        self._batched = batched
+        super().attach(on_event, on_close, keep_audio=keep_audio)
+
+    def detach(self) -> None:
+        super().detach()
+        self._batched = False
+        self.poll()
+
+    def poll(self) -> None:
+        """Batched reading: take in what arrived since the last poll (one read, soon)."""
+        if self._parked:
+            self._parked = False
+            if not self.closed and self._transport is not None:
+                self._transport.resume_reading()
 
     def send_command(self, name: str, argument: str | None = None) -> None:
         if not self.closed:
@@ -129,6 +158,9 @@ class WebSocketLeg(OwnedLeg, asyncio.Protocol):
             self.end(LegEnd(EndKind.MALFORMED, str(exc)))
         if self._frames_in:
             metrics.FRAMES_IN.inc(self._frames_in)  # once per read, not per frame
+        if self._batched and not self._parked and not self.closed:
+            self._parked = True
+            self._transport.pause_reading()
 
     def eof_received(self) -> bool:
         return False

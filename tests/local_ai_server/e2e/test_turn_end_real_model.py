@@ -7,6 +7,8 @@ hold) is measured in bench/turn_taking, not asserted here."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from local_ai_server.config import Settings
@@ -40,3 +42,16 @@ def test_a_whole_utterance_likely_ends_there(model, words):
 ])
 def test_a_fragment_does_not(model, words):
     assert model.probability(words) < THRESHOLD
+
+
+def test_checks_from_several_threads_at_once_give_each_its_own_answer(model):
+    """Four callers pausing together: the runtime runs checks on `cpu_jobs` threads at once. One
+    llama.cpp context used by two threads aborted the whole server (GGML_ASSERT in get_rows, seen
+    with bench latency --concurrency 4); each check must get the answer it gets alone."""
+    words = ["What time do you open on Saturday?", "My name is.", "I need bread.",
+             "Could you send me the invoice again?"] * 4
+    alone = {w: model.probability(w) for w in set(words)}
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        together = list(pool.map(model.probability, words))
+    assert together == pytest.approx([alone[w] for w in words], abs=1e-4)
+

@@ -25,6 +25,7 @@ development machine, measured while other work ran).
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -35,8 +36,10 @@ N_CTX = 512
 
 
 class TurnEndModel:
-    """`probability(words)`: P(the caller's message ends after `words`). Blocking; one at a time
-    (the runtime runs it as a CPU job)."""
+    """`probability(words)`: P(the caller's message ends after `words`). Blocking (the runtime runs
+    it as a CPU job) and thread-safe: CPU jobs run `cpu_jobs` at a time, and one llama.cpp context
+    used from two threads at once corrupts its batch (GGML_ASSERT abort, the whole server), so
+    checks take turns on the context (each is a few tens of ms)."""
 
     def __init__(self, path: Path, threads: int = 1) -> None:
         from llama_cpp import Llama
@@ -61,17 +64,20 @@ class TurnEndModel:
         if not closing:
             raise ValueError(f"{path.name}: the chat template closes no user message")
         self._end_token = closing[0]
+        self._lock = threading.Lock()
 
     def probability(self, words: str) -> float:
         from llama_cpp import llama_get_logits_ith
 
         text = self._before + " ".join(words.split())[-400:]
         tokens = self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=True)[-(N_CTX - 8):]
-        # One forward pass; create_completion keeps the evaluated common prefix (the system prompt).
-        for _ in self._llama.create_completion(tokens, max_tokens=1, temperature=0.0, stream=True):
-            break
-        logits = np.ctypeslib.as_array(llama_get_logits_ith(self._llama.ctx, -1), shape=(self._llama.n_vocab(),))
-        exp = np.exp(logits.astype(np.float64) - logits.max())
+        with self._lock:
+            # One forward pass; create_completion keeps the evaluated common prefix (the system prompt).
+            for _ in self._llama.create_completion(tokens, max_tokens=1, temperature=0.0, stream=True):
+                break
+            row = llama_get_logits_ith(self._llama.ctx, -1)
+            logits = np.ctypeslib.as_array(row, shape=(self._llama.n_vocab(),)).astype(np.float64)
+        exp = np.exp(logits - logits.max())
         return float(exp[self._end_token] / exp.sum())
 
     def warm_up(self) -> None:

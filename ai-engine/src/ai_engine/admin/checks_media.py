@@ -20,6 +20,8 @@ from .context import DOCTOR_CONTEXT, Context
 from .report import Result, failed, passed, skipped
 
 REFUSED = ("ai_engine_audiosocket_connections_total", "outcome=refused")
+
+
 def uses_externalmedia_audiosocket(s) -> bool:
     """An externalMedia AudioSocket leg: the capture of every AudioSocket transport but the Local
     fork (snoop_fork), and stream mode's playback leg. RTP and WebSocket carry media themselves."""

@@ -54,6 +54,20 @@ def _schema_grammar(schema_json: str):
     return LlamaGrammar.from_string(f'root ::= " " {_ARGS_ROOT}\n{gbnf}')
 
 
+def chat_formatter(llama):
+    """The GGUF's own chat template as a formatter (as llama-cpp-python's chat completion builds
+    it), or None when the file has no template."""
+    template = llama.metadata.get("tokenizer.chat_template")
+    if not template:
+        return None
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+    token_text = llama._model.token_get_text  # noqa: SLF001 (as Llama itself builds this formatter)
+    eos, bos = llama.token_eos(), llama.token_bos()
+    return Jinja2ChatFormatter(template, token_text(eos) if eos != -1 else "", token_text(bos) if bos != -1 else "",
+                               stop_token_ids=[eos])
+
+
 class LlamaLLM:
     def __init__(self, path: Path, settings: LlmSettings) -> None:
         from llama_cpp import Llama
@@ -75,16 +89,7 @@ class LlamaLLM:
             )
             for _ in range(settings.instances)
         ]
-        self._formatter = None
-        template = self._contexts[0].metadata.get("tokenizer.chat_template")
-        if template:
-            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
-
-            ctx = self._contexts[0]
-            token_text = ctx._model.token_get_text  # noqa: SLF001 (as Llama itself builds this formatter)
-            self._formatter = Jinja2ChatFormatter(
-                template, token_text(ctx.token_eos()) if ctx.token_eos() != -1 else "",
-                token_text(ctx.token_bos()) if ctx.token_bos() != -1 else "", stop_token_ids=[ctx.token_eos()])
+        self._formatter = chat_formatter(self._contexts[0])
 
     @property
     def supports_tools(self) -> bool:

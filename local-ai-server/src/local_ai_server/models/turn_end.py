@@ -43,19 +43,17 @@ class TurnEndModel:
 
     def __init__(self, path: Path, threads: int = 1) -> None:
         from llama_cpp import Llama
-        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        from .llm import chat_formatter
 
         if not path.is_file():
             raise FileNotFoundError(f"{path} is not a GGUF file")
         self.path = path
         self._llama = Llama(model_path=str(path), n_ctx=N_CTX, n_threads=threads, n_threads_batch=threads,
                             use_mmap=True, verbose=False)
-        template = self._llama.metadata.get("tokenizer.chat_template")
-        if not template:
+        formatter = chat_formatter(self._llama)
+        if formatter is None:
             raise ValueError(f"{path.name} has no chat template: the end-of-turn check needs one")
-        eos = self._llama.token_eos()
-        token_text = self._llama._model.token_get_text  # noqa: SLF001 (as Llama itself builds its formatter)
-        formatter = Jinja2ChatFormatter(template, token_text(eos), token_text(self._llama.token_bos()))
         rendered = formatter(messages=[{"role": "system", "content": SYSTEM},
                                        {"role": "user", "content": _MARK}]).prompt
         self._before, after = rendered.split(_MARK, 1)

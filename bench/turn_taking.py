@@ -69,25 +69,35 @@ def utterance_audio(parts: list, voice: tuple[str, int]) -> tuple[np.ndarray, in
     return resample(np.concatenate(pieces), RATE, PROCESSING_RATE).astype(np.int16), speech_end_ms
 
 
+class TimedOnce:
+    """Each key's result computed once, with the wall time it took (or `fixed_ms`, the time to
+    model instead of the measured one): the same answer and time for every setting that reaches it."""
+
+    def __init__(self, fixed_ms: float | None = None) -> None:
+        self._cache: dict = {}
+        self._fixed_ms = fixed_ms
+
+    def get(self, key, compute, *args) -> tuple:
+        if key not in self._cache:
+            start = time.perf_counter()
+            result = compute(*args)
+            self._cache[key] = (result, (time.perf_counter() - start) * 1000)
+        result, ms = self._cache[key]
+        return result, ms if self._fixed_ms is None else self._fixed_ms
+
+
 class CachedStt:
-    """The bundled Whisper model; each distinct audio prefix is transcribed once (same text and
-    wall time for every setting that reaches it)."""
+    """The bundled Whisper model; each distinct audio prefix is transcribed once."""
 
     def __init__(self, settings: Settings, fixed_ms: float | None = None) -> None:
         from local_ai_server.models.bundled import BUNDLED_STT
         from local_ai_server.models.stt import WhisperSTT
 
         self._model = WhisperSTT(settings.stt.model_path or BUNDLED_STT.path(), settings.stt)
-        self._cache: dict[tuple[int, int], tuple[str, float]] = {}
-        self._fixed_ms = fixed_ms  # the wall time to model instead of the measured one
+        self._once = TimedOnce(fixed_ms)
 
     def __call__(self, key: int, audio: np.ndarray) -> tuple[str, float]:
-        if (key, audio.size) not in self._cache:
-            start = time.perf_counter()
-            text = self._model.transcribe(audio)
-            self._cache[(key, audio.size)] = (text, (time.perf_counter() - start) * 1000)
-        text, ms = self._cache[(key, audio.size)]
-        return text, ms if self._fixed_ms is None else self._fixed_ms
+        return self._once.get((key, audio.size), self._model.transcribe, audio)
 
 
 class CachedTurnEnd:
@@ -98,23 +108,17 @@ class CachedTurnEnd:
         from local_ai_server.models.turn_end import TurnEndModel
 
         self._model = TurnEndModel(BUNDLED_LLM.path())
-        self._cache: dict[str, tuple[float, float]] = {}
-        self._fixed_ms = fixed_ms
+        self._once = TimedOnce(fixed_ms)
 
     def __call__(self, text: str) -> tuple[float, float]:
-        if text not in self._cache:
-            start = time.perf_counter()
-            probability = self._model.probability(text)
-            self._cache[text] = (probability, (time.perf_counter() - start) * 1000)
-        probability, ms = self._cache[text]
-        return probability, ms if self._fixed_ms is None else self._fixed_ms
+        return self._once.get(text, self._model.probability, text)
 
 
 def run_one(key: int, audio: np.ndarray, speech_end_ms: int, params: VadParams, hold_ms: int, stt,
             finished_ms: int = 0, unclear_ms: int = 0, turn_end=None, end_probability: float = 0.0) -> dict:
     endpointer = Endpointer(params)
-    pending: tuple[int, str] | None = None  # (frame at which the transcript is in, transcript)
-    stops, holds, heard = [], [], []  # pending: (frame the words are in, transcript, likely end)
+    pending: tuple[int, str, bool] | None = None  # (frame at which the words are in, transcript, likely end)
+    stops, holds, heard = [], [], []
     for i in range(0, audio.size - FRAME + 1, FRAME):
         frame_no = i // FRAME
         if pending is not None and frame_no >= pending[0]:

@@ -24,7 +24,7 @@ from .admission import WORK, Admission
 from .config import Settings
 from .cpu import QUEUE_KEY, FairLimiter
 from .models import AsyncLanguageModel, ModelSet, load_models
-from .speech.audio import encode, resample
+from .speech.audio import encode, resample, trim_leading_quiet
 
 log = structlog.get_logger("local_ai_server.runtime")
 
@@ -100,7 +100,7 @@ class Runtime:
         tts = self.models.tts
         samples = await anyio.to_thread.run_sync(tts.synthesize, self.settings.admission.filler_text,
                                                  limiter=self._threads)
-        self.admission.keep_filler(samples, tts.sample_rate)
+        self.admission.keep_filler(trim_leading_quiet(samples, tts.sample_rate), tts.sample_rate)
 
     @property
     def slots(self) -> SlotPool:
@@ -132,14 +132,18 @@ class Runtime:
             return None
         return await self.run(self.models.turn_end.probability, words)
 
-    async def synthesize(self, text: str, fmt: AudioFormat) -> bytes:
+    async def synthesize(self, text: str, fmt: AudioFormat, *, trim_start: bool = False) -> bytes:
         """Speech for `text` in the wire format `fmt` (synthesis, resampling and encoding all run
-        in the worker thread)."""
-        return await self.run(self._synthesize, text, fmt)
+        in the worker thread). `trim_start`: without the voice's lead-in silence (a response's
+        first piece: the caller is waiting for it)."""
+        return await self.run(self._synthesize, text, fmt, trim_start)
 
-    def _synthesize(self, text: str, fmt: AudioFormat) -> bytes:
+    def _synthesize(self, text: str, fmt: AudioFormat, trim_start: bool) -> bytes:
         tts = self.models.tts
-        return encode(resample(tts.synthesize(text), tts.sample_rate, fmt.rate), fmt)
+        samples = tts.synthesize(text)
+        if trim_start:
+            samples = trim_leading_quiet(samples, tts.sample_rate)
+        return encode(resample(samples, tts.sample_rate, fmt.rate), fmt)
 
     async def prefill(self, messages: list[dict], prefer_slot: int | None = None) -> int:
         """Evaluate a prompt prefix in a worker job (see LanguageModel.prefill); returns the slot.

@@ -373,3 +373,41 @@ async def test_second_response_create_while_one_runs_is_an_error():
             await client.send({"type": "response.create"})
             error = await client.wait_for("error", after=mark)
             assert error["error"]["code"] == "conversation_already_has_active_response"
+
+
+class LeadInTTS(FakeTTS):
+    """A voice that, like Piper, starts every piece with 60 ms of near-silence."""
+
+    def synthesize(self, text):
+        import numpy as np
+
+        lead = np.zeros(int(self.sample_rate * 0.06), dtype=np.int16)
+        return np.concatenate([lead, super().synthesize(text)])
+
+
+async def test_answer_starts_with_its_first_sound_not_the_voices_lead_in():
+    import numpy as np
+
+    greeting = "Hello, thanks for calling Acme. How can I help you today?"
+    async with serve(make_runtime(fake_models(tts=LeadInTTS()))) as host:
+        async with RealtimeClient.connect(f"ws://{host}/v1/realtime") as client:
+            await client.update_session(rate=8000)
+            mark = len(client.events)
+            await client.send({"type": "conversation.item.create", "item": {
+                "type": "message", "role": "assistant", "content": [{"type": "output_text", "text": greeting}]}})
+            await client.send({"type": "response.create"})
+            await client.wait_for("response.done", after=mark)
+    pieces: list[bytes] = []
+    for event in client.events[mark:]:
+        if event["type"] == "response.output_audio_transcript.delta":
+            pieces.append(b"")
+        elif event["type"] == "response.output_audio.delta":
+            pieces[-1] += base64.b64decode(event["delta"])
+    assert len(pieces) >= 2
+
+    def lead_ms(audio: bytes) -> float:
+        samples = np.frombuffer(audio, dtype="<i2")
+        return int(np.flatnonzero(np.abs(samples) >= 64)[0]) / 8000 * 1000
+
+    assert lead_ms(pieces[0]) <= 11  # the caller waits for this one: 10 ms of lead-in kept
+    assert 55 <= lead_ms(pieces[1]) <= 65  # later pieces keep the voice's pause between sentences

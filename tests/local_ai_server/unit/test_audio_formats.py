@@ -103,3 +103,16 @@ def test_resampling_is_deterministic():
     assert np.array_equal(stream_once(), stream_once())
     assert np.array_equal(resample(signal, 8000, 16000), resample(signal, 8000, 16000))
     assert np.array_equal(resample(signal, 22050, 8000), resample(signal, 22050, 8000))
+
+
+def test_trim_leading_quiet_keeps_ten_ms_before_the_first_sound():
+    from local_ai_server.speech.audio import trim_leading_quiet
+
+    rate = 16000
+    quiet = np.full(rate // 10, 20, dtype=np.int16)  # 100 ms of near-silence (-64 dBFS)
+    sound = np.full(rate // 10, 3000, dtype=np.int16)
+    trimmed = trim_leading_quiet(np.concatenate([quiet, sound]), rate)
+    assert len(trimmed) == len(sound) + rate // 100
+    assert trimmed[rate // 100] == 3000
+    assert len(trim_leading_quiet(sound, rate)) == len(sound)  # a piece that starts loud is untouched
+    assert len(trim_leading_quiet(quiet, rate)) == 0

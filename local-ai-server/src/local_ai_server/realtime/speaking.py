@@ -68,10 +68,11 @@ async def _produce_pieces(runtime: Runtime, response: Response, tts: TtsSettings
 
 async def _speak_piece(runtime: Runtime, response: Response, piece: str, fmt: AudioFormat, chunk_ms: int,
                        emit: Emit) -> None:
-    if response.first_piece_at is None:
+    first = response.first_piece_at is None
+    if first:
         response.first_piece_at = time.monotonic()
     try:
-        data = await runtime.synthesize(piece, fmt)
+        data = await runtime.synthesize(piece, fmt, trim_start=first)
     finally:
         response.first_piece_synthesized.set()
         if response.work is not None:

@@ -13,9 +13,12 @@ from realtime_protocol import AudioFormat, AudioFormatError
 from voice_common.pcm import alaw_decode, alaw_encode, to_bytes, ulaw_decode, ulaw_encode
 from voice_common.resample import StreamResampler, resample
 
-__all__ = ["PROCESSING_RATE", "StreamResampler", "chunk_bytes", "decode", "encode", "resample", "to_float32"]
+__all__ = ["PROCESSING_RATE", "StreamResampler", "chunk_bytes", "decode", "encode", "resample", "to_float32",
+           "trim_leading_quiet"]
 
 PROCESSING_RATE = 16000  # VAD and STT
+ONSET_LEVEL = 64  # |sample| at about -54 dBFS: below it a voice's lead-in is digital near-silence
+ONSET_KEEP_MS = 10  # kept before the first louder sample: the soft start of the first sound
 
 
 def decode(data: bytes, fmt: AudioFormat) -> np.ndarray:
@@ -45,3 +48,13 @@ def to_float32(samples: np.ndarray) -> np.ndarray:
 def chunk_bytes(data: bytes, size: int) -> list[bytes]:
     """Split into pieces of at most `size` bytes (size is a whole number of samples)."""
     return [data[i : i + size] for i in range(0, len(data), size)] or []
+
+
+def trim_leading_quiet(samples: np.ndarray, rate: int, level: int = ONSET_LEVEL, keep_ms: int = ONSET_KEEP_MS) -> np.ndarray:
+    """Drop the near-silence before a voice's first sound, keeping `keep_ms` of lead-in: Piper
+    starts most sentences with 40-70 ms of it, which the caller would wait through before the
+    answer's first word. All of it when nothing reaches `level`."""
+    loud = np.flatnonzero(np.abs(samples.astype(np.int32)) >= level)
+    if loud.size == 0:
+        return samples[:0]
+    return samples[max(0, int(loud[0]) - rate * keep_ms // 1000):]

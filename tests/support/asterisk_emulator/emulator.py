@@ -169,8 +169,9 @@ class AsteriskEmulator:
 
     async def place_call(self, exten: str = "5551234", stasis_args: list[str] | None = None,
                          caller_id: tuple[str, str] = ("Test Caller", "+4930123456"),
-                         silence: str = "zeros", timeout: float = 5.0) -> Call:
-        """An inbound call enters ``Stasis(<app>,<stasis_args or exten>)``. Returns once
+                         silence: str = "zeros", timeout: float = 5.0, app: str | None = None) -> Call:
+        """An inbound call enters ``Stasis(<app>,<stasis_args or exten>)`` (``app``: another
+        application than the emulator's own, as a dialplan naming it would). Returns once
         StasisStart was sent, or once Stasis() failed (``call.stasis_status == "FAILED"``:
         no events WebSocket, FACT 39)."""
         name, number = caller_id
@@ -179,6 +180,8 @@ class AsteriskEmulator:
             {"callerId": f'"{name}" <{number}>', "context": "caller", "extension": "s"},
             formats="ulaw", cid=None, other=None, variables={}, silence=silence,
             stasis_args=stasis_args)
+        if app is not None:
+            ch1.peer.stasis_app_override = app
         call = ch1.call
         await call.wait_stasis(timeout)
         return call

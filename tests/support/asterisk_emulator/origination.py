@@ -3,7 +3,8 @@ snoop, answer, continue; and the little dialplan the Local ;2 halves run.
 
 Dialplan contexts (as in asterisk_facts/README.md):
 
-* ``<stasis_context>`` (``ai-agent-stasis``), pattern ``_X.``: ``NoOp``, ``Stasis(<app>,<args>)``,
+* ``<stasis_context>`` (``ai-agent-stasis``), pattern ``_X.``: ``NoOp``, ``Stasis(<app>,<args>)`` (the
+  emulator's app, or the one `place_call(app=...)` names),
   ``Hangup()``. A Local originated there without ``app`` is an inbound call (:class:`Call`).
 * ``<fork_context>`` (``ai-agent-media-fork``), pattern ``_[0-9a-f].``: ``NoOp``, ``Answer()``,
   ``AudioSocket(${EXTEN},<host:port>)``, ``NoOp(AudioSocket returned)``, ``Hangup()``.
@@ -59,8 +60,9 @@ class OriginationMixin:
             if not re.fullmatch(r"[0-9].+", exten or ""):
                 return None
             args = getattr(ch, "stasis_args_override", None) or ["${EXTEN}"]
+            app = getattr(ch, "stasis_app_override", None) or self.app
             return [("NoOp", "into stasis ${CHANNEL} arg=${EXTEN}"),
-                    ("Stasis", ",".join([self.app] + list(args))), ("Hangup", "")]
+                    ("Stasis", ",".join([app] + list(args))), ("Hangup", "")]
         if ctx == self.fork_context:
             if not re.fullmatch(r"[0-9a-f].+", exten or ""):
                 return None

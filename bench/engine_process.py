@@ -125,3 +125,34 @@ async def stop_engine(proc: subprocess.Popen) -> int:
     if proc.poll() is None:
         proc.kill()
     return proc.wait()
+
+
+class EngineGroup:
+    """Several engine processes measured as one (bench/media_load.py --engines): each its own Stasis
+    app, ports and log; CPU, memory, calls and counters are their sums."""
+
+    def __init__(self, apps: list[str], procs: list[subprocess.Popen], https: list[httpx.AsyncClient]):
+        self.apps, self.procs, self.https = apps, procs, https
+
+    def app_for(self, i: int) -> str:
+        return self.apps[i % len(self.apps)]  # calls spread in turn, as the dialplan of docs/scaling.md
+
+    async def wait_ready(self) -> None:
+        for http, proc in zip(self.https, self.procs):
+            await wait_ready(http, proc)
+
+    def pin(self, cpu: int, realtime: bool = False) -> None:
+        for proc in self.procs:
+            pin(proc.pid, cpu, realtime)
+
+    def cpu_seconds(self) -> float:
+        return sum(cpu_seconds(p.pid) for p in self.procs)
+
+    def rss_mb(self) -> float:
+        return sum(rss_mb(p.pid) for p in self.procs)
+
+    async def active_calls(self) -> int:
+        return sum([await active_calls(http) for http in self.https])
+
+    async def metric(self, name: str) -> float:
+        return sum([await engine_metric(http, name) for http in self.https])

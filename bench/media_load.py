@@ -14,9 +14,10 @@ work cannot hold the engine off its core for a frame or two: jitter then measure
 the neighbours, and call set-up does not starve. CPU per call does not depend on it. `--no-realtime` measures at nice -10 only. A level that misses the target ends
 the run (`--no-stop-after-miss` runs every level).
 
-One engine process takes all calls: calls per core is N / engine cores. (Several processes would
-not make a call cheaper; they would need one ARI app name each, FACT 40, and AudioSocket legs
-routed by UUID to the process that owns the call.)
+One engine process takes all calls: calls per core is N / engine cores. `--engines K` starts K
+engine processes instead, each its own Stasis app (`ai-agent`, `ai-agent-2`, ...: one engine per
+app name, FACT 40) and ports, all pinned to the engine CPU, and spreads the calls over them in turn
+(as the dialplan of docs/scaling.md would): calls per core for the whole is N / their summed cores.
 
 Measured over `--seconds` once all calls are up and settled:
   cpu/call     engine CPU seconds (/proc/<pid>/stat, all threads) per call per wall second
@@ -50,6 +51,7 @@ import platform
 import re
 import tempfile
 import time
+from contextlib import AsyncExitStack
 from pathlib import Path
 
 import anyio
@@ -62,17 +64,13 @@ from bench.engine_process import (
     GENERATOR_CPU,
     PRIORITY,
     RT_PRIORITY,
-    active_calls,
+    EngineGroup,
     busy_seconds,
-    cpu_seconds,
     engine_cpu_calibration,
-    engine_metric,
     free_port,
     pin,
-    rss_mb,
     start_engine,
     stop_engine,
-    wait_ready,
 )
 from bench.load_asterisk import LeanEmulator
 from bench.media_generators import WHY_FULL, WHY_LEAN, FullGenerator, LeanGenerator
@@ -100,6 +98,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--ramp", type=int, default=25, help="calls being set up at once")
     p.add_argument("--ramp-timeout", type=float, default=120.0, help="stop setting up calls after this long")
     p.add_argument("--phases", type=int, default=10, help="lean generator: sub-ticks per 20 ms")
+    p.add_argument("--engines", type=int, default=1, help="engine processes sharing the calls (one app name each)")
     p.add_argument("--profile", action="store_true", help="run the engine under cProfile (slower)")
     p.add_argument("--stop-after-miss", action=argparse.BooleanOptionalAction, default=True,
                    help="skip the higher levels once one misses the target (they would only saturate)")
@@ -122,8 +121,6 @@ TRANSPORTS = {
     "rtp": {
         "AI_ENGINE_CALLS__AUDIO_TRANSPORT": "externalmedia_rtp",
         "AI_ENGINE_RTP__FORMAT": "slin",
-        "AI_ENGINE_RTP__PORT_START": "40000",
-        "AI_ENGINE_RTP__PORT_END": "44999",
     },
     "websocket": {"AI_ENGINE_CALLS__AUDIO_TRANSPORT": "websocket", "AI_ENGINE_WEBSOCKET__FORMAT": "slin"},
 }
@@ -132,10 +129,13 @@ TRANSPORTS = {
 # ---- the engine's settings -----------------------------------------------------------------
 
 
-def engine_env(ari_url: str, as_port: int, http_port: int, media_dir: Path, n: int, transport: str = "audiosocket") -> dict[str, str]:
+def engine_env(ari_url: str, as_port: int, http_port: int, media_dir: Path, n: int, transport: str = "audiosocket",
+               app: str = "ai-agent", rtp_ports: tuple[int, int] = (40000, 44999)) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AI_ENGINE_", "LOCAL_AI_"))}
     env.update(
         AI_ENGINE_ARI__URL=ari_url,
+        AI_ENGINE_ARI__APP=app,
+        AI_ENGINE_RECORDS__DATA_DIR=str(media_dir.parent.parent / f"data-{app}"),
         AI_ENGINE_ARI__PASSWORD=PASSWORD,
         AI_ENGINE_API__TOKEN=API_TOKEN,
         AI_ENGINE_AUDIOSOCKET__PORT=str(as_port),
@@ -150,6 +150,8 @@ def engine_env(ari_url: str, as_port: int, http_port: int, media_dir: Path, n: i
         AI_ENGINE_ARI__REQUEST_TIMEOUT_S="15",
     )
     env.update(TRANSPORTS[transport])
+    if transport == "rtp":
+        env.update(AI_ENGINE_RTP__PORT_START=str(rtp_ports[0]), AI_ENGINE_RTP__PORT_END=str(rtp_ports[1]))
     env.update(json.loads(os.environ.get("MEDIA_LOAD_ENGINE_ENV", "{}")))  # diagnosis: extra engine environment
     return env
 
@@ -162,34 +164,46 @@ async def run_level(n: int, args: argparse.Namespace, transport: str = "audiosoc
         tmp_path = Path(tmp)
         media_dir = tmp_path / "sounds" / "ai-generated"
         media_dir.mkdir(parents=True)
-        as_port, http_port = free_port(), free_port()
-        emu_kwargs = dict(password=PASSWORD, audiosocket_address=("127.0.0.1", as_port), sounds_dir=tmp_path / "sounds")
+        k = max(1, args.engines)
+        apps = ["ai-agent"] + [f"ai-agent-{i + 1}" for i in range(1, k)]
+        as_ports, http_ports = [free_port() for _ in apps], [free_port() for _ in apps]
+        emu_kwargs = dict(password=PASSWORD, audiosocket_address=("127.0.0.1", as_ports[0]), sounds_dir=tmp_path / "sounds")
         if args.generator == "lean":
             emu = LeanEmulator(phases=args.phases, **emu_kwargs)
         else:
             emu = AsteriskEmulator(**emu_kwargs)
         async with emu:
             gen = LeanGenerator(emu) if args.generator == "lean" else FullGenerator(emu, 120)
-            env = engine_env(emu.ari_url, as_port, http_port, media_dir, n, transport)
             profile = RESULTS / "media_load_engine.prof" if args.profile else None
-            proc = start_engine(env, tmp_path, RESULTS / "media_load_engine.log", profile)
+            procs = []
             try:
-                async with httpx.AsyncClient(
-                    base_url=f"http://127.0.0.1:{http_port}", headers={"Authorization": f"Bearer {API_TOKEN}"}, timeout=30
-                ) as http:
-                    return {"transport": transport, **await _measure(n, args, emu, gen, proc, http)}
+                for i, app in enumerate(apps):
+                    env = engine_env(emu.ari_url, as_ports[i], http_ports[i], media_dir, n, transport, app,
+                                     (40000 + 5000 * i, 44999 + 5000 * i))
+                    procs.append(start_engine(env, tmp_path, _engine_log(i), profile if i == 0 else None))
+                async with AsyncExitStack() as stack:
+                    https = [await stack.enter_async_context(httpx.AsyncClient(
+                        base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {API_TOKEN}"}, timeout=30))
+                        for port in http_ports]
+                    engines = EngineGroup(apps, procs, https)
+                    return {"transport": transport, "engines": k, **await _measure(n, args, emu, gen, engines)}
             finally:
-                await stop_engine(proc)
+                for proc in procs:
+                    await stop_engine(proc)
 
 
-async def _measure(n, args, emu, gen, proc, http) -> dict:
-    await wait_ready(http, proc)
+def _engine_log(i: int) -> Path:
+    return RESULTS / ("media_load_engine.log" if i == 0 else f"media_load_engine-{i + 1}.log")
+
+
+async def _measure(n, args, emu, gen, engines: EngineGroup) -> dict:
+    await engines.wait_ready()
     # Real-time priority for the engine from here (its call set-up would otherwise starve on a busy
     # machine and the ramp time out); for the generator only in the window (it shares CPU 1 with the rest).
-    pin(proc.pid, ENGINE_CPU, args.realtime)
+    engines.pin(ENGINE_CPU, args.realtime)
     calibration = engine_cpu_calibration(args.realtime)
     await anyio.sleep(0.5)
-    rss_base = rss_mb(proc.pid)
+    rss_base = engines.rss_mb()
     up = 0
     limit = anyio.Semaphore(args.ramp)
     t_ramp = time.monotonic()
@@ -197,7 +211,7 @@ async def _measure(n, args, emu, gen, proc, http) -> dict:
     async def place(i: int) -> None:
         nonlocal up
         async with limit:
-            call = await emu.place_call(exten=f"{5550000 + i}", stasis_args=["default"], timeout=30)
+            call = await emu.place_call(exten=f"{5550000 + i}", stasis_args=["default"], timeout=30, app=engines.app_for(i))
             if call.stasis_status != "SUCCESS":
                 return
             await gen.on_placed(call)
@@ -215,31 +229,31 @@ async def _measure(n, args, emu, gen, proc, http) -> dict:
     gc.disable()  # the generator's own collector must not delay timestamps in the window
     await anyio.sleep(args.settle)
 
-    pin(proc.pid, ENGINE_CPU, args.realtime)  # threads started since launch too
+    engines.pin(ENGINE_CPU, args.realtime)  # threads started since launch too
     pin(0, GENERATOR_CPU, args.realtime)
-    underruns0 = await engine_metric(http, "ai_engine_stream_underruns_total")
-    cpu0, gen0, busy0, t0 = cpu_seconds(proc.pid), os.times(), busy_seconds(), time.monotonic()
+    underruns0 = await engines.metric("ai_engine_stream_underruns_total")
+    cpu0, gen0, busy0, t0 = engines.cpu_seconds(), os.times(), busy_seconds(), time.monotonic()
     gen.start()
     t_window = anyio.current_time()
     await anyio.sleep(args.seconds)
     rec = gen.stop()
     pin(0, GENERATOR_CPU)  # the window is over: no more real-time priority (hang-ups, next level)
-    pin(proc.pid, ENGINE_CPU)
+    engines.pin(ENGINE_CPU)
     gc.enable()
     gc.unfreeze()
-    cpu1, gen1, busy1, t1 = cpu_seconds(proc.pid), os.times(), busy_seconds(), time.monotonic()
-    rss = rss_mb(proc.pid)
+    cpu1, gen1, busy1, t1 = engines.cpu_seconds(), os.times(), busy_seconds(), time.monotonic()
+    rss = engines.rss_mb()
     wall = t1 - t0
-    underruns = await engine_metric(http, "ai_engine_stream_underruns_total") - underruns0
-    engine_calls = await active_calls(http)
+    underruns = await engines.metric("ai_engine_stream_underruns_total") - underruns0
+    engine_calls = await engines.active_calls()
 
     for call in list(emu.calls):  # everyone hangs up
         if not call.ended:
             emu.pbx.caller_hangup(call)
     with anyio.move_on_after(60):
-        while await active_calls(http) or emu.channels or emu.bridges:
+        while await engines.active_calls() or emu.channels or emu.bridges:
             await anyio.sleep(0.2)
-    log_text = (RESULTS / "media_load_engine.log").read_text(errors="replace")
+    log_text = "".join(_engine_log(i).read_text(errors="replace") for i in range(len(engines.procs)))
     engine_cpu = (cpu1 - cpu0) / wall
     gen_cpu = (gen1.user + gen1.system - gen0.user - gen0.system) / wall
     machine_busy = (busy1["cpu"] - busy0["cpu"]) / wall
@@ -277,7 +291,7 @@ async def _measure(n, args, emu, gen, proc, http) -> dict:
         "stalls": [{**st, "t": round(st["t"] - t_window, 2)} for st in stalls(rec.late_at, n)],
         "generator_skipped_ticks": gen.skipped_ticks,
         "left_after_hangup": {
-            "engine_calls": await active_calls(http),
+            "engine_calls": await engines.active_calls(),
             "channels": len(emu.channels),
             "bridges": len(emu.bridges),
         },
@@ -309,7 +323,8 @@ def main(argv: list[str]) -> int:
             f"N={lv['n']}: {lv['generator_cpu_cores']:.2f} cores, {lv['generator_skipped_ticks']} skipped 20 ms ticks"
             for lv in json.loads(full.read_text())["levels"]) + ", from media_load_full.json): it would be the bottleneck.")
     sched = f"SCHED_FIFO {RT_PRIORITY}" if args.realtime else f"nice {PRIORITY}"
-    print(f"Engine pinned to CPU {ENGINE_CPU}, generator to CPU {GENERATOR_CPU} ({sched}); echo provider, stream mode.\n")
+    engines = "Engine" if args.engines <= 1 else f"{args.engines} engine processes (calls spread in turn)"
+    print(f"{engines} pinned to CPU {ENGINE_CPU}, generator to CPU {GENERATOR_CPU} ({sched}); echo provider, stream mode.\n")
     print_table(levels)
     summary = verdict([lv for lv in levels if lv["transport"] == args.transport[0]])
     print(f"\nTarget {summary['target']}: {'met' if summary['met'] else 'NOT met'}; "
@@ -324,6 +339,7 @@ def main(argv: list[str]) -> int:
         "pinning": {"engine_cpu": ENGINE_CPU, "generator_cpu": GENERATOR_CPU, "pinned": CAN_PIN,
                     "scheduler": f"SCHED_FIFO {RT_PRIORITY}" if args.realtime else f"nice {PRIORITY}"},
         "window_s": args.seconds,
+        "engines": args.engines,
         "transports": args.transport,
         "levels": levels,
         "summary": summary,

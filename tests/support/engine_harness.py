@@ -134,14 +134,21 @@ async def running_rig(
             )
         )
         settings = engine_settings(tmp_path, emu.ari_url, provider_url, as_port, **overrides)
-        engine = Engine(settings)
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(engine.run)
-            with anyio.fail_after(10):
-                await engine.started.wait()
-                await engine.ari.wait_connected()
-            try:
-                yield Rig(engine, emu, fake, sounds / "ai-generated")
-            finally:
-                engine.stop()
-                tg.cancel_scope.cancel()
+        async with running_engine(settings) as engine:
+            yield Rig(engine, emu, fake, sounds / "ai-generated")
+
+
+@asynccontextmanager
+async def running_engine(settings: Settings):
+    """An engine running in this process until the block ends, started and connected to ARI."""
+    engine = Engine(settings)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(engine.run)
+        with anyio.fail_after(10):
+            await engine.started.wait()
+            await engine.ari.wait_connected()
+        try:
+            yield engine
+        finally:
+            engine.stop()
+            tg.cancel_scope.cancel()

@@ -24,6 +24,15 @@ async def spoken_turn(client: RealtimeClient, audio: bytes = QUESTION, rate: int
     return mark
 
 
+async def spoken_greeting(client: RealtimeClient, greeting: str) -> int:
+    """The engine's greeting: an assistant item with the words, then response.create."""
+    mark = len(client.events)
+    await client.send({"type": "conversation.item.create", "item": {
+        "type": "message", "role": "assistant", "content": [{"type": "output_text", "text": greeting}]}})
+    await client.send({"type": "response.create"})
+    return mark
+
+
 def types(events: list[dict]) -> list[str]:
     return [e["type"] for e in events]
 
@@ -147,10 +156,7 @@ async def test_greeting_is_spoken_verbatim_without_the_llm():
     async with serve(make_runtime(fake_models(llm=llm))) as host:
         async with RealtimeClient.connect(f"ws://{host}/v1/realtime") as client:
             await client.update_session(rate=8000)
-            mark = len(client.events)
-            await client.send({"type": "conversation.item.create", "item": {
-                "type": "message", "role": "assistant", "content": [{"type": "output_text", "text": greeting}]}})
-            await client.send({"type": "response.create"})
+            mark = await spoken_greeting(client, greeting)
             done = await client.wait_for("response.done", after=mark)
             metrics = await client.wait_for("x_local.response.metrics", after=mark)
     assert llm.prompts == []
@@ -392,10 +398,7 @@ async def test_answer_starts_with_its_first_sound_not_the_voices_lead_in():
     async with serve(make_runtime(fake_models(tts=LeadInTTS()))) as host:
         async with RealtimeClient.connect(f"ws://{host}/v1/realtime") as client:
             await client.update_session(rate=8000)
-            mark = len(client.events)
-            await client.send({"type": "conversation.item.create", "item": {
-                "type": "message", "role": "assistant", "content": [{"type": "output_text", "text": greeting}]}})
-            await client.send({"type": "response.create"})
+            mark = await spoken_greeting(client, greeting)
             await client.wait_for("response.done", after=mark)
     pieces: list[bytes] = []
     for event in client.events[mark:]:

@@ -129,13 +129,22 @@ TRANSPORTS = {
 # ---- the engine's settings -----------------------------------------------------------------
 
 
+RTP_PORTS_PER_ENGINE = 5000  # engine i (from 0) takes UDP ports 40000 + 5000·i .. 44999 + 5000·i
+
+
+def engine_app(i: int) -> str:
+    """The Stasis app of engine i (from 0): ai-agent, ai-agent-2, ..."""
+    return "ai-agent" if i == 0 else f"ai-agent-{i + 1}"
+
+
 def engine_env(ari_url: str, as_port: int, http_port: int, media_dir: Path, n: int, transport: str = "audiosocket",
-               app: str = "ai-agent", rtp_ports: tuple[int, int] = (40000, 44999)) -> dict[str, str]:
+               index: int = 0) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AI_ENGINE_", "LOCAL_AI_"))}
+    app = engine_app(index)
     env.update(
         AI_ENGINE_ARI__URL=ari_url,
         AI_ENGINE_ARI__APP=app,
-        AI_ENGINE_RECORDS__DATA_DIR=str(media_dir.parent.parent / f"data-{app}"),
+        AI_ENGINE_RECORDS__DATA_DIR=f"data-{app}",  # relative to the engine's working folder, one per engine
         AI_ENGINE_ARI__PASSWORD=PASSWORD,
         AI_ENGINE_API__TOKEN=API_TOKEN,
         AI_ENGINE_AUDIOSOCKET__PORT=str(as_port),
@@ -151,7 +160,8 @@ def engine_env(ari_url: str, as_port: int, http_port: int, media_dir: Path, n: i
     )
     env.update(TRANSPORTS[transport])
     if transport == "rtp":
-        env.update(AI_ENGINE_RTP__PORT_START=str(rtp_ports[0]), AI_ENGINE_RTP__PORT_END=str(rtp_ports[1]))
+        first = 40000 + RTP_PORTS_PER_ENGINE * index
+        env.update(AI_ENGINE_RTP__PORT_START=str(first), AI_ENGINE_RTP__PORT_END=str(first + RTP_PORTS_PER_ENGINE - 1))
     env.update(json.loads(os.environ.get("MEDIA_LOAD_ENGINE_ENV", "{}")))  # diagnosis: extra engine environment
     return env
 
@@ -165,7 +175,7 @@ async def run_level(n: int, args: argparse.Namespace, transport: str = "audiosoc
         media_dir = tmp_path / "sounds" / "ai-generated"
         media_dir.mkdir(parents=True)
         k = max(1, args.engines)
-        apps = ["ai-agent"] + [f"ai-agent-{i + 1}" for i in range(1, k)]
+        apps = [engine_app(i) for i in range(k)]
         as_ports, http_ports = [free_port() for _ in apps], [free_port() for _ in apps]
         emu_kwargs = dict(password=PASSWORD, audiosocket_address=("127.0.0.1", as_ports[0]), sounds_dir=tmp_path / "sounds")
         if args.generator == "lean":
@@ -177,9 +187,8 @@ async def run_level(n: int, args: argparse.Namespace, transport: str = "audiosoc
             profile = RESULTS / "media_load_engine.prof" if args.profile else None
             procs = []
             try:
-                for i, app in enumerate(apps):
-                    env = engine_env(emu.ari_url, as_ports[i], http_ports[i], media_dir, n, transport, app,
-                                     (40000 + 5000 * i, 44999 + 5000 * i))
+                for i in range(k):
+                    env = engine_env(emu.ari_url, as_ports[i], http_ports[i], media_dir, n, transport, i)
                     procs.append(start_engine(env, tmp_path, _engine_log(i), profile if i == 0 else None))
                 async with AsyncExitStack() as stack:
                     https = [await stack.enter_async_context(httpx.AsyncClient(

@@ -179,9 +179,7 @@ class AsteriskEmulator:
             f"{exten}@{self._config['stasis_context']}",
             {"callerId": f'"{name}" <{number}>', "context": "caller", "extension": "s"},
             formats="ulaw", cid=None, other=None, variables={}, silence=silence,
-            stasis_args=stasis_args)
-        if app is not None:
-            ch1.peer.stasis_app_override = app
+            stasis_args=stasis_args, stasis_app=app)
         call = ch1.call
         await call.wait_stasis(timeout)
         return call

@@ -226,7 +226,7 @@ class OriginationMixin:
 
     def originate_local(self, device: str, p: dict, formats: str | None, cid: str | None,
                         other: str | None, variables: dict, silence: str = "zeros",
-                        stasis_args: list[str] | None = None) -> Channel:
+                        stasis_args: list[str] | None = None, stasis_app: str | None = None) -> Channel:
         exten_ctx = device.split("/", 1)[0]
         exten, _, context = exten_ctx.partition("@")
         context = context or "default"
@@ -260,6 +260,8 @@ class OriginationMixin:
                 self.calls.append(call)
                 if stasis_args:
                     ch2.stasis_args_override = list(stasis_args)
+                if stasis_app:
+                    ch2.stasis_app_override = stasis_app
         self.add_channel(ch1)
         self.add_channel(ch2)
         ch2.task = self.spawn(self._start_local(ch1, ch2, device, variables))

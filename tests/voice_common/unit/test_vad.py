@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from voice_common.vad import SpeechGate, floor_rms, rms
+from voice_common.vad import SpeechGate, floor_rms
 
 
 class Always:
@@ -46,7 +46,9 @@ def test_rates_webrtcvad_cannot_take_are_refused():
         SpeechGate(24000, 2, floor_dbfs=-45.0)
 
 
-def test_rms_and_floor():
-    assert rms(np.zeros(0, np.int16)) == 0.0
-    assert rms(np.full(10, 1000, np.int16)) == pytest.approx(1000.0)
+def test_the_floor_is_an_rms_level():
     assert floor_rms(0.0) == 32768.0
+    at_floor = SpeechGate(8000, 2, floor_dbfs=-30.0, classifier=Always())  # RMS 1036.2
+    assert at_floor.voiced(np.full(160, 1037, np.int16).tobytes())
+    assert not at_floor.voiced(np.full(160, 1036, np.int16).tobytes())
+    assert not at_floor.voiced(np.full(160, -1036, np.int16).tobytes())

@@ -17,7 +17,10 @@ Two bounds (config.py, `admission`):
 - a turn whose first audio is predicted later than `filler_after_ms` after the caller's end of
   speech (time already spent + the wait) starts with a short filler ("One moment, please."),
   synthesised once at start-up by the server's own TTS and kept per wire format, so under load it
-  costs no CPU job. Counted in `local_ai_turn_fillers_total` and logged (`admission.filler`).
+  costs no CPU job. A prediction can be low (callers who ask after it was made are served in turn
+  with it, cpu.py): an answer whose first piece is still not being synthesised when the bound
+  comes gets the filler then. Counted in `local_ai_turn_fillers_total{why="predicted"|"bound"}`
+  and logged (`admission.filler`).
 - while a new session's first turn would wait longer than `refuse_sessions_after_ms`, new
   sessions are refused (HTTP 503, code `overloaded`; the engine plays its hold prompt and
   retries, then its failure context), counted in `local_ai_sessions_refused_total`.
@@ -95,13 +98,18 @@ class Admission:
 
     # --- the two bounds ------------------------------------------------------------------------
 
+    def filler_bound_s(self) -> float | None:
+        """`filler_after_ms` in seconds; None when the filler is off (or not synthesised)."""
+        bound_ms = self.settings.filler_after_ms
+        return bound_ms / 1000 if bound_ms and self._filler is not None else None
+
     def filler_due(self, elapsed_s: float, own: FirstAudioWork | None) -> float | None:
         """The predicted first audio (s after the end of speech) when it is past the filler bound, else None."""
-        bound_ms = self.settings.filler_after_ms
-        if not bound_ms or self._filler is None:
+        bound_s = self.filler_bound_s()
+        if bound_s is None:
             return None
         predicted = elapsed_s + self.estimated_wait_s(own)
-        return predicted if predicted * 1000 > bound_ms else None
+        return predicted if predicted > bound_s else None
 
     def refuses_sessions(self) -> bool:
         bound_ms = self.settings.refuse_sessions_after_ms

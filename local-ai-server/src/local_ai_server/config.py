@@ -88,7 +88,9 @@ class AdmissionSettings(Section):
 
     filler_after_ms: int = Field(
         1500, ge=0, description="A turn whose first audio is predicted later than this after the caller's end of "
-                                "speech (time spent + estimated wait in the CPU queue) starts with filler_text; 0 = off.")
+                                "speech (time spent + estimated wait in the CPU queue) starts with filler_text; one "
+                                "predicted in time whose first piece is not being synthesised by then gets it then; "
+                                "0 = off.")
     filler_text: str = Field("One moment, please.", min_length=1, max_length=80,
                              description="The filler, synthesised once at start-up by the server's TTS.")
     first_audio_cost_ms: int = Field(

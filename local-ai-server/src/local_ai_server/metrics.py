@@ -32,7 +32,9 @@ TURN_STAGE = Histogram(
 )
 TURN_FILLERS = Counter(
     "local_ai_turn_fillers_total",
-    "Turns whose first audio was predicted past admission.filler_after_ms: the filler was spoken first (overload)",
+    "Turns that began with the filler (overload): why=predicted (first audio predicted past "
+    "admission.filler_after_ms) or bound (no first piece being synthesised at that bound)",
+    ["why"],
 )
 SESSIONS_REFUSED = Counter(
     "local_ai_sessions_refused_total", "New sessions refused with HTTP 503, by reason (overloaded, too_many_sessions)",

@@ -15,7 +15,7 @@ import re
 import numpy as np
 import pytest
 from engine_harness import eventually, running_rig
-from local_ai_fakes import FakeTTS, fake_models, http_get, make_runtime, serve, silence, vowel
+from local_ai_fakes import FakeLLM, FakeTTS, fake_models, http_get, make_runtime, serve, silence, vowel
 from local_ai_server.client import RealtimeClient
 from websockets.exceptions import InvalidStatus
 
@@ -37,10 +37,10 @@ def loaded_runtime(others_on_the_way: int, tts: FakeTTS | None = None, **admissi
     return runtime, works
 
 
-async def fillers_counted(host: str) -> float:
+async def fillers_counted(host: str, why: str = "predicted") -> float:
     _, body = await http_get(f"http://{host}/metrics")
-    match = re.search(rb"^local_ai_turn_fillers_total (\S+)$", body, re.M)
-    return float(match.group(1))
+    match = re.search(rb'^local_ai_turn_fillers_total{why="%s"} (\S+)$' % why.encode(), body, re.M)
+    return float(match.group(1)) if match else 0.0
 
 
 async def answered_turn(host: str) -> tuple[list[dict], int]:
@@ -95,6 +95,32 @@ async def test_under_the_bound_no_filler_is_spoken_and_none_counted():
         assert await fillers_counted(host) == before
     parts = output(events)
     assert parts[0] == ("text", "Sure thing,")
+    assert FILLER not in json.dumps(events)
+
+
+async def test_an_answer_predicted_in_time_that_is_late_at_the_bound_hears_the_filler_then():
+    # Nothing else on its way: the answer is predicted in time. Its model is slow (other callers'
+    # jobs in the queue would do the same): no first piece is being synthesised at the bound.
+    models = fake_models(llm=FakeLLM(reply="Sure thing, nine.", token_delay=0.8))
+    runtime = make_runtime(models, admission={**ADMISSION, "filler_after_ms": 1600}, concurrency={"cpu_jobs": 1},
+                           vad={"speculative_response": False})
+    async with serve(runtime) as host:
+        bound, predicted = await fillers_counted(host, "bound"), await fillers_counted(host, "predicted")
+        events, _ = await answered_turn(host)
+        assert await fillers_counted(host, "bound") == bound + 1
+        assert await fillers_counted(host, "predicted") == predicted
+    texts = [v for k, v in output(events) if k == "text"]
+    assert texts == [FILLER, " Sure thing,", " nine."]
+
+
+async def test_an_answer_already_being_synthesised_at_the_bound_gets_no_filler():
+    models = fake_models(tts=FakeTTS(delay=1.5))  # its first piece's TTS runs across the bound
+    runtime = make_runtime(models, admission={**ADMISSION, "filler_after_ms": 1600}, concurrency={"cpu_jobs": 1},
+                           vad={"speculative_response": False})
+    async with serve(runtime) as host:
+        before = await fillers_counted(host, "bound")
+        events, _ = await answered_turn(host)
+        assert await fillers_counted(host, "bound") == before
     assert FILLER not in json.dumps(events)
 
 

@@ -2,7 +2,9 @@
 `response.done` (completed, cancelled or failed).
 
 When a turn's answer is activated and its first audio is predicted late (the server is loaded,
-admission.py), the cached filler's transcript and audio are queued first, before any of the answer.
+admission.py), the cached filler's transcript and audio are queued first, before any of the answer;
+an answer predicted in time whose first piece is still not being synthesised when the bound comes
+gets the filler then.
 
 A response is created by a turn (`for_turn`) or by the client (`create`); `run` speaks it
 (LLM -> text pieces -> TTS, in `speaking`) and reports its end. `cancel` ends the active one at
@@ -152,20 +154,43 @@ class Responses:
                     await self._filler_if_late(response)
 
     async def _filler_if_late(self, response: Response) -> None:
-        """Queue the filler ahead of the answer when its first audio is predicted past the bound."""
+        """Queue the filler ahead of the answer when its first audio is predicted past the bound;
+        else watch the bound itself (`_filler_at_bound`): a prediction can be wrong."""
         admission = self._runtime.admission
         predicted = admission.filler_due(time.monotonic() - response.requested_at, response.work)
-        if predicted is None or response.first_piece_synthesized.is_set():
+        if response.first_piece_synthesized.is_set():
             return
-        fmt = self._state.output_format
-        response.filler = admission.filler_text
-        metrics.TURN_FILLERS.inc()
-        log.info("admission.filler", response_id=response.id, predicted_first_audio_ms=round(predicted * 1000),
-                 on_the_way=admission.on_the_way, first_audio_cost_ms=round(admission.cost_s * 1000))
-        emit = self._outbox.emit
-        await emit(ResponseOutputAudioTranscriptDelta(response.id, response.item_id, delta=response.filler), response.id)
-        for part in chunk_bytes(admission.filler_audio(fmt), fmt.bytes_for_ms(self._settings.session.output_chunk_ms)):
-            await emit(ResponseOutputAudioDelta(response.id, response.item_id, delta=part), response.id)
+        if predicted is not None:
+            await self._say_filler(response, "predicted", round(predicted * 1000))
+        elif (bound_s := admission.filler_bound_s()) is not None:
+            self._tg.start_soon(self._filler_at_bound, response, bound_s)
+
+    async def _filler_at_bound(self, response: Response, bound_s: float) -> None:
+        """At the bound after the end of speech, an answer whose first piece is not even being
+        synthesised yet (the CPU queue served others first: more callers asked since, or the
+        estimate was low) gets the filler now, rather than more silence."""
+        with anyio.move_on_after(response.requested_at + bound_s - time.monotonic()):
+            await response.first_piece_synthesized.wait()
+            return
+        if not response.finished and response.first_piece_at is None:
+            await self._say_filler(response, "bound", round((time.monotonic() - response.requested_at) * 1000))
+
+    async def _say_filler(self, response: Response, why: str, first_audio_ms: int) -> None:
+        """The cached filler's transcript and audio, before any of the answer (`response.voice`)."""
+        admission = self._runtime.admission
+        async with response.voice:
+            if response.finished or response.pieces or response.filler is not None:
+                return
+            fmt = self._state.output_format
+            response.filler = admission.filler_text
+            metrics.TURN_FILLERS.labels(why).inc()
+            log.info("admission.filler", response_id=response.id, why=why, first_audio_ms=first_audio_ms,
+                     on_the_way=admission.on_the_way, first_audio_cost_ms=round(admission.cost_s * 1000))
+            emit = self._outbox.emit
+            await emit(ResponseOutputAudioTranscriptDelta(response.id, response.item_id, delta=response.filler),
+                       response.id)
+            for part in chunk_bytes(admission.filler_audio(fmt), fmt.bytes_for_ms(self._settings.session.output_chunk_ms)):
+                await emit(ResponseOutputAudioDelta(response.id, response.item_id, delta=part), response.id)
 
     @staticmethod
     def _message_item(response: Response) -> MessageItem:

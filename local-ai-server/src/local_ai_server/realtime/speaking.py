@@ -79,13 +79,15 @@ async def _speak_piece(runtime: Runtime, response: Response, piece: str, fmt: Au
             runtime.admission.reached(response.work)  # its later jobs wait behind others' first audio
     if not data:
         return
-    text = piece if not (response.pieces or response.filler) else " " + piece
-    response.pieces.append(piece)
-    await emit(response, ResponseOutputAudioTranscriptDelta(response.id, response.item_id, delta=text))
 
     def first_sent() -> None:
         if response.first_audio_at is None:
             response.first_audio_at = time.monotonic()
 
-    for part in chunk_bytes(data, fmt.bytes_for_ms(chunk_ms)):
-        await emit(response, ResponseOutputAudioDelta(response.id, response.item_id, delta=part), on_sent=first_sent)
+    async with response.voice:  # after the filler, if it is being queued
+        text = piece if not (response.pieces or response.filler) else " " + piece
+        response.pieces.append(piece)
+        await emit(response, ResponseOutputAudioTranscriptDelta(response.id, response.item_id, delta=text))
+        for part in chunk_bytes(data, fmt.bytes_for_ms(chunk_ms)):
+            await emit(response, ResponseOutputAudioDelta(response.id, response.item_id, delta=part),
+                       on_sent=first_sent)

@@ -42,7 +42,8 @@ class Response:
     cancel_reason: str | None = None
     pieces_sent_to_tts: int = 0
     work: object | None = None  # its admission.FirstAudioWork, while it runs
-    filler: str | None = None  # spoken first (admission.py: the first audio was predicted late)
+    filler: str | None = None  # spoken first (admission.py: the first audio was predicted late, or is late)
+    voice: anyio.Lock = field(default_factory=anyio.Lock)  # held while the filler's or a piece's audio is queued
     first_piece_synthesized: anyio.Event = field(default_factory=anyio.Event)
     trigger: str = "turn"  # or ResponseCreate.type
     # Function calling (calling.py): the words the decision may choose (None: no decision, the

@@ -117,8 +117,9 @@ class SttSettings(Section):
     num_workers: int = Field(2, ge=1, description="Transcriptions that may run in parallel.")
     beam_size: int = Field(1, ge=1, description="Whisper beam size (1 = greedy, fastest).")
     encoder_window_s: int = Field(
-        6, ge=2, le=30, description="Whisper encodes at least this many seconds (turns are padded to it); 30 = "
-                                    "standard Whisper (slowest); 6 is ~1.5x faster than 10 on short turns, same words.")
+        10, ge=2, le=30, description="Whisper encodes at least this many seconds (turns are padded to it); 30 = "
+                                     "standard Whisper (slowest). Below 10, short clear questions came out written "
+                                     "two or three times over (models/stt.py).")
     no_speech_threshold: float = Field(
         0.6, ge=0.0, le=1.0, description="A turn whose no-speech probability is above this transcribes to \"\".")
     initial_prompt: str | None = Field(None, description="Context words given to Whisper (names, jargon).")

@@ -1,7 +1,8 @@
 """Voice-to-voice latency through the whole system (issues 4 and 15): Asterisk emulator → engine →
 real local-ai-server with the bundled models → back to the caller, in stream and file mode.
 
-For each of N spoken turns (espeak-ng voices, 8 kHz), the caller's end of speech (the last
+For each of N spoken turns (8 kHz; espeak-ng voices, or with `--caller piper` the bundled Piper
+voice: bench/caller_voices.py), the caller's end of speech (the last
 speech frame it sent) to the first agent audio it hears, plus the engine's stages (from its
 `turn.latency` log line: provider speech_stopped, transcript, response.created, first agent
 audio received), the server's own (x_local.turn.metrics) and the per-turn breakdown of the wait
@@ -14,7 +15,7 @@ previous answer out; each clip starts at the round's t0 plus the longest clip's 
 own), and waits for its answer; `--turns` rounds. The spread achieved is measured (the callers'
 last sent frame) and printed: worst round and median round.
 
-  python -m bench latency [--turns N] [--modes stream,file] [--concurrency 1,2,4,8]
+  python -m bench latency [--turns N] [--modes stream,file] [--concurrency 1,2,4,8] [--caller espeak|piper]
 Prints a table and writes bench/results/latency.json (with the load average). Targets (2 cores):
 one caller p50 ≤ 500 ms, p95 ≤ 800 ms; four callers p95 ≤ 1.5 s.
 """
@@ -29,13 +30,12 @@ from pathlib import Path
 import anyio
 
 from bench.calibration import calibrated
+from bench.caller_voices import CALLERS, clip
 from bench.voice_rig import (
     QUESTIONS,
     RESULTS,
-    VOICES,
     TurnLog,
     local_ai_server,
-    speech_clip,
     stats,
     voice_rig,
     wait_heard,
@@ -107,14 +107,14 @@ async def _caller(rig, k: int, turns: int, clips: list[tuple[bytes, float]], lon
         await call.hangup()
 
 
-async def run_mode(url: str, mode: str, turns: int, log: TurnLog, concurrency: int = 1) -> dict:
+async def run_mode(url: str, mode: str, turns: int, log: TurnLog, concurrency: int = 1, caller: str = "espeak") -> dict:
     log.turns.clear()
     log.server.clear()
     log.breakdown.clear()
     measured: list[dict] = []
-    # Made up front: espeak-ng is synchronous and would stall the event loop mid-call.
+    # Made up front: speech synthesis is synchronous and would stall the event loop mid-call.
     n = max(turns, concurrency) + concurrency
-    clips = [speech_clip(QUESTIONS[i % len(QUESTIONS)], *VOICES[i % len(VOICES)]) for i in range(n)]
+    clips = [clip(caller, QUESTIONS[i % len(QUESTIONS)], i) for i in range(n)]
     longest = [max(clips[(r + k) % len(clips)][1] for k in range(concurrency)) for r in range(turns)]
     async with voice_rig(url, mode, greeting="Hello, how can I help you?") as rig:
         rounds = Rounds(concurrency, turns)
@@ -132,6 +132,7 @@ async def run_mode(url: str, mode: str, turns: int, log: TurnLog, concurrency: i
             turn["server"] = {k: server.get(k) for k in SERVER_STAGES}
     return {
         "concurrency": concurrency,
+        "caller": caller,
         "question_end_spread_ms": max(spreads, default=0),  # the worst round
         "question_end_spread_per_round_ms": spreads,
         "turns": measured,
@@ -147,7 +148,7 @@ def print_table(results: dict) -> None:
     def f(v):
         return "-" if v is None else f"{v:.0f}"
 
-    print(f"load average {' '.join(results.get('loadavg', []))}")
+    print(f"load average {' '.join(results.get('loadavg', []))}; caller voice {results.get('caller', 'espeak')}")
     print(f"{'run':<10} {'measure':<36} {'p50 ms':>7} {'p95 ms':>7} {'n':>4}")
     for name, r in results.items():
         if not isinstance(r, dict) or "turns" not in r:
@@ -171,14 +172,14 @@ def _fillers_so_far() -> int:
     return server_log.read_text().count('"admission.filler"') if server_log.exists() else 0
 
 
-async def run(turns: int, modes: list[str], concurrency: list[int]) -> dict:
+async def run(turns: int, modes: list[str], concurrency: list[int], caller: str = "espeak") -> dict:
     log = TurnLog.install()
-    results: dict = {"loadavg": Path("/proc/loadavg").read_text().split()[:3]}
+    results: dict = {"loadavg": Path("/proc/loadavg").read_text().split()[:3], "caller": caller}
     async with local_ai_server() as url:
         for mode in modes:
             for n in concurrency:
                 fillers = _fillers_so_far()
-                result = await run_mode(url, mode, turns, log, n)
+                result = await run_mode(url, mode, turns, log, n, caller)
                 result["fillers"] = _fillers_so_far() - fillers
                 results[mode if n == 1 else f"{mode}x{n}"] = result
     return results
@@ -190,8 +191,10 @@ def main(argv: list[str]) -> int:
     p.add_argument("--modes", type=lambda v: v.split(","), default=["stream", "file"], help="comma-separated")
     p.add_argument("--concurrency", type=lambda v: [int(x) for x in v.split(",")], default=[1],
                    help="callers at once, comma-separated (e.g. 1,2,4,8)")
+    p.add_argument("--caller", choices=CALLERS, default="espeak",
+                   help="who speaks the questions (bench/caller_voices.py): espeak-ng, or the bundled Piper voice")
     args = p.parse_args(argv)
-    results = anyio.run(run, args.turns, args.modes, args.concurrency)
+    results = anyio.run(run, args.turns, args.modes, args.concurrency, args.caller)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "latency.json").write_text(json.dumps(calibrated(results), indent=2))
     saved = json.loads((RESULTS / "latency.json").read_text())

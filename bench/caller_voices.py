@@ -17,7 +17,7 @@ from functools import cache
 
 import numpy as np
 
-from bench.local_ai_server import VOICES, speech_clip
+from bench.local_ai_server import VOICES, speech_clip, trimmed_clip
 
 RATE = 8000
 PIPER_RATES = (1.0, 1.1, 0.95, 1.2)  # Piper length_scale: >1 slower
@@ -26,22 +26,21 @@ CALLERS = ("espeak", "piper")
 
 @cache
 def _piper():
-    from local_ai_server.config import TtsSettings
+    """One voice, and its synthesis settings at each speaking rate."""
     from local_ai_server.models.bundled import BUNDLED_TTS
-    from local_ai_server.models.tts import PiperTTS
+    from piper import PiperVoice, SynthesisConfig
 
-    return {scale: PiperTTS(BUNDLED_TTS.path(), TtsSettings(length_scale=scale, volume=0.5)) for scale in PIPER_RATES}
+    voice = PiperVoice.load(BUNDLED_TTS.path())
+    return voice, {scale: SynthesisConfig(length_scale=scale, volume=0.5) for scale in PIPER_RATES}
 
 
 def piper_clip(text: str, length_scale: float) -> tuple[bytes, float]:
     """The bundled Piper voice at 8 kHz, trimmed like `speech_clip`; the audio and its seconds."""
     from local_ai_server.speech.audio import resample
 
-    voice = _piper()[length_scale]
-    pcm = resample(voice.synthesize(text), voice.sample_rate, RATE).astype(np.int16)
-    loud = np.nonzero(np.abs(pcm) > 300)[0]
-    pcm = pcm[max(0, loud[0] - 80) : loud[-1] + 80] if loud.size else pcm
-    return pcm.astype("<i2").tobytes(), len(pcm) / RATE
+    voice, configs = _piper()
+    speech = np.concatenate([c.audio_int16_array for c in voice.synthesize(text, syn_config=configs[length_scale])])
+    return trimmed_clip(resample(speech, voice.config.sample_rate, RATE).astype(np.int16))
 
 
 def clip(caller: str, text: str, i: int) -> tuple[bytes, float]:

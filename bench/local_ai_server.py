@@ -65,7 +65,11 @@ def percentile(values: list[float], q: float) -> float | None:
 
 def speech_clip(text: str, voice: str, speed: int) -> tuple[bytes, float]:
     """espeak-ng speech at 8 kHz, trimmed; returns the audio and its length in seconds."""
-    pcm = np.frombuffer(espeak(text, rate=RATE, voice=voice, speed=speed), dtype="<i2")
+    return trimmed_clip(np.frombuffer(espeak(text, rate=RATE, voice=voice, speed=speed), dtype="<i2"))
+
+
+def trimmed_clip(pcm: np.ndarray) -> tuple[bytes, float]:
+    """8 kHz int16 speech trimmed to its loud part (10 ms kept either side): bytes and seconds."""
     loud = np.nonzero(np.abs(pcm) > 300)[0]
     pcm = pcm[max(0, loud[0] - 80) : loud[-1] + 80] if loud.size else pcm
     return pcm.astype("<i2").tobytes(), len(pcm) / RATE

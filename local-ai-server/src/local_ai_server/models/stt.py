@@ -10,10 +10,11 @@ through the telephone band, 2026-12-02) Whisper filled the padding by writing sh
 again: 6 of 16 came out two or three times over ("What is the capital of France? What is the
 capital of France? What is"), word accuracy 54 % at 6 s, 56 % at 7 s, 88 % at 8 s, 96 % at 10 s
 (95 % at 12 s, 97 % at 30 s); espeak-ng 55-63 % at every window. At 10 s it still happened now
-and then (Piper's speech differs from run to run), so a transcript that is one phrase of three or
-more words said over and over (the last time perhaps cut short) is taken as that phrase once
-(`said_once`); a caller who really says it twice ("Hello? Hello?") loses nothing by it. With it,
-on the same 16 clips: 90 % at 6 s (a repeat with other words stays), 95 % at 8 s and at 10 s.
+and then (Piper's speech differs from run to run), so a transcript that is one sentence (three or more
+words ending in . ? or !) said over and over (the last time perhaps cut short) is taken as that
+sentence once (`said_once`); a caller who really says it twice ("Hello? Hello?") loses nothing
+by it. With it, on the same 16 clips: 90 % at 6 s (a repeat with other words stays), 95 % at 8 s
+and at 10 s.
 Decoding is greedy (`beam_size` 1 by default), without timestamps, without conditioning on earlier
 text, and without faster-whisper's own VAD (the server's VAD already cut the turn).
 """

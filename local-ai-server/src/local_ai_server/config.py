@@ -212,7 +212,8 @@ class TtsSettings(Section):
         8, ge=1, description="The first text piece is cut at the first clause or sentence end past this length "
                              "(short first piece = early first audio).")
     first_piece_max_words: int = Field(
-        7, ge=0, description="... or after this many words when no boundary comes (0 = wait for a boundary).")
+        4, ge=0, description="... or after this many words when no boundary comes, a few more if the last cannot "
+                             "end a phrase (\"the\", \"of\", \"and\"); 0 = wait for a boundary.")
     max_piece_chars: int = Field(220, ge=20, description="Longer pieces are cut at a clause boundary or a space.")
 
 

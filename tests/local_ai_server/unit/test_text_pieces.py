@@ -61,3 +61,14 @@ def test_first_piece_stops_after_max_words_when_no_boundary_comes():
     assert pieces == ["The store is open", "from nine to five every day.", "Bye now."]
     # A boundary within the first words wins.
     assert stream("Sure thing, the store is open.", PieceSplitter(first_max_words=4))[0] == "Sure thing,"
+
+
+def test_the_first_piece_does_not_stop_on_a_word_that_cannot_end_a_phrase():
+    # Piper reads each piece as a sentence: "The capital of the." would sound broken off.
+    assert stream("The capital of the world is London.", PieceSplitter(first_max_words=4)) == [
+        "The capital of the world", "is London."]
+    assert stream("The winner is a local, I think.", PieceSplitter(first_max_words=4)) == [
+        "The winner is a local,", "I think."]
+    # Bounded: at most three words more, whatever they are.
+    assert stream("It is in the and the of the end of it.", PieceSplitter(first_max_words=4))[0] == (
+        "It is in the and the of")

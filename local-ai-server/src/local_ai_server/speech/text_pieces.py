@@ -3,7 +3,9 @@
 `PieceSplitter.feed(token)` returns the pieces completed by that token; `flush()` returns the rest.
 The first piece is cut at the first clause or sentence boundary once it holds `first_min_chars`,
 or after `first_max_words` words when no boundary comes (so the first audio can start early: Piper
-takes ~40 ms per second of speech it makes); later pieces at sentence boundaries, or at a clause
+takes ~40 ms per second of speech it makes), moved on by up to `EXTRA_WORDS` words while the last
+one cannot end a phrase ("The capital of the" | "world is London." would be read as two broken
+sentences; "The capital of the world" | "is London." is a pause a speaker makes); later pieces at sentence boundaries, or at a clause
 boundary once they grow past half of `max_chars`, or at a space past `max_chars`.
 Text is cleaned for speech: markdown marks, emojis and repeated whitespace are removed.
 """
@@ -11,6 +13,8 @@ Text is cleaned for speech: markdown marks, emojis and repeated whitespace are r
 from __future__ import annotations
 
 import re
+
+from .unfinished import goes_on
 
 _SENTENCE_END = ".!?;:\n"
 _CLAUSE_END = ",\u2014"  # comma, em dash
@@ -20,6 +24,7 @@ _NON_SPEECH = re.compile(
     "[\U0001f000-\U0001faff\U00002600-\U000027bf\U0001f900-\U0001f9ff\ufe0f\u200d]+"
 )
 _SPACES = re.compile(r"\s+")
+EXTRA_WORDS = 3  # words the first piece may run past first_max_words to end on a word that ends a phrase
 _SPACE_BEFORE_PUNCTUATION = re.compile(r"\s+([.,!?;:])")
 
 
@@ -82,12 +87,14 @@ class PieceSplitter:
                 if len(buf[: i + 1].strip()) >= min_chars:
                     return i + 1
         if first and self.first_max_words:
-            # No boundary yet: the first piece stops after `first_max_words` complete words.
+            # No boundary yet: the first piece stops after `first_max_words` complete words, or
+            # a few more if the last of them cannot end a phrase.
             words = 0
             for i in range(1, len(buf)):
                 if buf[i].isspace() and not buf[i - 1].isspace():
                     words += 1
-                    if words == self.first_max_words:
+                    if words >= self.first_max_words and (
+                            words >= self.first_max_words + EXTRA_WORDS or not goes_on(buf[:i].rsplit(None, 1)[-1])):
                         return i + 1
         if len(buf) > self.max_chars:
             space = buf.rfind(" ", 0, self.max_chars)

@@ -63,6 +63,11 @@ _MIN_FINISHED_WORDS = 5
 _LOOKUP_ANYWHERE = re.compile(r"\b(hold on|one moment|one second|let me (see|check|find|look))\b")
 
 
+def goes_on(word: str) -> bool:
+    """True for a word after which an English phrase cannot stop ("the", "of", "and", "is"...)."""
+    return word.strip(".,;:!?\"()").lower() in _CONTINUERS
+
+
 def _is_number(word: str) -> bool:
     return word.isdigit() or word in _NUMBER_WORDS
 

@@ -5,8 +5,9 @@ The first piece is cut at the first clause or sentence boundary once it holds `f
 or after `first_max_words` words when no boundary comes (so the first audio can start early: Piper
 takes ~40 ms per second of speech it makes), moved on by up to `EXTRA_WORDS` words while the last
 one cannot end a phrase ("The capital of the" | "world is London." would be read as two broken
-sentences; "The capital of the world" | "is London." is a pause a speaker makes); later pieces at sentence boundaries, or at a clause
-boundary once they grow past half of `max_chars`, or at a space past `max_chars`.
+sentences; "The capital of the world" | "is London." is a pause a speaker makes); later pieces at
+sentence boundaries, or at a clause boundary once they grow past half of `max_chars`, or at a space
+past `max_chars`.
 Text is cleaned for speech: markdown marks, emojis and repeated whitespace are removed.
 """
 
@@ -24,8 +25,8 @@ _NON_SPEECH = re.compile(
     "[\U0001f000-\U0001faff\U00002600-\U000027bf\U0001f900-\U0001f9ff\ufe0f\u200d]+"
 )
 _SPACES = re.compile(r"\s+")
-EXTRA_WORDS = 3  # words the first piece may run past first_max_words to end on a word that ends a phrase
 _SPACE_BEFORE_PUNCTUATION = re.compile(r"\s+([.,!?;:])")
+EXTRA_WORDS = 3  # words the first piece may run past first_max_words to end on a word that ends a phrase
 
 
 def clean_for_speech(text: str) -> str:

@@ -64,8 +64,10 @@ _LOOKUP_ANYWHERE = re.compile(r"\b(hold on|one moment|one second|let me (see|che
 
 
 def goes_on(word: str) -> bool:
-    """True for a word after which an English phrase cannot stop ("the", "of", "and", "is"...)."""
-    return word.strip(".,;:!?\"()").lower() in _CONTINUERS
+    """True for a word after which an English phrase cannot stop ("the", "of", "and", "is"...);
+    punctuation around it is read as the transcript rules below read it (`_WORD`)."""
+    words = _WORD.findall(word.lower())
+    return bool(words) and words[-1] in _CONTINUERS
 
 
 def _is_number(word: str) -> bool:

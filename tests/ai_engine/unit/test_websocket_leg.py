@@ -1,7 +1,12 @@
 """The chan_websocket leg at the socket edge, against a small stand-in for Asterisk's /media/<id>:
 MEDIA_START awaited, frames and DTMF to the owner, XOFF/XON as a write pause, batched reading, bounds."""
+import asyncio
+import base64
+import hashlib
+
 import anyio
 import pytest
+from wsproto.frame_protocol import FrameProtocol
 from websockets.asyncio.server import serve
 
 from ai_engine.transports.audiosocket import codec as frames
@@ -95,15 +100,63 @@ async def test_a_playback_leg_read_in_batches_sees_what_came_only_at_its_polls()
         leg.release()
 
 
+async def test_a_fragmented_message_and_a_ping_are_still_understood():
+    async def script(ws):
+        await ws.send([b"\x01\x00" * 100, b"\x02\x00" * 220])  # one message in two frames
+        await ws.ping(b"p")
+        await ws.send(b"\x03\x00" * 320)
+
+    async with Asterisk(script) as asterisk:
+        leg = await connect(asterisk.url, "abc", "slin16", timeout_s=2, max_message=65536)
+        got = []
+        leg.attach(got.append, lambda r: None)
+        await until(lambda: len(got) == 2)
+        assert got == [
+            frames.Audio(frames.Kind.SLIN_16K, b"\x01\x00" * 100 + b"\x02\x00" * 220),
+            frames.Audio(frames.Kind.SLIN_16K, b"\x03\x00" * 320),
+        ]
+        leg.release()
+
+
+async def test_frames_in_the_same_read_as_the_upgrade_answer_are_not_lost():
+    """Asterisk may write its 101 answer, MEDIA_START and the first audio in one go."""
+
+    async def asterisk(reader, writer):
+        request = await reader.readuntil(b"\r\n\r\n")
+        key = next(l.split(b":", 1)[1].strip() for l in request.split(b"\r\n") if l.lower().startswith(b"sec-websocket-key"))
+        accept = base64.b64encode(hashlib.sha1(key + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest())
+        server = FrameProtocol(client=False, extensions=[])
+        writer.write(
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Accept: " + accept + b"\r\n\r\n"
+            + server.send_data(START) + server.send_data(b"\x05\x00" * 320)
+        )
+        await writer.drain()
+        await reader.read()  # until the leg closes
+        writer.close()
+
+    srv = await asyncio.start_server(asterisk, "127.0.0.1", 0)
+    async with srv:
+        url = f"ws://127.0.0.1:{srv.sockets[0].getsockname()[1]}/media/"
+        leg = await connect(url, "abc", "slin16", timeout_s=2, max_message=65536)
+        got = []
+        leg.attach(got.append, lambda r: None)
+        await until(lambda: got)
+        assert got == [frames.Audio(frames.Kind.SLIN_16K, b"\x05\x00" * 320)]
+        leg.release()
+
+
 @pytest.mark.parametrize("bad, why", [(b"\x01" * 3, "whole samples"), (b"\x00" * 70000, "over")])
 async def test_a_bad_message_ends_the_leg_as_malformed(bad, why):
     async def script(ws):
+        await ws.recv()  # the leg is attached
         await ws.send(bad)
 
     async with Asterisk(script) as asterisk:
         leg = await connect(asterisk.url, "abc", "slin16", timeout_s=2, max_message=65536)
         ended = []
         leg.attach(lambda e: None, ended.append)
+        leg.send_command("GET_STATUS")
         await until(lambda: ended)
         assert ended[0].kind is EndKind.MALFORMED and why in ended[0].detail
 

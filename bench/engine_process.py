@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,18 +15,13 @@ import anyio
 import httpx
 
 from bench.calibration import calibration_ms
+from bench.ports import free_port
 
 ENGINE_CPU, GENERATOR_CPU = 0, 1
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 CAN_PIN = {ENGINE_CPU, GENERATOR_CPU} <= os.sched_getaffinity(0)
 PRIORITY = -10  # nice value for both processes (best effort)
 RT_PRIORITY = 10  # SCHED_FIFO priority for both processes during a measurement window
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start_engine(env: dict[str, str], cwd: Path, log_path: Path, profile: Path | None) -> subprocess.Popen:

@@ -22,7 +22,6 @@ import os
 import platform
 import random
 import re
-import socket
 import statistics
 import subprocess
 import sys
@@ -34,6 +33,7 @@ from pathlib import Path
 import anyio
 import numpy as np
 from bench.calibration import calibrated
+from bench.ports import free_port
 from local_ai_server.client import RealtimeClient, audio_of, espeak
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -175,12 +175,6 @@ def start_server(port: int, log_path: Path, env_overrides: dict[str, str]) -> su
         time.sleep(0.2)
     proc.terminate()
     raise RuntimeError("local-ai-server did not become healthy in 120 s")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def fmt(value) -> str:

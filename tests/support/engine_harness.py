@@ -3,7 +3,6 @@ all over loopback sockets with ephemeral ports."""
 
 from __future__ import annotations
 
-import socket
 from contextlib import AsyncExitStack
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -16,17 +15,12 @@ from voice_common.pcm import frame_bytes
 from ai_engine.app import Engine
 from ai_engine.config import Settings
 from asterisk_emulator import AsteriskEmulator
+from bench.ports import free_port
 from fakes.realtime_server import FakeRealtimeServer
 
 ARI_PASSWORD = "test-ari-password-5d1c"
 API_TOKEN = "test-api-token-7f3a"
 API_AUTH = {"Authorization": f"Bearer {API_TOKEN}"}  # for /calls and /health details
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def tone(freq: float, ms: int, rate: int = 8000, amplitude: int = 8000) -> bytes:

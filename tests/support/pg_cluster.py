@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
+
+from bench.ports import free_port
 
 
 def pg_bin() -> Path | None:
@@ -18,12 +19,6 @@ def pg_bin() -> Path | None:
             return candidate
     found = shutil.which("initdb")
     return Path(found).parent if found else None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _as_user(cmd: list[str]) -> list[str]:
@@ -44,7 +39,7 @@ def postgres_cluster(user: str = "records"):
     if os.geteuid() == 0:
         for p in (root, sock):
             os.chown(p, 65534, 65534)
-    port = _free_port()
+    port = free_port()
     try:
         init = subprocess.run(_as_user([str(bin_dir / "initdb"), "-D", str(data), "-U", user, "--auth=trust", "-E", "UTF8"]),
                               capture_output=True, text=True, timeout=120)

@@ -5,7 +5,6 @@ greeting is a 440 Hz tone."""
 
 from __future__ import annotations
 
-import socket
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -13,6 +12,8 @@ import numpy as np
 from voice_common.pcm import ulaw_decode as _ulaw_decode, ulaw_encode as _ulaw_encode
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
+
+from bench.ports import free_port
 
 SPEECH_RMS = 500.0
 GREETING_HZ = 440
@@ -73,7 +74,7 @@ class FakeVendorServer:
         self.greeting_ms = greeting_ms
         self.sessions: list[SessionLog] = []
         self.connections: list[ServerConnection] = []
-        self.port = _free_port()  # known before the server runs: the engine's settings name it
+        self.port = free_port()  # known before the server runs: the engine's settings name it
         self._server = None
 
     @property
@@ -107,12 +108,6 @@ class FakeVendorServer:
 
     async def serve_session(self, ws: ServerConnection, log: SessionLog) -> None:
         raise NotImplementedError
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class TurnDetector:

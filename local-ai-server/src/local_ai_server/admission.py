@@ -31,6 +31,7 @@ from __future__ import annotations
 from contextvars import ContextVar
 from dataclasses import dataclass
 
+import anyio
 import numpy as np
 import structlog
 from realtime_protocol import AudioFormat
@@ -46,10 +47,17 @@ LEARN_RATE = 0.2  # weight of the newest response in the moving average of the f
 
 @dataclass(eq=False)
 class FirstAudioWork:
-    """One response on its way to its first audio: CPU seconds spent so far, and whether it got there."""
+    """One response on its way to its first audio: CPU seconds spent so far, whether it got there,
+    and the gate of a speculative one (set when its turn ends)."""
 
     cpu_s: float = 0.0
     reached: bool = False
+    gate: anyio.Event | None = None
+
+    @property
+    def ahead(self) -> bool:
+        """Made ahead of its turn's end: no caller waits for it yet."""
+        return self.gate is not None and not self.gate.is_set()
 
 
 # The response whose jobs run in this task (set by the response for its own tasks).
@@ -67,8 +75,8 @@ class Admission:
 
     # --- the work on its way to first audio ----------------------------------------------------
 
-    def begin(self) -> FirstAudioWork:
-        work = FirstAudioWork()
+    def begin(self, gate: anyio.Event | None = None) -> FirstAudioWork:
+        work = FirstAudioWork(gate=gate)
         self._pending.add(work)
         return work
 

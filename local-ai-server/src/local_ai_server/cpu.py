@@ -5,11 +5,16 @@ Fair means round robin over the sessions that wait, first come first served with
 a session that floods the queue (audio sent faster than real time, many turns) waits behind its
 own jobs, and another session's next job goes ahead of the flood's second one.
 
-Urgent first: a job is urgent while it works towards a caller's first audio (the turn's STT, the
-answer's first tokens and its first sentence's TTS); later sentences and prompt prefills are not.
-A freed place goes to an urgent waiter before any other, so with several callers asking at once
-each first sentence is out before anyone's second one is made (the second plays after the first,
-which takes seconds to hear: it has time). Within each class the round robin above holds.
+Urgent first, in three classes (`place(key, priority)`):
+- URGENT: work towards the first audio of a caller who is waiting now (the turn's STT and its
+  end-of-turn check, the answer's first tokens and its first sentence's TTS once the turn ended);
+- AHEAD: the same work for an answer made ahead of its turn's end (speculation, while the caller's
+  pause is held open: vad.unfinished_hold_ms / unclear_hold_ms): it has until the hold ends, the
+  waiting caller has no time at all;
+- LATER: later sentences and prompt prefills.
+A freed place goes to a waiter of the first class that has one, so with several callers asking at
+once each first sentence is out before anyone's second one is made (the second plays after the
+first, which takes seconds to hear: it has time). Within each class the round robin above holds.
 """
 
 from __future__ import annotations
@@ -26,30 +31,30 @@ QUEUE_KEY: ContextVar[Hashable | None] = ContextVar("local_ai_cpu_queue_key", de
 
 Queue = OrderedDict[Hashable | None, deque[anyio.Event]]
 
+URGENT, AHEAD, LATER = 0, 1, 2
+
 
 class FairLimiter:
     def __init__(self, total: int) -> None:
         self.total = total
         self.running = 0
-        self._urgent: Queue = OrderedDict()
-        self._later: Queue = OrderedDict()
+        self._classes: tuple[Queue, ...] = (OrderedDict(), OrderedDict(), OrderedDict())  # by priority
 
     @property
     def waiting(self) -> int:
-        return sum(len(queue) for queues in (self._urgent, self._later) for queue in queues.values())
+        return sum(len(queue) for queues in self._classes for queue in queues.values())
 
-    @property
-    def waiting_urgent(self) -> int:
-        return sum(len(queue) for queue in self._urgent.values())
+    def waiting_in(self, priority: int) -> int:
+        return sum(len(queue) for queue in self._classes[priority].values())
 
     @asynccontextmanager
-    async def place(self, key: Hashable | None = None, urgent: bool = True) -> AsyncIterator[None]:
+    async def place(self, key: Hashable | None = None, priority: int = URGENT) -> AsyncIterator[None]:
         """Hold one of the `total` places for the duration of the block."""
-        if self.running < self.total and not self._urgent and not self._later:
+        if self.running < self.total and not any(self._classes):
             self.running += 1
         else:
             granted = anyio.Event()
-            queues = self._urgent if urgent else self._later
+            queues = self._classes[priority]
             queues.setdefault(key, deque()).append(granted)
             try:
                 await granted.wait()
@@ -65,10 +70,10 @@ class FairLimiter:
             self._release()
 
     def _release(self) -> None:
-        """Hand the freed place to the urgent session waiting longest since it was last served,
-        else to the longest-waiting other one."""
-        queues = self._urgent or self._later
-        if not queues:
+        """Hand the freed place to the session of the first class with waiters that has waited
+        longest since it was last served."""
+        queues = next((queues for queues in self._classes if queues), None)
+        if queues is None:
             self.running -= 1
             return
         key, queue = queues.popitem(last=False)

@@ -22,7 +22,7 @@ from realtime_protocol import AudioFormat
 
 from .admission import WORK, Admission
 from .config import Settings
-from .cpu import QUEUE_KEY, FairLimiter
+from .cpu import AHEAD, LATER, QUEUE_KEY, URGENT, FairLimiter
 from .models import AsyncLanguageModel, ModelSet, load_models
 from .speech.audio import encode, resample, trim_leading_quiet
 
@@ -108,14 +108,15 @@ class Runtime:
             self._slots = SlotPool(self.models.llm.slots)
         return self._slots
 
-    async def run(self, fn: Callable, *args, urgent: bool = True):
+    async def run(self, fn: Callable, *args, priority: int = URGENT):
         """Run blocking model work in a worker thread, within the shared CPU bound (served fairly
         across sessions, urgent work first: see cpu.py). Within a response, its jobs are urgent
-        until its first audio, and their time is counted towards it (admission.py)."""
+        until its first audio (AHEAD while its turn has not ended), and their time is counted
+        towards it (admission.py)."""
         work = WORK.get()
-        if work is not None and work.reached:
-            urgent = False
-        async with self.cpu.place(QUEUE_KEY.get(), urgent):
+        if work is not None and priority == URGENT:
+            priority = LATER if work.reached else AHEAD if work.ahead else URGENT
+        async with self.cpu.place(QUEUE_KEY.get(), priority):
             started = time.perf_counter()
             try:
                 return await anyio.to_thread.run_sync(fn, *args, limiter=self._threads)
@@ -152,7 +153,7 @@ class Runtime:
             return prefer_slot if prefer_slot is not None else 0
         async with self.slots.acquire(prefer_slot) as slot:
             started = time.perf_counter()
-            await self.run(self.models.llm.prefill, slot, messages, urgent=False)  # while the caller speaks
+            await self.run(self.models.llm.prefill, slot, messages, priority=LATER)  # while the caller speaks
             log.debug("llm.prefilled", slot=slot, messages=len(messages),
                       ms=round((time.perf_counter() - started) * 1000))
             return slot

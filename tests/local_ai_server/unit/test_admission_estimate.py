@@ -9,6 +9,7 @@ import pytest
 from local_ai_fakes import make_runtime
 from local_ai_server.admission import WORK, Admission
 from local_ai_server.config import AdmissionSettings
+from local_ai_server.cpu import AHEAD, LATER, URGENT
 from realtime_protocol import AudioFormat
 
 
@@ -110,7 +111,7 @@ async def test_a_response_s_jobs_are_urgent_until_its_first_audio_and_count_towa
         await anyio.wait_all_tasks_blocked()
         tg.start_soon(response_job, "first sentence")
         await anyio.wait_all_tasks_blocked()
-        assert runtime.cpu.waiting_urgent == 1
+        assert runtime.cpu.waiting_in(URGENT) == 1
         release.set()
     assert work.cpu_s > 0  # its job's time counts towards its first audio
     runtime.admission.reached(work)
@@ -120,5 +121,33 @@ async def test_a_response_s_jobs_are_urgent_until_its_first_audio_and_count_towa
         await anyio.wait_all_tasks_blocked()
         tg.start_soon(response_job, "second sentence")
         await anyio.wait_all_tasks_blocked()
-        assert runtime.cpu.waiting == 1 and runtime.cpu.waiting_urgent == 0  # behind anyone's first audio
+        assert runtime.cpu.waiting == 1 and runtime.cpu.waiting_in(LATER) == 1  # behind anyone's first audio
         release.set()
+
+
+@pytest.mark.anyio
+async def test_an_answer_made_ahead_of_its_turn_s_end_waits_behind_a_waiting_caller_until_the_turn_ends():
+    runtime = make_runtime(concurrency={"cpu_jobs": 1})
+    gate = anyio.Event()
+    ahead = runtime.admission.begin(gate)
+    release = anyio.Event()
+
+    async def blocker() -> None:
+        async with runtime.cpu.place("other"):
+            await release.wait()
+
+    async def response_job() -> None:
+        WORK.set(ahead)
+        await runtime.run(lambda: None)
+
+    for turn_ended, expected in [(False, AHEAD), (True, URGENT)]:
+        if turn_ended:
+            gate.set()
+        release = anyio.Event()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(blocker)
+            await anyio.wait_all_tasks_blocked()
+            tg.start_soon(response_job)
+            await anyio.wait_all_tasks_blocked()
+            assert runtime.cpu.waiting_in(expected) == 1
+            release.set()

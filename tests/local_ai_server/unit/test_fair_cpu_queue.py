@@ -3,7 +3,7 @@
 
 import anyio
 import pytest
-from local_ai_server.cpu import FairLimiter
+from local_ai_server.cpu import AHEAD, LATER, URGENT, FairLimiter
 
 pytestmark = pytest.mark.anyio
 
@@ -79,13 +79,14 @@ async def test_places_are_bounded_and_a_waiter_that_leaves_takes_no_place():
 
 
 async def test_first_audio_work_goes_before_later_sentences_of_any_session():
-    """Four callers asked at once: each first sentence is made before anyone's second one."""
+    """Four callers asked at once: each first sentence is made before anyone's second one, and a
+    caller who is waiting goes before an answer made ahead of its caller's end of turn."""
     limiter = FairLimiter(1)
     order: list[str] = []
     release = anyio.Event()
 
-    async def job(name: str, urgent: bool) -> None:
-        async with limiter.place(name.split("-")[0], urgent):
+    async def job(name: str, priority: int) -> None:
+        async with limiter.place(name.split("-")[0], priority):
             order.append(name)
             await anyio.sleep(0)
 
@@ -96,10 +97,10 @@ async def test_first_audio_work_goes_before_later_sentences_of_any_session():
     async with anyio.create_task_group() as tg:
         tg.start_soon(blocker)
         await anyio.wait_all_tasks_blocked()
-        for name, urgent in [("A-later", False), ("A-later2", False), ("B-first", True), ("C-later", False),
-                             ("C-first", True), ("B-first2", True)]:
-            tg.start_soon(job, name, urgent)
+        for name, priority in [("A-later", LATER), ("D-ahead", AHEAD), ("A-later2", LATER), ("B-first", URGENT),
+                               ("C-later", LATER), ("C-first", URGENT), ("B-first2", URGENT), ("D-ahead2", AHEAD)]:
+            tg.start_soon(job, name, priority)
             await anyio.wait_all_tasks_blocked()
-        assert limiter.waiting == 6 and limiter.waiting_urgent == 3
+        assert limiter.waiting == 8 and [limiter.waiting_in(p) for p in (URGENT, AHEAD, LATER)] == [3, 2, 3]
         release.set()
-    assert order == ["B-first", "C-first", "B-first2", "A-later", "C-later", "A-later2"]
+    assert order == ["B-first", "C-first", "B-first2", "D-ahead", "D-ahead2", "A-later", "C-later", "A-later2"]

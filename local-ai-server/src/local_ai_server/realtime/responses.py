@@ -110,7 +110,8 @@ class Responses:
                  gate: anyio.Event | None = None) -> Response:
         """The answer to a caller turn (its output waits for `gate`, set when the turn is final)."""
         response = Response(id=new_id("resp"), item_id=new_id("item"), max_tokens=self._state.max_tokens,
-                            messages=self.prompt(self._state.instructions, extra_user), gate=gate or anyio.Event())
+                            messages=self.prompt(self._state.instructions, extra_user), gate=gate or anyio.Event(),
+                            speculative=gate is not None)
         response.requested_at = end_of_speech
         return self._with_tools(response, caller_spoke=extra_user is not None)
 
@@ -201,7 +202,7 @@ class Responses:
         failure fails the response only."""
         failure: BaseException | None = None
         admission = self._runtime.admission
-        response.work = work = admission.begin()
+        response.work = work = admission.begin(response.gate if response.speculative else None)
         WORK.set(work)  # this task's (and its children's) model jobs count towards its first audio
         with response.scope:
             try:

@@ -29,6 +29,7 @@ class Response:
     text: str | None = None
     max_tokens: int = 80
     gate: anyio.Event | None = None  # output waits for it (speculative responses)
+    speculative: bool = False  # made before its turn ended: until the gate opens, no caller waits for it
     scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
     active: bool = False  # response.created was sent
     cancelled: bool = False

@@ -22,6 +22,9 @@ from local_ai_server.speech.unfinished import may_end_here, pause_silence_ms, so
     "",  # speech without words: a filler Whisper left out
     "   ",
     "I have it here, one moment.",
+    "Can you deliver to?",  # a preposition ends only a wh-question
+    "What is the price of?",
+    "Where can I send it to the?",
 ])
 def test_trailing_words_that_go_on(text):
     assert sounds_unfinished(text)
@@ -32,6 +35,9 @@ def test_trailing_words_that_go_on(text):
     "Where is the nearest train station?",
     "Do you sell gift cards here?",
     "Could I have a table for four tonight?",
+    "Where are you calling me from?",  # a wh-question may end on its preposition
+    "Who am I speaking to now?",
+    "What do I need to pay for?",
 ])
 def test_a_whole_question_sounds_finished(text):
     assert sounds_finished(text)

@@ -7,7 +7,8 @@ so this looks at how the words end, the way a listener hears a sentence still go
 - a trailing comma, dash, colon or an ellipsis ("my order number is 4, 7,");
 - a filler ("um", "uh", "er", "like", "you know");
 - a word that cannot end an English sentence: a conjunction ("and", "but", "or", "because"),
-  an article or determiner ("the", "a", "my"), a preposition ("to", "of", "for", "with"), an
+  an article or determiner ("the", "a", "my"), a preposition ("to", "of", "for", "with"; not
+  at the end of a wh-question Whisper closed with "?": "Where are you calling from?"), an
   auxiliary or "is"/"are" with nothing after it;
 - a number read out that is still going: the last word is a digit or a number word and the words
   before it are digits too ("four seven two", "1 2 3") — callers read numbers in groups;
@@ -53,6 +54,10 @@ _OPENERS = frozenset(
     """well okay ok so actually sorry alright hi hello hey look listen now anyway basically
     excuse me please""".split()
 )
+# Prepositions an English wh-question may end on ("What is it for?", "Who am I speaking to?").
+_STRANDED = frozenset("to for with from in on at about".split())
+_WH_WORDS = frozenset("what what's where where's who who's whom which how when why".split())
+_DETERMINERS = frozenset("the a an my your our their his her its some any every each no".split())
 _LOOKUP = re.compile(r"(hold on|one moment|one second|just a (second|sec|moment|minute)|let me (see|check|find|look)"
                      r"( it| that| for it)?|wait|give me a (second|moment))\W*$")
 _TRAILING_PAUSE = re.compile(r"(,|;|:|-|–|—|\.\.\.|…)\s*$")
@@ -91,6 +96,8 @@ def sounds_unfinished(transcript: str) -> bool:
         return True
     if _FINAL_PUNCT.search(text) and last not in _CONTINUERS:
         return False
+    if text.endswith("?") and last in _STRANDED and words[0] in _WH_WORDS and words[-2] not in _DETERMINERS | _STRANDED:
+        return False  # a preposition left at the end of a wh-question: "Where are you calling from?"
     if last in _CONTINUERS:
         return True
     # Not used: "no closing punctuation" as a cue. bench/turn_taking: 11 -> 10 of 44 cut off, but

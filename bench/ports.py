@@ -14,6 +14,8 @@ from pathlib import Path
 
 LOWEST = 10000
 TRIES = 100
+_given: set[int] = set()  # handed out by this process (not bound yet: never twice)
+_random = random.Random()  # its own: a seeded global generator would give every run the same ports
 
 
 def _ephemeral_start() -> int:
@@ -37,8 +39,9 @@ def free_port() -> int:
     top = _ephemeral_start()
     if top - LOWEST >= 1000:
         for _ in range(TRIES):
-            port = random.randrange(LOWEST, top)
-            if _bindable(port):
+            port = _random.randrange(LOWEST, top)
+            if port not in _given and _bindable(port):
+                _given.add(port)
                 return port
     with socket.socket() as s:  # no room below the range: the kernel's choice
         s.bind(("127.0.0.1", 0))

@@ -97,11 +97,14 @@ class Admission:
         return len(self._pending)
 
     def estimated_wait_s(self, own: FirstAudioWork | None = None) -> float:
-        """Seconds until `own`'s first audio (a new response's, with None), from now."""
+        """Seconds until `own`'s first audio (a new response's, with None), from now. An answer
+        whose caller waits does not wait for those made ahead of their turn's end (cpu.py AHEAD)."""
         if own is not None and own.reached:
             return 0.0
         own_left = self.cost_s if own is None else max(0.0, self.cost_s - own.cpu_s)
-        others = sum(max(0.0, self.cost_s - w.cpu_s) for w in self._pending if w is not own)
+        own_ahead = own is not None and own.ahead
+        others = sum(max(0.0, self.cost_s - w.cpu_s) for w in self._pending
+                     if w is not own and (own_ahead or not w.ahead))
         return max(own_left, (own_left + others) / self.cpu_jobs)
 
     # --- the two bounds ------------------------------------------------------------------------

@@ -12,6 +12,8 @@ Urgent first, in three classes (`place(key, priority)`):
   pause is held open: vad.unfinished_hold_ms / unclear_hold_ms): it has until the hold ends, the
   waiting caller has no time at all;
 - LATER: later sentences and prompt prefills.
+A job's class is fixed when it starts waiting: one queued AHEAD when its turn ends still waits
+behind the urgent work of the moment (jobs are short: one TTS piece, 40 ms of tokens).
 A freed place goes to a waiter of the first class that has one, so with several callers asking at
 once each first sentence is out before anyone's second one is made (the second plays after the
 first, which takes seconds to hear: it has time). Within each class the round robin above holds.

@@ -41,6 +41,17 @@ def test_others_on_their_way_share_the_cpu_places_with_it():
     assert a.filler_due(0.6, own) is None
 
 
+def test_an_answer_whose_caller_waits_does_not_wait_for_answers_made_ahead():
+    a = admission(cpu_jobs=2)
+    gate = anyio.Event()
+    ahead = [a.begin(gate) for _ in range(3)]
+    own = a.begin()
+    assert a.estimated_wait_s(own) == 0.4  # alone in its class
+    assert round(a.estimated_wait_s(ahead[0]), 3) == 0.8  # an ahead one waits for everyone
+    gate.set()  # their turns ended: their callers wait too
+    assert round(a.estimated_wait_s(own), 3) == 0.8
+
+
 def test_an_answer_that_reached_first_audio_waits_for_nothing():
     a = admission()
     own = a.begin()

@@ -36,7 +36,7 @@ def test_trailing_words_that_go_on(text):
     "Do you sell gift cards here?",
     "Could I have a table for four tonight?",
     "Where are you calling me from?",  # a wh-question may end on its preposition
-    "Who am I speaking to now?",
+    "Who am I speaking to?",
     "What do I need to pay for?",
 ])
 def test_a_whole_question_sounds_finished(text):

@@ -18,7 +18,8 @@ Inbound, Asterisk sends a 20 ms binary message every 20 ms per call as one unmas
 (a server's frames are never masked, §5.1): 0x82, then the length form, then the payload.
 `InboundFrames` reads those itself and hands every other frame (text, ping, close, a fragment, a
 masked or reserved-bit frame, anything during a fragmented message) to wsproto whole, one frame
-at a time, so wsproto never holds part of a frame and its checks still judge all the rest. Only
+at a time, so wsproto never holds part of a frame and its checks still judge all the rest (the
+audio frames themselves are not checked for the shortest length form, as wsproto would). Only
 the bytes of one unfinished frame are kept, bounded by the largest payload allowed.
 
 Masking keys come from the operating system's random source (§5.3 asks for a strong one),
@@ -52,10 +53,14 @@ class InboundFrames:
         self._max = max_payload
         self._rest = b""  # the start of a frame not yet whole
         self._fragmented = False  # inside a message whose first frame had FIN=0: all goes to wsproto
+        self.error: FrameTooLarge | None = None
 
     def receive(self, data: bytes) -> list[bytes]:
         """Whole frames in `data` (after what was left over): a binary message's payload as
-        `bytes`, every other frame as `Passed`. Raises FrameTooLarge past the bound."""
+        `bytes`, every other frame as `Passed`. A frame header past the bound sets `error` (the
+        frames before it are still returned) and nothing more is read."""
+        if self.error is not None:
+            return []
         buf = self._rest + data if self._rest else data
         out: list[bytes] = []
         i, n = 0, len(buf)
@@ -71,7 +76,8 @@ class InboundFrames:
                     break
                 length, head = int.from_bytes(buf[i + 2 : i + 10], "big"), 10
             if length > self._max:
-                raise FrameTooLarge(f"frame of {length} bytes over {self._max}")
+                self.error = FrameTooLarge(f"frame of {length} bytes over {self._max}")
+                break
             if b1 & MASK_BIT:
                 head += 4
             end = i + head + length

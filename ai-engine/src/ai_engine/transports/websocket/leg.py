@@ -43,7 +43,7 @@ from ...observability.logs import get_logger
 from ..audiosocket import codec as frames
 from ..leg import EndKind, LegEnd, OwnedLeg
 from . import codec
-from .frames import FrameTooLarge, InboundFrames, MaskedBinaryEncoder
+from .frames import InboundFrames, MaskedBinaryEncoder, Passed
 
 log = get_logger(__name__)
 
@@ -160,11 +160,13 @@ class WebSocketLeg(OwnedLeg, asyncio.Protocol):
                 for frame in self._inbound.receive(data):
                     if self.closed:
                         break
-                    if type(frame) is bytes:
-                        self._audio(frame)
-                    else:
+                    if type(frame) is Passed:
                         self._wsproto(frame)
-        except (RemoteProtocolError, FrameTooLarge) as exc:
+                    else:
+                        self._audio(frame)
+                if self._inbound.error is not None and not self.closed:
+                    self._violation(str(self._inbound.error))
+        except RemoteProtocolError as exc:
             self._violation(str(exc))
         if self._frames_in:
             metrics.FRAMES_IN.inc(self._frames_in)  # once per read, not per frame
@@ -192,7 +194,7 @@ class WebSocketLeg(OwnedLeg, asyncio.Protocol):
         """Until the upgrade answer's head is whole, bytes gather here (bounded); the head goes to
         wsproto, and once it has accepted, what follows is frames for `InboundFrames`."""
         self._head += data
-        end = self._head.find(b"\r\n\r\n")
+        end = self._head.find(b"\r\n\r\n")  # Asterisk ends its head with CRLF CRLF (h11 would also take LF LF)
         if end < 0:
             if len(self._head) > MAX_HEAD:
                 self._violation(f"upgrade answer over {MAX_HEAD} bytes")

@@ -1,12 +1,11 @@
 """The chan_websocket leg at the socket edge, against a small stand-in for Asterisk's /media/<id>:
 MEDIA_START awaited, frames and DTMF to the owner, XOFF/XON as a write pause, batched reading, bounds."""
 import asyncio
-import base64
-import hashlib
 
 import anyio
 import pytest
 from wsproto.frame_protocol import FrameProtocol
+from wsproto.utilities import generate_accept_token
 from websockets.asyncio.server import serve
 
 from ai_engine.transports.audiosocket import codec as frames
@@ -124,7 +123,7 @@ async def test_frames_in_the_same_read_as_the_upgrade_answer_are_not_lost():
     async def asterisk(reader, writer):
         request = await reader.readuntil(b"\r\n\r\n")
         key = next(l.split(b":", 1)[1].strip() for l in request.split(b"\r\n") if l.lower().startswith(b"sec-websocket-key"))
-        accept = base64.b64encode(hashlib.sha1(key + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest())
+        accept = generate_accept_token(key)
         server = FrameProtocol(client=False, extensions=[])
         writer.write(
             b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"

@@ -37,10 +37,10 @@ from __future__ import annotations
 import re
 
 _FILLERS = frozenset({"um", "umm", "uh", "uhh", "er", "erm", "hmm", "mm", "like", "so", "well"})
-_CONTINUERS = frozenset(
+_DETERMINERS = frozenset("the a an my your our their his her its some any every each no".split())
+_CONTINUERS = _DETERMINERS | frozenset(
     """and but or nor because cause so then than which who whose whom where when while if unless
     although though until as plus also
-    the a an my your our their his her its some any every each no
     to of for with from in on at by about into onto over under between after before through
     is are was were am be been being do does did have has had will would can could should shall may
     might must i i'm it's there's let's please""".split()
@@ -57,7 +57,7 @@ _OPENERS = frozenset(
 # Prepositions an English wh-question may end on ("What is it for?", "Who am I speaking to?").
 _STRANDED = frozenset("to for with from in on at about".split())
 _WH_WORDS = frozenset("what what's where where's who who's whom which how when why".split())
-_DETERMINERS = frozenset("the a an my your our their his her its some any every each no".split())
+_NOT_BEFORE_STRANDED = _DETERMINERS | _STRANDED  # "...to the for?", "...send it to for?": still going
 _LOOKUP = re.compile(r"(hold on|one moment|one second|just a (second|sec|moment|minute)|let me (see|check|find|look)"
                      r"( it| that| for it)?|wait|give me a (second|moment))\W*$")
 _TRAILING_PAUSE = re.compile(r"(,|;|:|-|–|—|\.\.\.|…)\s*$")
@@ -96,7 +96,7 @@ def sounds_unfinished(transcript: str) -> bool:
         return True
     if _FINAL_PUNCT.search(text) and last not in _CONTINUERS:
         return False
-    if text.endswith("?") and last in _STRANDED and words[0] in _WH_WORDS and words[-2] not in _DETERMINERS | _STRANDED:
+    if text.endswith("?") and last in _STRANDED and words[0] in _WH_WORDS and words[-2] not in _NOT_BEFORE_STRANDED:
         return False  # a preposition left at the end of a wh-question: "Where are you calling from?"
     if last in _CONTINUERS:
         return True

@@ -17,7 +17,8 @@ server's own end-of-turn path, frame by frame in audio time:
   the listener): silence + `unfinished_hold_ms` when it sounds unfinished, `finished_silence_ms`
   when it is a whole question or the semantic check (the real bundled SmolLM2,
   `models/turn_end.py`, asked where `may_end_here`; its wall time added to the STT's) reaches
-  `end_of_turn_probability`, else silence + `unclear_hold_ms`; voiced audio (the caller goes on)
+  `end_of_turn_probability`, silence + `statement_hold_ms` after a whole statement, else
+  silence + `unclear_hold_ms`; voiced audio (the caller goes on)
   forgets it;
 - a SpeechStopped is where the agent starts answering (the speculative answer's gate opens).
 
@@ -27,7 +28,7 @@ the setting costs. Deterministic except the STT wall time (noisy when the machin
 the load average is recorded; `--stt-ms` replaces it with a fixed time, e.g. the quiet-machine
 figure, so that a loaded machine does not make every transcript late).
 
-  python -m bench turn_taking [--silence 300,400,500] [--hold 0,600] [--unclear 0,600]
+  python -m bench turn_taking [--silence 300,400,500] [--hold 0,600] [--unclear 0,600] [--statement unclear,100]
                               [--finished 0,300] [--speculative 120,200] [--stt-ms 125]
                               [--end-probability 0,0.3] [--check-ms 30] [--caller espeak|piper]
 Prints a table and writes bench/results/turn_taking.json. Goal: <= 5 % cut off.
@@ -45,7 +46,7 @@ from pathlib import Path
 import numpy as np
 from local_ai_server.config import Settings
 from local_ai_server.speech.audio import PROCESSING_RATE, resample
-from local_ai_server.speech.unfinished import may_end_here, pause_silence_ms
+from local_ai_server.speech.unfinished import PauseSilences, may_end_here, pause_silence_ms
 from local_ai_server.speech.vad import Endpointer, Paused, Resumed, SpeechStopped, VadParams
 
 from bench.calibration import calibrated
@@ -119,15 +120,16 @@ class CachedTurnEnd:
 
 
 def run_one(key: int, audio: np.ndarray, speech_end_ms: int, params: VadParams, hold_ms: int, stt,
-            finished_ms: int = 0, unclear_ms: int = 0, turn_end=None, end_probability: float = 0.0) -> dict:
+            finished_ms: int = 0, unclear_ms: int = 0, turn_end=None, end_probability: float = 0.0,
+            statement_ms: int | None = None) -> dict:
+    silences = PauseSilences(params.silence_duration_ms, finished_ms, hold_ms, unclear_ms, statement_ms)
     endpointer = Endpointer(params)
     pending: tuple[int, str, bool] | None = None  # (frame at which the words are in, transcript, likely end)
     stops, holds, heard = [], [], []
     for i in range(0, audio.size - FRAME + 1, FRAME):
         frame_no = i // FRAME
         if pending is not None and frame_no >= pending[0]:
-            target = pause_silence_ms(pending[1], params.silence_duration_ms, finished_ms, hold_ms, unclear_ms,
-                                      pending[2])
+            target = pause_silence_ms(pending[1], silences, pending[2])
             if target > params.silence_duration_ms:
                 holds.append(pending[1])
             stopped = endpointer.release(target)  # the turn ends now if the silence already ran that long
@@ -166,25 +168,27 @@ def run_one(key: int, audio: np.ndarray, speech_end_ms: int, params: VadParams, 
 def run(silences: list[int], holds: list[int], settings: Settings, finished: list[int] | None = None,
         speculative_after: list[int] | None = None, stt_ms: float | None = None,
         unclear: list[int] | None = None, end_probabilities: list[float] | None = None,
-        check_ms: float | None = None, caller: str = "espeak") -> dict:
+        check_ms: float | None = None, caller: str = "espeak", statement: list | None = None) -> dict:
     data = json.loads(DATA.read_text())["utterances"]
     clips = [utterance_audio(u["parts"], caller, i) for i, u in enumerate(data)]
     finished = finished if finished is not None else [settings.vad.finished_silence_ms]
     unclear = unclear if unclear is not None else [settings.vad.unclear_hold_ms]
+    statement = statement if statement is not None else [settings.vad.statement_hold_ms]
     stt = CachedStt(settings, stt_ms) if any(holds) or any(finished) or any(unclear) else None
     end_probabilities = end_probabilities if end_probabilities is not None else [settings.vad.end_of_turn_probability]
     turn_end = CachedTurnEnd(check_ms) if stt is not None and any(end_probabilities) else None
     vad = settings.vad
     speculative_after = speculative_after or [vad.speculative_after_ms]
     results = []
-    for speculative, silence, hold, early, other, end_p in (
-            (p, s, h, f, u, e) for p in speculative_after for s in silences for h in holds for f in finished
-            for u in unclear for e in end_probabilities):
+    for speculative, silence, hold, early, other, end_p, whole in (
+            (p, s, h, f, u, e, w) for p in speculative_after for s in silences for h in holds for f in finished
+            for u in unclear for e in end_probabilities for w in statement):
         params = VadParams(aggressiveness=vad.aggressiveness, energy_floor_dbfs=vad.energy_floor_dbfs,
                            silence_duration_ms=silence, prefix_padding_ms=vad.prefix_padding_ms,
                            start_speech_ms=vad.start_speech_ms, start_window_ms=vad.start_window_ms,
                            max_turn_ms=vad.max_turn_ms, speculative_after_ms=speculative)
-        turns = [dict(run_one(k, audio, end, params, hold, stt, early, other, turn_end, end_p), kind=data[k]["kind"])
+        turns = [dict(run_one(k, audio, end, params, hold, stt, early, other, turn_end, end_p, whole),
+                      kind=data[k]["kind"])
                  for k, (audio, end) in enumerate(clips)]
         waits = [t["end_of_turn_wait_ms"] for t in turns]
         kinds = sorted({t["kind"] for t in turns})
@@ -193,6 +197,7 @@ def run(silences: list[int], holds: list[int], settings: Settings, finished: lis
             "unfinished_hold_ms": hold,
             "finished_silence_ms": early,
             "unclear_hold_ms": other,
+            "statement_hold_ms": whole,
             "speculative_after_ms": speculative,
             "end_of_turn_probability": end_p,
             "utterances": len(turns),
@@ -209,11 +214,12 @@ def run(silences: list[int], holds: list[int], settings: Settings, finished: lis
 
 def print_table(report: dict) -> None:
     print(f"load average {' '.join(report['loadavg'])}; caller voice {report.get('caller', 'espeak')}")
-    print(f"{'spec. ms':>8} {'silence ms':>10} {'hold ms':>8} {'unclear':>8} {'fin. ms':>8} {'end p':>6} {'cut off':>9} {'share':>7} {'eot wait p50':>13} {'p95':>6}  by kind")
+    print(f"{'spec. ms':>8} {'silence ms':>10} {'hold ms':>8} {'unclear':>8} {'stmt.':>6} {'fin. ms':>8} {'end p':>6} {'cut off':>9} {'share':>7} {'eot wait p50':>13} {'p95':>6}  by kind")
     for r in report["configs"]:
         w = r["end_of_turn_wait_ms"]
         kinds = " ".join(f"{k} {v}" for k, v in r["cut_off_by_kind"].items())
         print(f"{r['speculative_after_ms']:>8} {r['silence_duration_ms']:>10} {r['unfinished_hold_ms']:>8} {r['unclear_hold_ms']:>8}"
+              f" {'=' if r.get('statement_hold_ms') is None else r['statement_hold_ms']:>6}"
               f" {r['finished_silence_ms']:>8} {r['end_of_turn_probability'] or 'off':>6}"
               f" {r['cut_off']:>4}/{r['utterances']:<4}"
               f" {r['cut_off_share']:>6.1%} {w['p50'] or 0:>13.0f} {w['p95'] or 0:>6.0f}  {kinds}")
@@ -229,6 +235,9 @@ def main(argv: list[str]) -> int:
     p.add_argument("--speculative", type=ints, default=None, help="speculative_after_ms values; default the setting")
     p.add_argument("--unclear", type=ints, default=None,
                    help="holds (ms) when the transcript is neither unfinished nor finished; default the setting")
+    p.add_argument("--statement", type=lambda v: [None if x in ("", "unclear") else int(x) for x in v.split(",")],
+                   default=None, help="holds (ms) after a whole statement ('unclear' = the unclear hold); "
+                                      "default the setting")
     p.add_argument("--stt-ms", type=float, default=None, help="model each transcription as taking this long "
                                                               "(default: its measured wall time)")
     p.add_argument("--end-probability", type=lambda v: [float(x) for x in v.split(",")], default=None,
@@ -241,7 +250,7 @@ def main(argv: list[str]) -> int:
     settings = Settings()
     holds = args.hold if args.hold is not None else sorted({0, 600, settings.vad.unfinished_hold_ms})
     report = run(args.silence, holds, settings, args.finished, args.speculative, args.stt_ms, args.unclear,
-                 args.end_probability, args.check_ms, args.caller)
+                 args.end_probability, args.check_ms, args.caller, args.statement)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "turn_taking.json").write_text(json.dumps(calibrated(report), indent=2))
     print_table(report)

@@ -236,13 +236,17 @@ class VadSettings(Section):
     speculative_response: bool = Field(
         True, description="Also run the LLM and TTS before the turn ends; output is held back until it is final.")
     unfinished_hold_ms: int = Field(
-        600, ge=0, description="Extra end-of-turn silence when the speculative transcript sounds unfinished "
+        800, ge=0, description="Extra end-of-turn silence when the speculative transcript sounds unfinished "
                                "(a trailing 'and', 'um', comma or a number being read out); also the longest a "
                                "pause waits for its speculative transcript. 0 = off.")
     unclear_hold_ms: int = Field(
         600, ge=0, description="Extra end-of-turn silence when the speculative transcript sounds neither unfinished "
                                "nor clearly finished (bench/turn_taking: 0 cuts 34 % of callers off, 600 about 5 %). "
                                "0 = off.")
+    statement_hold_ms: int | None = Field(
+        100, ge=0, description="Extra end-of-turn silence when the speculative transcript is a whole statement or "
+                                "request (\"I would like to book a table for two.\": 3+ words closed with a full "
+                                "stop, no list still going, no look-up phrase); unset = unclear_hold_ms.")
     finished_silence_ms: int = Field(
         300, ge=0, description="End-of-turn silence when the speculative transcript is clearly a whole question: "
                                "the turn ends this early (at most silence_duration_ms). 0 = off.")

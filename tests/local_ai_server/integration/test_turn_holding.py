@@ -55,6 +55,17 @@ async def test_a_sentence_that_may_go_on_is_held_by_the_unclear_hold():
     assert held == 2
 
 
+async def test_a_whole_statement_ends_after_its_shorter_hold():
+    """A request that reads as whole waits `vad.statement_hold_ms` (100 by default), not the
+    unclear hold: the 700 ms pause (more than 500 + 100) ends the turn."""
+    order, _ = await _one_caller(FakeSTT("I would like to book a table for two."), unclear_hold_ms=600,
+                                 statement_hold_ms=100)
+    assert order.count("input_audio_buffer.speech_stopped") == 2
+    order, _ = await _one_caller(FakeSTT("I would like to book a table for two."), unclear_hold_ms=600,
+                                 statement_hold_ms=None)  # unset: the unclear hold keeps it one turn
+    assert order.count("input_audio_buffer.speech_stopped") == 1
+
+
 async def test_a_finished_sentence_is_not_held():
     order, held = await _one_caller(FakeSTT("What time do you open?"))
     assert order.count("input_audio_buffer.speech_stopped") == 2

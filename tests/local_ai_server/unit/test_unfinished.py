@@ -1,7 +1,14 @@
 """The end-of-turn text guess: what a listener hears as 'still going' keeps the agent quiet."""
 
 import pytest
-from local_ai_server.speech.unfinished import may_end_here, pause_silence_ms, sounds_finished, sounds_unfinished
+from local_ai_server.speech.unfinished import (
+    PauseSilences,
+    may_end_here,
+    pause_silence_ms,
+    sounds_finished,
+    sounds_unfinished,
+    sounds_whole_statement,
+)
 
 
 @pytest.mark.parametrize("text", [
@@ -60,13 +67,45 @@ def test_not_clearly_finished(text):
 
 def test_the_pause_silence_follows_the_words():
     question = "Do you deliver to Springfield?"
-    assert pause_silence_ms("I want a pizza and", 500, 250, 600) == 1100  # held
-    assert pause_silence_ms(question, 500, 250, 600) == 250  # ends early
-    assert pause_silence_ms("My order number is 472.", 500, 250, 600) == 500  # unclear, no hold for it
-    assert pause_silence_ms("My order number is 472.", 500, 250, 600, 300) == 800  # unclear: its own hold
-    assert pause_silence_ms(question, 500, 0, 600) == 500  # early ends off
-    assert pause_silence_ms("I want a pizza and", 500, 250, 0) == 500  # holds off
-    assert pause_silence_ms(question, 200, 250, 600) == 200  # never above the normal one
+    held = PauseSilences(500, finished_ms=250, unfinished_hold_ms=600)
+    assert pause_silence_ms("I want a pizza and", held) == 1100  # held
+    assert pause_silence_ms(question, held) == 250  # ends early
+    assert pause_silence_ms("My order number is 472.", held) == 500  # unclear, no hold for it
+    unclear = PauseSilences(500, 250, 600, unclear_hold_ms=300)
+    assert pause_silence_ms("My order number is 472.", unclear) == 800  # unclear: its own hold
+    assert pause_silence_ms(question, PauseSilences(500, 0, 600)) == 500  # early ends off
+    assert pause_silence_ms("I want a pizza and", PauseSilences(500, 250, 0)) == 500  # holds off
+    assert pause_silence_ms(question, PauseSilences(200, 250, 600)) == 200  # never above the normal one
+
+
+def test_a_whole_statement_waits_its_own_shorter_hold():
+    silences = PauseSilences(500, 300, 800, unclear_hold_ms=600, statement_hold_ms=100)
+    assert pause_silence_ms("I would like to book a table for two.", silences) == 600
+    assert pause_silence_ms("My order number is 472.", silences) == 1100  # a number read out: unclear
+    assert pause_silence_ms("I need bread, milk.", silences) == 1100  # a list may go on
+    unset = PauseSilences(500, 300, 800, unclear_hold_ms=600)  # no statement hold: the unclear one
+    assert pause_silence_ms("I would like to book a table for two.", unset) == 1100
+
+
+@pytest.mark.parametrize("text, whole", [
+    ("I would like to book a table for two.", True),  # a count, not a number read out
+    ("I want to cancel my order.", True),
+    ("Please send me the invoice!", True),
+    ("I need bread, milk.", False),  # a short list item after a comma: the list may go on
+    ("It was the blue one. The small one.", False),  # Whisper also writes list items as sentences
+    ("I need bread, milk and eggs.", True),  # "and": the list's last item
+    ("My order number is 472.", False),  # the next group may follow
+    ("My order number is four seven.", False),
+    ("Hold on. I have it here.", False),  # looking something up
+    ("If you are open on Sunday.", False),  # a subordinate clause alone
+    ("I was wondering.", False),  # goes on: "if", "whether", "about"
+    ("Yes please.", False),  # too few words
+    ("I want to cancel my order", False),  # no closing full stop
+    ("Do you deliver on Sundays?", False),  # a question: sounds_finished decides
+    ("I would like a pizza and", False),
+])
+def test_a_whole_statement(text, whole):
+    assert sounds_whole_statement(text) is whole
 
 
 @pytest.mark.parametrize("text, asked", [
@@ -84,9 +123,9 @@ def test_the_semantic_check_is_asked_only_where_the_rules_cannot_tell(text, aske
 
 def test_a_likely_end_ends_the_pause_early_only_where_the_check_may_decide():
     statement = "I would like to change my delivery address."
-    assert pause_silence_ms(statement, 500, 250, 600, 600) == 1100  # unclear: held
-    assert pause_silence_ms(statement, 500, 250, 600, 600, likely_end=True) == 250
-    assert pause_silence_ms("My order number is 472.", 500, 250, 600, 600, likely_end=True) == 1100
-    assert pause_silence_ms("I want a pizza and", 500, 250, 600, 600, likely_end=True) == 1100
-    assert pause_silence_ms(statement, 500, 0, 600, 600, likely_end=True) == 1100  # early ends off
-
+    silences = PauseSilences(500, 250, 600, unclear_hold_ms=600)
+    assert pause_silence_ms(statement, silences) == 1100  # unclear: held
+    assert pause_silence_ms(statement, silences, likely_end=True) == 250
+    assert pause_silence_ms("My order number is 472.", silences, likely_end=True) == 1100
+    assert pause_silence_ms("I want a pizza and", silences, likely_end=True) == 1100
+    assert pause_silence_ms(statement, PauseSilences(500, 0, 600, 600), likely_end=True) == 1100  # early ends off

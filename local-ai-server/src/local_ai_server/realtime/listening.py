@@ -24,7 +24,7 @@ from .. import metrics
 from ..config import Settings
 from ..speech.audio import PROCESSING_RATE, StreamResampler, decode
 from ..speech.conversation import Conversation
-from ..speech.unfinished import pause_silence_ms
+from ..speech.unfinished import PauseSilences, pause_silence_ms
 from ..speech.vad import Endpointer, Paused, Resumed, SpeechStarted, SpeechStopped
 from .limits import AudioRateLimit
 from .outbox import Outbox
@@ -167,8 +167,8 @@ class Listener:
         silence that ends this pause (`speech.unfinished.pause_silence_ms`): if they sound
         unfinished ("and", "um", a number being read out) the hold stays; if they clearly ended (a
         whole question, or the semantic check's probability reached `vad.end_of_turn_probability`)
-        the turn ends after `vad.finished_silence_ms`; else after the normal silence plus
-        `vad.unclear_hold_ms`. The turn ends now if the silence already ran that long: the
+        the turn ends after `vad.finished_silence_ms`; a whole statement after the normal silence
+        plus `vad.statement_hold_ms`; else after the normal silence plus `vad.unclear_hold_ms`. The turn ends now if the silence already ran that long: the
         speculative answer, already under way in this turn's task, is then the committed turn's
         answer."""
         async with self._lock:
@@ -180,8 +180,9 @@ class Listener:
             target = normal
             if not turn.failed and turn.transcript is not None:
                 likely_end = turn.end_probability is not None and turn.end_probability >= vad.end_of_turn_probability
-                target = pause_silence_ms(turn.transcript, normal, vad.finished_silence_ms, vad.unfinished_hold_ms,
-                                          vad.unclear_hold_ms, likely_end)
+                silences = PauseSilences(normal, vad.finished_silence_ms, vad.unfinished_hold_ms,
+                                         vad.unclear_hold_ms, vad.statement_hold_ms)
+                target = pause_silence_ms(turn.transcript, silences, likely_end)
             if target > normal:
                 metrics.TURN_HOLDS.inc()
                 log.debug("turn.held", item_id=turn.item_id, transcript=turn.transcript, hold_ms=target - normal)

@@ -21,13 +21,19 @@ number or on a short list item without "and"/"or". Statements never count: Whisp
 fragment with a full stop ("I need bread." before ", milk and eggs"), and on bench/turn_taking
 counting 5+ word statements as finished cut 8-10 of 44 callers off instead of 2.
 
+A whole statement (`sounds_whole_statement`: "I would like to book a table for two.") is in
+between: it ends the turn after the normal silence plus a short hold of its own
+(`vad.statement_hold_ms`) rather than the unclear one; the list-item, number and look-up checks
+keep the fragments Whisper closes with a full stop ("I need bread. Milk.") out of it.
+
 A semantic check (`models/turn_end.py`, the bundled LLM's probability that the message ends
 there) may also call a transcript finished; `may_end_here` says which transcripts it is asked
 about: those neither unfinished nor already a whole question, of 3+ words, without a look-up
 phrase and not ending on a number (a number read out may go on, whatever the model thinks).
 
-Pure functions, str in; `pause_silence_ms` turns the guess into the silence that ends the pause:
-longer when unfinished, shorter when clearly finished, else the normal one plus its own hold. An
+Pure functions, str in; `pause_silence_ms` turns the guess into the silence that ends the pause
+(`PauseSilences`): longer when unfinished, shorter when clearly finished, else the normal one plus
+the statement's or the unclear hold. An
 empty transcript counts as unfinished: the VAD heard speech, Whisper wrote nothing (it drops most fillers), and an
 empty turn would get no answer anyway.
 """
@@ -35,6 +41,7 @@ empty turn would get no answer anyway.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 _FILLERS = frozenset({"um", "umm", "uh", "uhh", "er", "erm", "hmm", "mm", "like", "so", "well"})
 _DETERMINERS = frozenset("the a an my your our their his her its some any every each no".split())
@@ -43,7 +50,8 @@ _CONTINUERS = _DETERMINERS | frozenset(
     although though until as plus also
     to of for with from in on at by about into onto over under between after before through
     is are was were am be been being do does did have has had will would can could should shall may
-    might must i i'm it's there's let's please""".split()
+    might must i i'm it's there's let's please
+    wondering""".split()  # "I was wondering," + if/whether/about: on the phone it always goes on
 )
 _NUMBER_WORDS = frozenset(
     """zero oh one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen
@@ -65,6 +73,7 @@ _FINAL_PUNCT = re.compile(r"[.?!]\s*$")
 _WORD = re.compile(r"[a-z0-9']+")
 _SUBORDINATORS = frozenset("if when whenever because since although though while before after unless until once as".split())
 _MIN_FINISHED_WORDS = 5
+_MIN_STATEMENT_WORDS = 3
 _LOOKUP_ANYWHERE = re.compile(r"\b(hold on|one moment|one second|let me (see|check|find|look))\b")
 
 
@@ -77,6 +86,12 @@ def goes_on(word: str) -> bool:
 
 def _is_number(word: str) -> bool:
     return word.isdigit() or word in _NUMBER_WORDS
+
+
+def _reads_out_number(words: list[str]) -> bool:
+    """The words end on digits or on two number words ("... is 472", "four seven"), not on a
+    count ("a table for two")."""
+    return words[-1].isdigit() or (len(words) >= 2 and _is_number(words[-1]) and _is_number(words[-2]))
 
 
 def sounds_unfinished(transcript: str) -> bool:
@@ -121,6 +136,27 @@ def sounds_finished(transcript: str) -> bool:
     return words[0] not in _SUBORDINATORS and not _is_number(words[-1])
 
 
+def _segments(text: str) -> list[list[str]]:
+    """The words of each comma- or sentence-separated part ("I need bread. Milk." -> 2 parts)."""
+    return [w for w in (_WORD.findall(part) for part in re.split(r"[,;.!?]+", text)) if w]
+
+
+def sounds_whole_statement(transcript: str) -> bool:
+    """True for a statement or request that reads as whole ("I would like to book a table for
+    two."): closed with "." or "!", 3+ words, not unfinished, no look-up phrase, not opening
+    with a subordinate clause, not ending on a number read out (the next group may follow) nor on a short
+    list item after a comma or full stop without "and"/"or" ("I need bread, milk.", which Whisper
+    also writes "I need bread. Milk."): the list may go on."""
+    text = transcript.strip().lower()
+    if not re.search(r"[.!]\s*$", text) or sounds_unfinished(text) or _LOOKUP_ANYWHERE.search(text):
+        return False
+    words = _WORD.findall(text)
+    if len(words) < _MIN_STATEMENT_WORDS or words[0] in _SUBORDINATORS or _reads_out_number(words):
+        return False
+    parts = _segments(text)
+    return not (len(parts) >= 2 and len(parts[-1]) <= 3 and not {"and", "or"} & set(parts[-1]))
+
+
 def may_end_here(transcript: str) -> bool:
     """True when the semantic end-of-turn check may decide: the rules above cannot."""
     text = transcript.strip().lower()
@@ -130,14 +166,27 @@ def may_end_here(transcript: str) -> bool:
     return len(words) >= 3 and not _is_number(words[-1])
 
 
-def pause_silence_ms(transcript: str, silence_ms: int, finished_ms: int, hold_ms: int, unclear_hold_ms: int = 0,
-                     likely_end: bool = False) -> int:
-    """The silence (ms) that ends a pause whose speculative transcript is `transcript`: `silence_ms`
-    plus `hold_ms` when it sounds unfinished, `finished_ms` (at most `silence_ms`; 0 = off) when it
-    clearly ended (a whole question, or `likely_end`: the semantic check said so of a transcript
-    `may_end_here`), else `silence_ms` plus `unclear_hold_ms`."""
+@dataclass(frozen=True, slots=True)
+class PauseSilences:
+    """The silences (ms) that end a pause, by what its words sound like (`vad.*` settings)."""
+
+    silence_ms: int  # the normal end-of-turn silence
+    finished_ms: int = 0  # a whole question (at most `silence_ms`; 0 = off)
+    unfinished_hold_ms: int = 0  # more when the words go on
+    unclear_hold_ms: int = 0  # more when neither
+    statement_hold_ms: int | None = None  # more after a whole statement; None = `unclear_hold_ms`
+
+
+def pause_silence_ms(transcript: str, silences: PauseSilences, likely_end: bool = False) -> int:
+    """The silence (ms) that ends a pause whose speculative transcript is `transcript`: the normal
+    silence plus the unfinished hold when it sounds unfinished, `finished_ms` when it clearly ended
+    (a whole question, or `likely_end`: the semantic check said so of a transcript `may_end_here`),
+    the statement hold after a whole statement, else the unclear hold."""
+    s = silences
     if sounds_unfinished(transcript):
-        return silence_ms + hold_ms
-    if finished_ms and (sounds_finished(transcript) or (likely_end and may_end_here(transcript))):
-        return min(finished_ms, silence_ms)
-    return silence_ms + unclear_hold_ms
+        return s.silence_ms + s.unfinished_hold_ms
+    if s.finished_ms and (sounds_finished(transcript) or (likely_end and may_end_here(transcript))):
+        return min(s.finished_ms, s.silence_ms)
+    if s.statement_hold_ms is not None and sounds_whole_statement(transcript):
+        return s.silence_ms + s.statement_hold_ms
+    return s.silence_ms + s.unclear_hold_ms

@@ -58,3 +58,15 @@ def test_an_unclear_transcript_gets_its_own_hold():
     unclear = _stt("My order number is 472.")
     assert run_one(0, audio, end, PARAMS, 600, unclear)["cut_off"]
     assert not run_one(0, audio, end, PARAMS, 600, unclear, unclear_ms=600)["cut_off"]
+
+
+def test_a_whole_statement_waits_the_statement_hold_not_the_unclear_one():
+    """A 700 ms pause after "I would like to book a table for two." ends the turn with the 100 ms
+    statement hold (600 ms in all); left unset, the unclear hold (1.1 s) keeps it one turn."""
+    audio, end = PAUSED
+    statement = _stt("I would like to book a table for two.")
+    assert run_one(0, audio, end, PARAMS, 800, statement, unclear_ms=600, statement_ms=100)["cut_off"]
+    assert not run_one(0, audio, end, PARAMS, 800, statement, unclear_ms=600)["cut_off"]
+    audio, end = _caller((True, 1.2))
+    result = run_one(0, audio, end, PARAMS, 800, statement, unclear_ms=600, statement_ms=100)
+    assert not result["cut_off"] and 600 <= result["end_of_turn_wait_ms"] < 700

@@ -101,6 +101,9 @@ def test_a_whole_statement_waits_its_own_shorter_hold():
     ("I was wondering.", False),  # goes on: "if", "whether", "about"
     ("Yes please.", False),  # too few words
     ("I want to cancel my order", False),  # no closing full stop
+    ("Can you tell me the weather today", True),  # a question whose "?" Whisper left out
+    ("Can you deliver to the", False),  # ... unless it goes on
+    ("Can you deliver it", False),  # ... or is short
     ("Do you deliver on Sundays?", False),  # a question: sounds_finished decides
     ("I would like a pizza and", False),
 ])

@@ -74,6 +74,7 @@ _WORD = re.compile(r"[a-z0-9']+")
 _SUBORDINATORS = frozenset("if when whenever because since although though while before after unless until once as".split())
 _MIN_FINISHED_WORDS = 5
 _MIN_STATEMENT_WORDS = 3
+_QUESTION_OPENERS = _WH_WORDS | frozenset("can could would will do does did is are may shall should".split())
 _LOOKUP_ANYWHERE = re.compile(r"\b(hold on|one moment|one second|let me (see|check|find|look))\b")
 
 
@@ -143,14 +144,19 @@ def _segments(text: str) -> list[list[str]]:
 
 def sounds_whole_statement(transcript: str) -> bool:
     """True for a statement or request that reads as whole ("I would like to book a table for
-    two."): closed with "." or "!", 3+ words, not unfinished, no look-up phrase, not opening
-    with a subordinate clause, not ending on a number read out (the next group may follow) nor on a short
-    list item after a comma or full stop without "and"/"or" ("I need bread, milk.", which Whisper
-    also writes "I need bread. Milk."): the list may go on."""
+    two."): closed with "." or "!" (or with no mark at all, a question of 5+ words whose "?"
+    Whisper left out: "Can you tell me the weather today"), 3+ words, not unfinished, no look-up
+    phrase, not opening with a subordinate clause, not ending on a number read out (the next
+    group may follow) nor on a short list item after a comma or full stop without "and"/"or"
+    ("I need bread, milk.", which Whisper also writes "I need bread. Milk."): the list may go on."""
     text = transcript.strip().lower()
-    if not re.search(r"[.!]\s*$", text) or sounds_unfinished(text) or _LOOKUP_ANYWHERE.search(text):
+    if sounds_unfinished(text) or _LOOKUP_ANYWHERE.search(text):
         return False
     words = _WORD.findall(text)
+    if not re.search(r"[.!]\s*$", text):
+        unmarked_question = words[0] in _QUESTION_OPENERS and len(words) >= _MIN_FINISHED_WORDS
+        if re.search(r"[?,;:]\s*$", text) or not unmarked_question:
+            return False
     if len(words) < _MIN_STATEMENT_WORDS or words[0] in _SUBORDINATORS or _reads_out_number(words):
         return False
     parts = _segments(text)

@@ -246,7 +246,8 @@ class VadSettings(Section):
     statement_hold_ms: int | None = Field(
         100, ge=0, description="Extra end-of-turn silence when the speculative transcript is a whole statement or "
                                 "request (\"I would like to book a table for two.\": 3+ words closed with a full "
-                                "stop, no list still going, no look-up phrase); unset = unclear_hold_ms.")
+                                "stop, no list still going, no look-up phrase; at most unclear_hold_ms); "
+                                "'unclear' (or empty) = unclear_hold_ms.")
     finished_silence_ms: int = Field(
         300, ge=0, description="End-of-turn silence when the speculative transcript is clearly a whole question: "
                                "the turn ends this early (at most silence_duration_ms). 0 = off.")
@@ -256,6 +257,14 @@ class VadSettings(Section):
                                          "gives at least this probability that the caller's message ends there "
                                          "(models/turn_end.py; one forward pass of the words, 40-70 ms on one "
                                          "core). 0 = off.")
+
+    @field_validator("statement_hold_ms", mode="before")
+    @classmethod
+    def _unclear_means_unset(cls, value: Any) -> Any:
+        """`LOCAL_AI_VAD__STATEMENT_HOLD_MS=unclear` (or empty): no hold of its own."""
+        if isinstance(value, str) and value.strip().lower() in ("", "unclear", "null", "none"):
+            return None
+        return value
 
 
 class SessionDefaults(Section):

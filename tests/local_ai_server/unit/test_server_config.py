@@ -38,6 +38,18 @@ def test_yaml_from_env_var_and_env_overrides(tmp_path, monkeypatch):
     assert settings.auth_token.get_secret_value() == "tok"
 
 
+def test_the_statement_hold_can_be_unset_from_the_environment(monkeypatch):
+    """`LOCAL_AI_VAD__STATEMENT_HOLD_MS=unclear`: whole statements wait the unclear hold again."""
+    assert Settings().vad.statement_hold_ms == 100
+    monkeypatch.setenv("LOCAL_AI_VAD__STATEMENT_HOLD_MS", "unclear")
+    assert load_settings().vad.statement_hold_ms is None
+    monkeypatch.setenv("LOCAL_AI_VAD__STATEMENT_HOLD_MS", "250")
+    assert load_settings().vad.statement_hold_ms == 250
+    monkeypatch.setenv("LOCAL_AI_VAD__STATEMENT_HOLD_MS", "-5")
+    with pytest.raises(ValidationError):
+        load_settings()
+
+
 def test_token_is_refused_in_yaml(tmp_path):
     config = tmp_path / "c.yaml"
     config.write_text("auth_token: hunter2\n")

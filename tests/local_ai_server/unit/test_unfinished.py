@@ -85,6 +85,8 @@ def test_a_whole_statement_waits_its_own_shorter_hold():
     assert pause_silence_ms("I need bread, milk.", silences) == 1100  # a list may go on
     unset = PauseSilences(500, 300, 800, unclear_hold_ms=600)  # no statement hold: the unclear one
     assert pause_silence_ms("I would like to book a table for two.", unset) == 1100
+    no_unclear = PauseSilences(500, 300, 800, unclear_hold_ms=0, statement_hold_ms=100)
+    assert pause_silence_ms("I would like to book a table for two.", no_unclear) == 500  # never above unclear
 
 
 @pytest.mark.parametrize("text, whole", [
@@ -104,6 +106,9 @@ def test_a_whole_statement_waits_its_own_shorter_hold():
     ("Can you tell me the weather today", True),  # a question whose "?" Whisper left out
     ("Can you deliver to the", False),  # ... unless it goes on
     ("Can you deliver it", False),  # ... or is short
+    ("Can you tell me what", False),  # ... or stops on what the question is about
+    ("Could you tell me whether", False),
+    ("I want to cancel my order, thank you.", True),  # a closing, not a list item
     ("Do you deliver on Sundays?", False),  # a question: sounds_finished decides
     ("I would like a pizza and", False),
 ])

@@ -168,9 +168,9 @@ class Listener:
         unfinished ("and", "um", a number being read out) the hold stays; if they clearly ended (a
         whole question, or the semantic check's probability reached `vad.end_of_turn_probability`)
         the turn ends after `vad.finished_silence_ms`; a whole statement after the normal silence
-        plus `vad.statement_hold_ms`; else after the normal silence plus `vad.unclear_hold_ms`. The turn ends now if the silence already ran that long: the
-        speculative answer, already under way in this turn's task, is then the committed turn's
-        answer."""
+        plus `vad.statement_hold_ms`; else after the normal silence plus `vad.unclear_hold_ms`.
+        The turn ends now if the silence already ran that long: the speculative answer, already
+        under way in this turn's task, is then the committed turn's answer."""
         async with self._lock:
             if turn is not self._speculative or not self._awaiting_transcript:
                 return

@@ -75,6 +75,8 @@ _SUBORDINATORS = frozenset("if when whenever because since although though while
 _MIN_FINISHED_WORDS = 5
 _MIN_STATEMENT_WORDS = 3
 _QUESTION_OPENERS = _WH_WORDS | frozenset("can could would will do does did is are may shall should".split())
+_QUESTION_GOES_ON = _WH_WORDS | frozenset("whether if that".split())  # "Can you tell me whether"
+_THANKS = frozenset("thank thanks you very much cheers please".split())
 _LOOKUP_ANYWHERE = re.compile(r"\b(hold on|one moment|one second|let me (see|check|find|look))\b")
 
 
@@ -154,12 +156,15 @@ def sounds_whole_statement(transcript: str) -> bool:
         return False
     words = _WORD.findall(text)
     if not re.search(r"[.!]\s*$", text):
-        unmarked_question = words[0] in _QUESTION_OPENERS and len(words) >= _MIN_FINISHED_WORDS
+        unmarked_question = (words[0] in _QUESTION_OPENERS and len(words) >= _MIN_FINISHED_WORDS
+                             and words[-1] not in _QUESTION_GOES_ON)  # "Can you tell me what ..."
         if re.search(r"[?,;:]\s*$", text) or not unmarked_question:
             return False
     if len(words) < _MIN_STATEMENT_WORDS or words[0] in _SUBORDINATORS or _reads_out_number(words):
         return False
     parts = _segments(text)
+    while len(parts) >= 2 and set(parts[-1]) <= _THANKS:  # "..., thank you.": a closing, not a list item
+        parts.pop()
     return not (len(parts) >= 2 and len(parts[-1]) <= 3 and not {"and", "or"} & set(parts[-1]))
 
 
@@ -194,5 +199,5 @@ def pause_silence_ms(transcript: str, silences: PauseSilences, likely_end: bool 
     if s.finished_ms and (sounds_finished(transcript) or (likely_end and may_end_here(transcript))):
         return min(s.finished_ms, s.silence_ms)
     if s.statement_hold_ms is not None and sounds_whole_statement(transcript):
-        return s.silence_ms + s.statement_hold_ms
+        return s.silence_ms + min(s.statement_hold_ms, s.unclear_hold_ms)  # never longer than the unclear one
     return s.silence_ms + s.unclear_hold_ms
